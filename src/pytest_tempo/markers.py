@@ -1,0 +1,72 @@
+"""The markers pytest-tempo registers, so ``--strict-markers`` suites just work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from _pytest.nodes import Node
+    from pytest import Config, Item
+
+    from .settings import Settings
+
+__all__ = ["MARKERS", "MarkerIndex", "marker_lines", "register_markers"]
+
+#: Every built-in marker with its one-line description.
+MARKERS: dict[str, str] = {
+    "smoke": "quick check that the system basically works; runs first",
+    "slow": "long-running test; runs last, deselect with -m 'not slow'",
+    "integration": "test that crosses a boundary (database, network, another process)",
+    "unit": "fast, isolated test of one unit of code",
+    "e2e": "end-to-end test of a whole user journey",
+    "db": "test that needs a database",
+    "load": "load test: the expected traffic (runs with --load-profile)",
+    "stress": "stress test: 2 to 3 times the expected traffic, in steps",
+    "spike": "spike test: a sudden jump to about 10 times the traffic, then back",
+    "soak": "soak test: the expected traffic for hours, to find leaks",
+}
+
+
+def marker_lines(settings: Settings) -> list[str]:
+    """The ``markers`` ini lines to add: built-ins, ``tempo_markers``, and test-type markers."""
+    described: dict[str, str] = dict(MARKERS)
+    described.update(settings.extra_markers)
+    for rule in settings.test_types:
+        for name in rule.markers:
+            described.setdefault(name, f"test type given by test_types to tests under {rule.glob}")
+    return [f"{name}: {text}" for name, text in described.items()]
+
+
+def register_markers(config: Config, lines: Iterable[str]) -> None:
+    for line in lines:
+        config.addinivalue_line("markers", line)
+
+
+class MarkerIndex:
+    """Names of the markers on items, with the markers of shared parents read once.
+
+    ``item.iter_markers()`` walks the whole node chain for every call; over 100,000 items
+    that alone costs seconds. Module, class and package markers are shared, so they are
+    read once per parent node here.
+    """
+
+    def __init__(self) -> None:
+        self._parents: dict[int, frozenset[str]] = {}
+
+    def _chain(self, node: Node | None) -> frozenset[str]:
+        if node is None:
+            return frozenset()
+        key = id(node)
+        try:
+            return self._parents[key]
+        except KeyError:
+            names = self._chain(node.parent) | {mark.name for mark in node.own_markers}
+            self._parents[key] = names
+            return names
+
+    def names(self, item: Item) -> frozenset[str]:
+        own = {mark.name for mark in item.own_markers}
+        inherited = self._chain(item.parent)
+        return inherited.union(own) if own else inherited

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+HAS_XDIST = importlib.util.find_spec("xdist") is not None
+HAS_COV = importlib.util.find_spec("pytest_cov") is not None
+HAS_RANDOMLY = importlib.util.find_spec("pytest_randomly") is not None
+
+#: Runs a pytester test once without xdist and once with two workers.
+xdist_params = pytest.mark.parametrize(
+    "xdist_args",
+    [
+        pytest.param([], id="serial"),
+        pytest.param(
+            ["-n", "2"],
+            id="xdist",
+            marks=pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed"),
+        ),
+    ],
+)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """Inner runs keep their collection order: pytest-randomly is off unless a test asks.
+
+    pytester clears PYTEST_ADDOPTS, so it is set here, after pytester's own set-up. Inner
+    runs print output in the classic style so the order of result lines can be asserted.
+    """
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+    pytester.makeini("[pytest]\nconsole_output_style = classic\n")
+    return pytester

@@ -18,7 +18,7 @@ def test_demo_runs_smoke_first_and_slow_last(pytester: pytest.Pytester) -> None:
     (pytester.path / "tox.ini").unlink()  # the demo's own pyproject.toml configures the run
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([f"tempo {__version__}: order=tiers, test-types=3"])
+    result.stdout.fnmatch_lines([f"tempo {__version__}: order=tiers, test-types=3, slow-threshold=*"])
     ran = [line.split(" ")[0] for line in result.outlines if line.endswith(" PASSED")]
     assert ran[0] == "tests/smoke/test_health.py::test_service_answers"
     assert set(ran[-2:]) == {

@@ -196,4 +196,4 @@ def test_pyproject_configuration(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("--strict-config")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["tempo *: order=off, test-types=1"])
+    result.stdout.fnmatch_lines(["tempo *: order=off, test-types=1, slow-threshold=1.0s"])

@@ -1,8 +1,10 @@
 """Smoke first, slow last: the order of a run.
 
-The pure function :func:`tier_order` decides; :class:`OrderingPlugin` feeds it the
-markers of the collected items. The result depends only on the items' order and markers,
-so every pytest-xdist worker computes the same order.
+The pure functions :func:`tier_order` and :func:`duration_order` decide;
+:class:`OrderingPlugin` feeds them the markers of the collected items and the durations
+recorded in earlier runs. The result depends only on the items' order, their markers and a
+snapshot of the durations store that the controller ships to every pytest-xdist worker, so
+every worker computes the same order.
 """
 
 from __future__ import annotations
@@ -14,18 +16,31 @@ import pytest
 from .markers import MarkerIndex
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["FIRST", "LAST", "MIDDLE", "OrderingPlugin", "tier_of", "tier_order"]
+__all__ = [
+    "FIRST",
+    "LAST",
+    "MIDDLE",
+    "OrderingPlugin",
+    "duration_order",
+    "tier_of",
+    "tier_order",
+]
 
 FIRST, MIDDLE, LAST = 0, 1, 2
 
 
-def tier_of(markers: frozenset[str] | set[str]) -> int:
-    """Smoke tests run first, slow ones last; a test marked both counts as smoke."""
+def tier_of(
+    markers: frozenset[str] | set[str], recorded: float | None = None, threshold: float = 1.0
+) -> int:
+    """Smoke tests run first, slow ones last; a test marked both counts as smoke.
+
+    A test whose recorded call time (``recorded``) exceeds the threshold is slow too.
+    """
     if "smoke" in markers:
         return FIRST
-    if "slow" in markers:
+    if "slow" in markers or (recorded is not None and recorded > threshold):
         return LAST
     return MIDDLE
 
@@ -62,8 +77,65 @@ def tier_order(tiers: Sequence[int], nodeids: Sequence[str]) -> list[int]:
     return flatten(moved[FIRST]) + middle + flatten(moved[LAST])
 
 
+def duration_order(
+    tiers: Sequence[int], nodeids: Sequence[str], seconds: Sequence[float | None]
+) -> list[int]:
+    """Tiers, and inside each tier the fastest first, keeping modules and classes together.
+
+    Inside a tier, modules run fastest first by the total of their tests' recorded seconds;
+    inside a module, its classes (and its module-level functions, as one group) the same way;
+    inside those, the tests fastest first. Tests never recorded count as 0 seconds, so new
+    tests run early. Ties keep their input order.
+    """
+    modules: dict[tuple[int, str], float] = {}
+    parents: dict[tuple[int, str], float] = {}
+    keys = []
+    for index, nodeid in enumerate(nodeids):
+        parent = _parent(nodeid)
+        module = parent.split("::", 1)[0]
+        cost = seconds[index] or 0.0
+        modules[tiers[index], module] = modules.get((tiers[index], module), 0.0) + cost
+        parents[tiers[index], parent] = parents.get((tiers[index], parent), 0.0) + cost
+        keys.append((module, parent, cost))
+    first_seen: dict[tuple[int, str], int] = {}
+    for index, (module, parent, _) in enumerate(keys):
+        first_seen.setdefault((tiers[index], module), index)
+        first_seen.setdefault((tiers[index], parent), index)
+
+    def key(index: int) -> tuple[int, float, int, float, int, float, int]:
+        tier = tiers[index]
+        module, parent, cost = keys[index]
+        return (
+            tier,
+            modules[tier, module],
+            first_seen[tier, module],
+            parents[tier, parent],
+            first_seen[tier, parent],
+            cost,
+            index,
+        )
+
+    return sorted(range(len(nodeids)), key=key)
+
+
 class OrderingPlugin:
-    """Reorders the collected items into tiers (``--tempo-order``)."""
+    """Reorders the collected items into tiers (``--tempo-order``).
+
+    ``recorded`` maps node ids to the call seconds recorded in earlier runs (the median of
+    the recent ones); ``totals`` to the recorded setup + call + teardown seconds.
+    """
+
+    def __init__(
+        self,
+        mode: str = "tiers",
+        recorded: Mapping[str, float] | None = None,
+        totals: Mapping[str, float] | None = None,
+        threshold: float = 1.0,
+    ) -> None:
+        self._mode = mode
+        self._recorded = recorded or {}
+        self._totals = totals or {}
+        self._threshold = threshold
 
     # tryfirst: before pytest's stepwise and pytest-order (trylast), which must see the final
     # order; after pytest-randomly, whose shuffle runs in a wrapper before every plain
@@ -72,6 +144,14 @@ class OrderingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         index = MarkerIndex()
-        tiers = [tier_of(index.names(item)) for item in items]
-        order = tier_order(tiers, [item.nodeid for item in items])
+        nodeids = [item.nodeid for item in items]
+        recorded, threshold = self._recorded, self._threshold
+        tiers = [
+            tier_of(index.names(item), recorded.get(nodeid), threshold)
+            for item, nodeid in zip(items, nodeids, strict=True)
+        ]
+        if self._mode == "durations":
+            order = duration_order(tiers, nodeids, [self._totals.get(n) for n in nodeids])
+        else:
+            order = tier_order(tiers, nodeids)
         items[:] = [items[i] for i in order]

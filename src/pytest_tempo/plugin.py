@@ -6,26 +6,44 @@ turns off just that feature and ``-p no:tempo`` the whole plugin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .classify import TypesPlugin
+from .coverage_floors import CoverageFloorsPlugin
+from .databases import fixtures as databases_plugin
+from .databases import hookspecs as databases_hookspecs
+from .durations import Snapshot, read_store
+from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, load_settings
+from .timing import TimingPlugin
 
 if TYPE_CHECKING:
-    from pytest import Config, Parser
+    from pytest import Config, Parser, PytestPluginManager
 
+    from .durations import Store
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
 ORDERING = "tempo-ordering"
 TYPES = "tempo-types"
+COVERAGE = "tempo-coverage"
+TIMING = "tempo-timing"
+XDIST = "tempo-xdist"
+DATABASES = "tempo-databases"
+LOAD = "tempo-load"
+#: The key of the durations snapshot in a worker's workerinput.
+WORKERINPUT_DURATIONS = "tempo_durations"
 
 
 def pytest_addoption(parser: Parser) -> None:
     add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(databases_hookspecs)
 
 
 def pytest_configure(config: Config) -> None:
@@ -35,8 +53,44 @@ def pytest_configure(config: Config) -> None:
     manager = config.pluginmanager
     # register() skips a name blocked with -p no:NAME.
     manager.register(TypesPlugin(settings.test_types, config.rootpath), TYPES)
+    store, problem, snapshot = _durations(config)
     if settings.order != "off":
-        manager.register(OrderingPlugin(), ORDERING)
+        ordering = OrderingPlugin(
+            settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
+        )
+        manager.register(ordering, ORDERING)
+    manager.register(TimingPlugin(config, settings, store, problem), TIMING)
+    if manager.hasplugin("xdist"):
+        manager.register(XdistHooks(snapshot), XDIST)
+    if settings.cov_floors:
+        floors = CoverageFloorsPlugin(settings.cov_floors, settings.cov_floors_required)
+        manager.register(floors, COVERAGE)
+    manager.register(databases_plugin, DATABASES)
+    load_state = LoadState.from_settings(settings)
+    config.stash[LOAD_KEY] = load_state
+    manager.register(LoadPlugin(config, load_state), LOAD)
+
+
+def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:
+    """The store (controller only; None without a cache) and the snapshot ordering uses."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the cache
+        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS))
+    cache = getattr(config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return None, None, Snapshot()
+    store, problem = read_store(cache)
+    return store, problem, Snapshot.of(store)
+
+
+class XdistHooks:
+    """Hooks that exist only with pytest-xdist: ships the durations snapshot to workers."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKERINPUT_DURATIONS] = self._snapshot.to_plain()
 
 
 def header_line(settings: Settings, active: set[str]) -> str:
@@ -45,6 +99,15 @@ def header_line(settings: Settings, active: set[str]) -> str:
     parts.append(f"order={settings.order if ORDERING in active else 'off'}")
     if TYPES in active and settings.test_types:
         parts.append(f"test-types={len(settings.test_types)}")
+    if TIMING in active:
+        parts.append(f"slow-threshold={settings.slow_threshold}s")
+    if COVERAGE in active and settings.cov_floors:
+        parts.append(f"cov-floors={len(settings.cov_floors)}")
+    if DATABASES in active and settings.db_url is not None:
+        unique = ", db-unique" if settings.db_unique else ""
+        parts.append(f"db={settings.db_url.backend}{unique}")
+    if LOAD in active and settings.load_profile is not None:
+        parts.append(f"load={settings.load_profile}x{settings.load_vus}")
     return f"tempo {__version__}: {', '.join(parts)}"
 
 
@@ -52,5 +115,6 @@ def pytest_report_header(config: Config) -> list[str]:
     if config.get_verbosity() < 0:
         return []
     manager = config.pluginmanager
-    active = {name for name in (ORDERING, TYPES) if manager.has_plugin(name)}
+    names = (ORDERING, TYPES, TIMING, COVERAGE, DATABASES, LOAD)
+    active = {name for name in names if manager.has_plugin(name)}
     return [header_line(config.stash[SETTINGS_KEY], active)]

@@ -11,20 +11,27 @@ accepted.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from .databases import urls
+from .workers import MAX_IDENTIFIER, is_plain_identifier
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from pytest import Config, Parser
 
+    from .databases.urls import DbUrl
+
 __all__ = [
     "OPTIONS",
     "SETTINGS_KEY",
+    "Floor",
     "Option",
     "OrderMode",
     "Settings",
@@ -52,12 +59,38 @@ class TypeRule:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """One coverage floor: ``pattern`` (``total`` or a path glob) must reach ``percent``."""
+
+    pattern: str
+    percent: float
+
+    @property
+    def is_total(self) -> bool:
+        return self.pattern == "total"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything pytest-tempo was configured with, validated."""
 
     order: OrderMode = "tiers"
     test_types: tuple[TypeRule, ...] = ()
     extra_markers: tuple[tuple[str, str], ...] = ()
+    db_name: str = "test_db"
+    db_unique: bool = False
+    db_url: DbUrl | None = None  # None: a SQLite file in pytest's temporary directory
+    redis_url: str | None = None
+    slow_threshold: float = 1.0
+    slow_report: int | None = 10  # None: every slow test
+    slow_report_json: str | None = None
+    slow_strict: bool = False
+    cov_floors: tuple[Floor, ...] = ()
+    cov_floors_required: bool = False
+    load_profile: str | None = None  # None: load tests are skipped
+    load_vus: int = 10
+    load_time_scale: float = 1.0
+    k6_scripts: tuple[str, ...] = ("*.k6.js",)
 
 
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------
@@ -119,6 +152,22 @@ def parse_seconds(raw: str) -> float:
     return value
 
 
+def parse_report_rows(raw: str) -> int | None:
+    """A row count of 0 or more, or ``all`` (None)."""
+    value = raw.strip().lower()
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise SettingError("expected a whole number of 0 or more, or 'all'")
+    return int(value)
+
+
+def parse_path(raw: str) -> str | None:
+    """A file path; empty means unset."""
+    value = raw.strip()
+    return value or None
+
+
 def parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -128,8 +177,117 @@ def parse_bool(raw: str) -> bool:
     raise SettingError("expected true or false")
 
 
+def parse_percent(raw: str) -> float:
+    """A percentage from 0 to 100, such as ``90``, ``92.5`` or ``90%``."""
+    text = raw.strip().removesuffix("%").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingError(f"{raw.strip()!r} is not a percentage such as 90 or 92.5") from None
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        raise SettingError(f"{raw.strip()!r} is not a percentage from 0 to 100")
+    return value
+
+
+def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
+    """Parse ``PATTERN: PCT`` lines (ini ``cov_floors``, or the ``--cov-floor`` values).
+
+    A pattern is ``total`` or a glob in coverage.py's syntax, checked here so that a
+    malformed glob stops the run before the tests do.
+    """
+    # coverage is a dependency; imported here so that loading the plugin stays cheap.
+    from coverage.exceptions import ConfigError
+    from coverage.files import globs_to_regex
+
+    floors: list[Floor] = []
+    seen: set[str] = set()
+    for line in _content_lines(lines):
+        pattern, pct = _split_line(line, "PATTERN: PCT")
+        pattern = pattern.replace("\\", "/")
+        try:
+            percent = parse_percent(pct)
+        except SettingError as exc:
+            raise SettingError(f"line {line!r}: {exc}") from None
+        if pattern != "total":
+            try:
+                globs_to_regex([pattern])
+            except ConfigError as exc:
+                raise SettingError(f"line {line!r}: {exc}") from None
+        if pattern in seen:
+            raise SettingError(f"line {line!r}: the pattern {pattern!r} already has a floor")
+        seen.add(pattern)
+        floors.append(Floor(pattern=pattern, percent=percent))
+    return tuple(floors)
+
+
+def parse_load_profile(raw: str) -> str | None:
+    """A profile name from :data:`~pytest_tempo.load.profiles.PROFILE_NAMES`; empty is unset."""
+    from .load.profiles import PROFILE_NAMES
+
+    value = raw.strip()
+    if not value:
+        return None
+    if value not in PROFILE_NAMES:
+        raise SettingError(f"expected one of {', '.join(PROFILE_NAMES)}")
+    return value
+
+
+def parse_positive_int(raw: str) -> int:
+    value = raw.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise SettingError("expected a whole number of 1 or more")
+    return int(value)
+
+
+def parse_scale(raw: str) -> float:
+    """A positive, finite factor such as ``0.01``."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingError("expected a positive number such as 0.01") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingError("expected a positive number such as 0.01")
+    return value
+
+
+def parse_globs(lines: Sequence[str]) -> tuple[str, ...]:
+    """Globs, several per line or one per line."""
+    return tuple(glob for line in _content_lines(lines) for glob in line.split())
+
+
 def _content_lines(lines: Sequence[str]) -> list[str]:
     return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+
+
+def parse_db_name(raw: str) -> str:
+    """A database base name usable unquoted in PostgreSQL and MySQL."""
+    value = raw.strip()
+    if not is_plain_identifier(value):
+        raise SettingError(
+            "a database name must be usable without quoting: lower-case letters, digits and _, "
+            f"starting with a letter or _, at most {MAX_IDENTIFIER} bytes"
+        )
+    return value
+
+
+def parse_db_url(raw: str) -> DbUrl | None:
+    """A PostgreSQL, MySQL/MariaDB or SQLite URL; empty is unset."""
+    if not raw.strip():
+        return None
+    try:
+        return urls.parse_db_url(raw)
+    except urls.UrlError as exc:
+        raise SettingError(str(exc)) from None
+
+
+def parse_redis_url(raw: str) -> str | None:
+    """A redis://, rediss:// or unix:// URL; empty is unset."""
+    if not raw.strip():
+        return None
+    try:
+        return urls.parse_redis_url(raw)
+    except urls.UrlError as exc:
+        raise SettingError(str(exc)) from None
 
 
 # --- the option table ---------------------------------------------------------------------
@@ -149,6 +307,10 @@ class Option:
     metavar: str | None = None
     action: Literal["store", "store_true", "append"] = "store"
     accepted: str = ""
+    #: Environment variables read, in order, when neither the flag nor the ini key is set.
+    env: tuple[str, ...] = ()
+    #: Mask the password of a URL value in error messages.
+    secret: bool = False
 
     @property
     def dest(self) -> str:
@@ -177,6 +339,47 @@ OPTIONS: tuple[Option, ...] = (
         "Default: tiers.",
     ),
     Option(
+        field="slow_threshold",
+        flag="--slow-threshold",
+        ini="slow_threshold",
+        metavar="SECONDS",
+        default="1.0",
+        parse=parse_seconds,
+        accepted="seconds, 0 or more",
+        help="A test whose call phase takes longer than this many seconds is slow. Default: 1.0.",
+    ),
+    Option(
+        field="slow_report",
+        flag="--slow-report",
+        ini="slow_report",
+        metavar="N",
+        default="10",
+        parse=parse_report_rows,
+        accepted="a whole number of 0 or more, or all",
+        help="Rows in the Slow Tests Report; 0 hides it, 'all' shows every slow test. "
+        "Default: 10.",
+    ),
+    Option(
+        field="slow_report_json",
+        flag="--slow-report-json",
+        ini="slow_report_json",
+        metavar="PATH",
+        default="",
+        parse=parse_path,
+        accepted="a file path",
+        help="Also write the timing report as JSON to this file.",
+    ),
+    Option(
+        field="slow_strict",
+        flag="--slow-strict",
+        ini="slow_strict",
+        action="store_true",
+        default="false",
+        parse=parse_bool,
+        accepted="true or false",
+        help="Fail the run when a test not marked slow exceeds the slow threshold.",
+    ),
+    Option(
         field="test_types",
         ini="test_types",
         ini_type="linelist",
@@ -194,6 +397,110 @@ OPTIONS: tuple[Option, ...] = (
         parse=parse_markers,
         accepted="lines 'NAME: description'",
         help="Lines 'NAME: description': extra markers to register.",
+    ),
+    Option(
+        field="db_name",
+        ini="db_name",
+        default="test_db",
+        parse=parse_db_name,
+        accepted="lower-case letters, digits and _",
+        help="Base name of the per-worker database: test_db on master, test_db_gw0 on worker "
+        "gw0. Default: test_db.",
+    ),
+    Option(
+        field="db_unique",
+        ini="db_unique",
+        default="false",
+        parse=parse_bool,
+        accepted="true or false",
+        help="Add the run id to database names so concurrent runs on one server never "
+        "collide. Default: false.",
+    ),
+    Option(
+        field="db_url",
+        ini="db_url",
+        env=("TEMPO_DB_URL", "DATABASE_URL"),
+        secret=True,
+        default="",
+        parse=parse_db_url,
+        accepted="a postgresql://, mysql://, mariadb:// or sqlite:/// URL",
+        help="Base database URL; each worker gets it with its own database. Default: env "
+        "TEMPO_DB_URL, then DATABASE_URL, else a SQLite file in pytest's temporary directory.",
+    ),
+    Option(
+        field="redis_url",
+        ini="redis_url",
+        env=("TEMPO_REDIS_URL",),
+        secret=True,
+        default="",
+        parse=parse_redis_url,
+        accepted="a redis:// URL",
+        help="Redis whose keys under each worker's namespace are deleted at the end of the "
+        "session. Default: env TEMPO_REDIS_URL.",
+    ),
+    Option(
+        field="cov_floors",
+        flag="--cov-floor",
+        ini="cov_floors",
+        ini_type="linelist",
+        action="append",
+        metavar="PATTERN:PCT",
+        default=(),
+        parse=parse_cov_floors,
+        accepted="lines 'PATTERN: PCT'",
+        help="Coverage floor (repeatable; the flags replace the ini list): 'total' is the "
+        "whole measured project, any other pattern a glob over paths relative to the rootdir, "
+        "e.g. 'src/app/auth/*:100'. Needs pytest-cov's --cov.",
+    ),
+    Option(
+        field="cov_floors_required",
+        ini="cov_floors_required",
+        default="false",
+        parse=parse_bool,
+        accepted="true or false",
+        help="Fail the run, not just warn, when coverage floors are configured but coverage "
+        "was not measured. Default: false.",
+    ),
+    Option(
+        field="load_profile",
+        flag="--load-profile",
+        ini="load_profile",
+        metavar="NAME",
+        default="",
+        parse=parse_load_profile,
+        accepted="smoke, load, stress, spike or soak",
+        help="Run load tests (k6 scripts, load_test) with this profile: smoke, load, stress, "
+        "spike or soak. Unset: load tests are skipped.",
+    ),
+    Option(
+        field="load_vus",
+        flag="--load-vus",
+        ini="load_vus",
+        metavar="N",
+        default="10",
+        parse=parse_positive_int,
+        accepted="a whole number of 1 or more",
+        help="The expected number of virtual users that load profiles scale from. Default: 10.",
+    ),
+    Option(
+        field="load_time_scale",
+        flag="--load-time-scale",
+        ini="load_time_scale",
+        metavar="FACTOR",
+        default="1",
+        parse=parse_scale,
+        accepted="a positive number",
+        help="Multiply every stage of the load profile by this factor, e.g. 0.01 to rehearse "
+        "a profile's shape in seconds. Default: 1.",
+    ),
+    Option(
+        field="k6_scripts",
+        ini="k6_scripts",
+        ini_type="linelist",
+        default=("*.k6.js",),
+        parse=parse_globs,
+        accepted="file name globs",
+        help="Globs of k6 scripts collected as load test items. Default: *.k6.js.",
     ),
 )
 
@@ -218,13 +525,18 @@ def add_options(parser: Parser) -> None:
 
 
 def _raw_value(config: Config, option: Option) -> tuple[Any, str]:
-    """The value the user gave and where it came from: flag, then ini, then default."""
+    """The value the user gave and where it came from: flag, ini, environment, default."""
     if option.flag is not None:
         value = config.getoption(option.dest)
         if value is not None:
             return value, option.flag
     if option.ini is not None:
-        return config.getini(option.ini), f"{option.ini} (ini)"
+        value = config.getini(option.ini)
+        if not option.env or value != option.default:
+            return value, f"{option.ini} (ini)"
+    for name in option.env:
+        if os.environ.get(name, "").strip():
+            return os.environ[name], f"{name} (env)"
     return option.default, "default"
 
 
@@ -241,5 +553,6 @@ def load_settings(config: Config) -> Settings:
         except SettingError as exc:
             if option.ini_type == "linelist":
                 raise pytest.UsageError(f"{source}: {exc}") from None
-            raise pytest.UsageError(f"{source}: {raw!r} is not valid: {exc}") from None
+            shown = urls.mask_password(raw) if option.secret else raw
+            raise pytest.UsageError(f"{source}: {shown!r} is not valid: {exc}") from None
     return Settings(**values)

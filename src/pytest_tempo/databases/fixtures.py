@@ -1,0 +1,264 @@
+"""The ``tempo-databases`` plugin: worker identity, database and Redis fixtures.
+
+The fixtures are thin: names come from :mod:`pytest_tempo.workers`, URLs from
+:mod:`.urls`, creation and dropping from the backend modules. Run state lives in a
+:class:`DatabasesRun` in the config's stash.
+
+Under xdist, a worker that cloned from a template reports the template through
+``config.workeroutput``; the controller drops it once every worker is done, so no worker
+drops a template another one still needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..settings import SETTINGS_KEY
+from ..workers import (
+    MASTER,
+    WorkerInfo,
+    db_name,
+    file_stem,
+    identify,
+    namespace,
+    new_run_id,
+    template_name,
+)
+from .base import DatabaseError
+from .redis import clear_namespace
+from .urls import DbUrl, parse_db_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from ..settings import Settings
+    from .base import Provisioner
+
+__all__ = [
+    "DatabasesRun",
+    "provisioner",
+    "template_url",
+    "tempo_worker",
+    "worker_database",
+    "worker_db_name",
+    "worker_db_url",
+    "worker_namespace",
+    "worker_url",
+]
+
+#: The key of the templates a worker used, in its ``workeroutput``.
+WORKEROUTPUT_TEMPLATES = "tempo_templates"
+
+
+@dataclass
+class DatabasesRun:
+    """What this process knows about the run: its id and the templates used."""
+
+    run_id: str
+    #: (template URL, run id) pairs to drop at the end of the run.
+    templates: dict[str, str] = field(default_factory=dict)
+
+
+_RUN_KEY = pytest.StashKey[DatabasesRun]()
+
+
+def _run(config: pytest.Config) -> DatabasesRun:
+    if _RUN_KEY not in config.stash:
+        given = getattr(config.option, "testrunuid", None)  # xdist's --testrunuid
+        config.stash[_RUN_KEY] = DatabasesRun(str(given) if given else new_run_id())
+    return config.stash[_RUN_KEY]
+
+
+def worker_info(config: pytest.Config) -> WorkerInfo:
+    """This process's identity (see :func:`pytest_tempo.workers.identify`)."""
+    return identify(getattr(config, "workerinput", None), _run(config).run_id)
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def worker_url(settings: Settings, worker: WorkerInfo, name: str, default_dir: Path) -> DbUrl:
+    """The URL of this worker's database.
+
+    PostgreSQL and MySQL get the database ``name``; a SQLite file gets the worker suffix
+    on its stem (``app.db`` -> ``app_gw0.db``); ``:memory:`` stays; without ``db_url``, a
+    SQLite file named after the worker's database in ``default_dir``.
+    """
+    base = settings.db_url
+    if base is None:
+        return parse_db_url(f"sqlite:///{(default_dir / (name + '.db')).as_posix()}")
+    if base.backend != "sqlite":
+        return base.with_database(name)
+    if base.is_memory:
+        return base
+    run = worker.run_id if settings.db_unique else None
+    return base.with_file_stem(file_stem(base.file_stem, worker.id, run))
+
+
+def template_url(settings: Settings, worker: WorkerInfo, default_dir: Path) -> DbUrl:
+    """The URL of the template database every worker is cloned from."""
+    run = worker.run_id if settings.db_unique else None
+    name = template_name(settings.db_name, run)
+    base = settings.db_url
+    if base is None:
+        return parse_db_url(f"sqlite:///{(default_dir / (name + '.db')).as_posix()}")
+    if base.backend != "sqlite":
+        return base.with_database(name)
+    return base.with_file_stem(file_stem(base.file_stem, MASTER, run) + "_tmpl")
+
+
+def provisioner(backend: str) -> Provisioner:
+    """The object that creates and drops databases of ``backend``."""
+    if backend == "postgresql":
+        from .postgresql import PostgresProvisioner
+
+        return PostgresProvisioner()
+    if backend == "mysql":
+        from .mysql import MySQLProvisioner
+
+        return MySQLProvisioner()
+    from .sqlite import SQLiteProvisioner
+
+    return SQLiteProvisioner()
+
+
+def _builder(config: pytest.Config, backend: str) -> Callable[[str], None] | None:
+    """The ``pytest_tempo_build_template`` hook bound to ``config``, if anyone implements it."""
+    hook = config.hook.pytest_tempo_build_template
+    if not hook.get_hookimpls():
+        return None
+
+    def build(url: str) -> None:
+        hook(url=url, backend=backend, config=config)
+
+    return build
+
+
+def _default_dir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path:
+    """A directory every worker of the run shares: xdist workers' basetemps are its children."""
+    base = factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+def _fail(exc: DatabaseError) -> None:
+    __tracebackhide__ = True
+    pytest.fail(str(exc), pytrace=False)
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tempo_worker(request: pytest.FixtureRequest) -> WorkerInfo:
+    """This worker's id (``gw0``, or ``master``), index, count and the run's id."""
+    return worker_info(request.config)
+
+
+@pytest.fixture(scope="session")
+def worker_db_name(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -> str:
+    """``test_db`` on master, ``test_db_gw0`` on gw0: a plain identifier of at most 63 bytes."""
+    settings = request.config.stash[SETTINGS_KEY]
+    run = tempo_worker.run_id if settings.db_unique else None
+    return db_name(settings.db_name, tempo_worker.id, run)
+
+
+@pytest.fixture(scope="session")
+def worker_db_url(
+    request: pytest.FixtureRequest,
+    tempo_worker: WorkerInfo,
+    worker_db_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """``db_url`` with its database replaced by this worker's (nothing is created)."""
+    config = request.config
+    directory = _default_dir(config, tmp_path_factory)
+    return worker_url(config.stash[SETTINGS_KEY], tempo_worker, worker_db_name, directory).text
+
+
+@pytest.fixture(scope="session")
+def worker_database(
+    request: pytest.FixtureRequest,
+    tempo_worker: WorkerInfo,
+    worker_db_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The URL of this worker's database, created for the session and dropped after it."""
+    config = request.config
+    settings = config.stash[SETTINGS_KEY]
+    url = parse_db_url(worker_db_url)
+    backend = provisioner(url.backend)
+    build = _builder(config, url.backend)
+    template = None
+    if build is not None and backend.clones and tempo_worker.is_worker and not url.is_memory:
+        template = template_url(settings, tempo_worker, _default_dir(config, tmp_path_factory))
+    run_id = tempo_worker.run_id
+    try:
+        backend.create(url, run_id, template=template, build=build)
+    except DatabaseError as exc:
+        _fail(exc)
+    if template is not None:
+        _run(config).templates[template.text] = run_id
+    try:
+        yield url.text
+    finally:
+        try:
+            backend.drop(url, run_id)
+        except DatabaseError as exc:
+            _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def worker_namespace(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -> Iterator[str]:
+    """``tempo:{run}:{worker}:``; with ``redis_url``, keys under it are deleted at the end."""
+    prefix = namespace(tempo_worker.id, tempo_worker.run_id)
+    redis_url = request.config.stash[SETTINGS_KEY].redis_url
+    if redis_url is not None:
+        try:
+            clear_namespace(redis_url, prefix)  # checks the server early, with a clear error
+        except DatabaseError as exc:
+            _fail(exc)
+    try:
+        yield prefix
+    finally:
+        if redis_url is not None:
+            try:
+                clear_namespace(redis_url, prefix)
+            except DatabaseError as exc:
+                _fail(exc)
+
+
+# --- hooks: templates are dropped once the whole run is done -------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    templates = _run(config).templates
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller drops them
+        workeroutput[WORKEROUTPUT_TEMPLATES] = dict(templates)
+        return
+    drop_templates(config, templates)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    output = getattr(node, "workeroutput", None) or {}
+    templates = output.get(WORKEROUTPUT_TEMPLATES) or {}
+    _run(node.config).templates.update(templates)
+
+
+def drop_templates(config: pytest.Config, templates: dict[str, str]) -> None:
+    """Drop the templates of this run; a failure is reported, not raised."""
+    for text, run_id in sorted(templates.items()):
+        url = parse_db_url(text)
+        try:
+            provisioner(url.backend).drop_template(url, run_id)
+        except DatabaseError as exc:
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"tempo: could not drop the template {url.masked}: {exc}")
+    templates.clear()

@@ -1,0 +1,207 @@
+"""The durations store: recent setup, call and teardown seconds per test, in pytest's cache.
+
+The value lives under the cache key ``tempo/durations``::
+
+    {"version": 1, "tests": {"tests/test_a.py::test_x": {"setup": [0.01], "call": [1.2, 1.1],
+                                                           "teardown": [0.0]}}}
+
+Only the controller process writes it, once, at the end of a session. The pure functions
+here (:func:`parse_store`, :func:`merge`, :func:`estimate`) hold the logic; :func:`read_store`
+and :func:`write_store` do the I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from pytest import Cache
+
+__all__ = [
+    "KEEP",
+    "PHASES",
+    "STORE_KEY",
+    "Measured",
+    "Store",
+    "estimate",
+    "merge",
+    "parse_store",
+    "read_store",
+    "write_store",
+]
+
+STORE_KEY = "tempo/durations"
+VERSION = 1
+#: How many recent runs are kept per phase, so one noisy run does not decide.
+KEEP = 5
+PHASES = ("setup", "call", "teardown")
+
+#: node id -> phase -> recent seconds, newest last.
+Store = dict[str, dict[str, list[float]]]
+
+
+@dataclass
+class Measured:
+    """What one run measured for one test."""
+
+    setup: float = 0.0
+    call: float = 0.0
+    teardown: float = 0.0
+    phases: set[str] = field(default_factory=set)
+
+    def total(self) -> float:
+        return self.setup + self.call + self.teardown
+
+
+def _is_seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def parse_store(value: object) -> tuple[Store, str | None]:
+    """Validate a stored value; return the store and, when it was unusable, why.
+
+    Anything not of the expected shape gives an empty store and a reason; a single bad entry
+    makes the whole value suspect, since a foreign writer may have produced it.
+    """
+    if value is None:
+        return {}, None
+    if not isinstance(value, dict):
+        return {}, f"expected an object, found {type(value).__name__}"
+    if value.get("version") != VERSION:
+        return {}, f"unknown version {value.get('version')!r}"
+    tests = value.get("tests")
+    if not isinstance(tests, dict):
+        return {}, "'tests' is not an object"
+    store: Store = {}
+    for nodeid, phases in tests.items():
+        if not isinstance(phases, dict):
+            return {}, f"entry for {nodeid!r} is not an object"
+        entry: dict[str, list[float]] = {}
+        for phase, seconds in phases.items():
+            if phase not in PHASES or not isinstance(seconds, list):
+                return {}, f"entry for {nodeid!r} has a bad phase {phase!r}"
+            if not all(_is_seconds(s) for s in seconds):
+                return {}, f"entry for {nodeid!r} has values that are not seconds"
+            entry[phase] = [float(s) for s in seconds[-KEEP:]]
+        store[nodeid] = entry
+    return store, None
+
+
+def merge(
+    old: Mapping[str, Mapping[str, list[float]]],
+    measured: Mapping[str, Measured],
+    existing: Iterable[str] | None = None,
+) -> Store:
+    """The store after this run: this run's seconds appended, the oldest dropped past KEEP.
+
+    Tests not run this time keep their entries. When ``existing`` (the node ids of a full,
+    unfiltered collection) is given, entries for tests that no longer exist are pruned.
+    """
+    store: Store = {n: {p: list(v[-KEEP:]) for p, v in phases.items()} for n, phases in old.items()}
+    for nodeid, m in measured.items():
+        entry = store.setdefault(nodeid, {})
+        for phase in PHASES:
+            if phase in m.phases:
+                entry[phase] = [*entry.get(phase, []), round(getattr(m, phase), 6)][-KEEP:]
+    if existing is not None:
+        keep = set(existing) | set(measured)
+        store = {nodeid: phases for nodeid, phases in store.items() if nodeid in keep}
+    return store
+
+
+def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | None:
+    """The median of the recent seconds of one phase, or None when never recorded."""
+    values = entry.get(phase)
+    return statistics.median(values) if values else None
+
+
+def estimate_total(entry: Mapping[str, list[float]]) -> float | None:
+    """Median setup + call + teardown; None when the call was never recorded."""
+    call = estimate(entry, "call")
+    if call is None:
+        return None
+    return call + (estimate(entry, "setup") or 0.0) + (estimate(entry, "teardown") or 0.0)
+
+
+def _value_path(cache: Cache, key: str = STORE_KEY) -> Path | None:
+    # pytest's Cache.set writes in place (src/_pytest/cacheprovider.py, Cache.set:
+    # path.write_text), so an interrupted write leaves half a file. The store is set under a
+    # temporary key and renamed over the real one instead. _getvaluepath is private; when it
+    # is missing, the store falls back to plain Cache.get/Cache.set.
+    getter = getattr(cache, "_getvaluepath", None)
+    if getter is None:
+        return None
+    path = getter(key)
+    return path if isinstance(path, Path) else None
+
+
+def read_store(cache: Cache) -> tuple[Store, str | None]:
+    """Read the store; a missing one is empty, a corrupt one is empty with a reason."""
+    path = _value_path(cache)
+    if path is None:
+        return parse_store(cache.get(STORE_KEY, None))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return {}, f"could not read it: {exc.strerror or exc}"
+    try:
+        value: Any = json.loads(text)
+    except ValueError:
+        return {}, "it is not valid JSON"
+    return parse_store(value)
+
+
+def write_store(cache: Cache, store: Store) -> str | None:
+    """Write the store atomically; return an error message instead of raising."""
+    value = {"version": VERSION, "tests": store}
+    temporary_key = f"{STORE_KEY}.{os.getpid()}.tmp"
+    path, temporary = _value_path(cache), _value_path(cache, temporary_key)
+    if path is None or temporary is None:
+        cache.set(STORE_KEY, value)
+        return None
+    cache.set(temporary_key, value)  # also creates the cache folder and its .gitignore
+    try:
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        return f"could not write {path}: {exc.strerror or exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What ordering needs from the store, frozen once per run: median call and total seconds.
+
+    The controller builds it and ships it to xdist workers as plain data, so every worker
+    orders alike whatever the cache holds by the time it starts.
+    """
+
+    calls: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, store: Mapping[str, Mapping[str, list[float]]]) -> Snapshot:
+        calls, totals = {}, {}
+        for nodeid, entry in store.items():
+            call, total = estimate(entry), estimate_total(entry)
+            if call is not None and total is not None:
+                calls[nodeid], totals[nodeid] = call, total
+        return cls(calls, totals)
+
+    def to_plain(self) -> dict[str, dict[str, float]]:
+        return {"calls": self.calls, "totals": self.totals}
+
+    @classmethod
+    def from_plain(cls, value: object) -> Snapshot:
+        if not isinstance(value, dict):
+            return cls()
+        return cls(dict(value.get("calls", {})), dict(value.get("totals", {})))

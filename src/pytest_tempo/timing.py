@@ -1,0 +1,461 @@
+"""Timing: the Slow Tests Report, unmarked and stale ``slow`` markers, slow fixtures.
+
+Where tests run (the only process without xdist, each worker with it) the plugin measures
+the call phase and fixture set-ups and attaches them to the test reports as plain data;
+pytest-xdist carries report attributes to the controller. The controller alone aggregates
+the reports, prints the report, writes the JSON and the durations store, and fails the run
+under ``--slow-strict``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .durations import Measured, estimate, merge, write_store
+from .markers import MarkerIndex
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Mapping, Sequence
+
+    from pytest import Config, Session, TerminalReporter, TestReport
+
+    from .durations import Store
+    from .settings import Settings
+
+__all__ = [
+    "FixtureTiming",
+    "TestTiming",
+    "TimingPlugin",
+    "TimingSummary",
+    "is_full_collection",
+    "render_markdown",
+    "render_terminal",
+    "summarize",
+    "to_json",
+]
+
+_CALL_KEY = pytest.StashKey[float]()
+SHARED_SCOPES = ("session", "package", "module", "class")
+
+
+@dataclass
+class TestTiming:
+    """One test's seconds in this run, as the controller saw them."""
+
+    __test__ = False  # not a test class, for pytest's collector
+
+    nodeid: str
+    setup: float = 0.0
+    call: float = 0.0
+    teardown: float = 0.0
+    worker: str = "master"
+    marked_slow: bool = False
+    ran_call: bool = False
+
+    @property
+    def total(self) -> float:
+        return self.setup + self.call + self.teardown
+
+
+@dataclass
+class FixtureTiming:
+    """A fixture's set-ups in this run: where it is defined, how often, and how long."""
+
+    name: str
+    scope: str
+    baseid: str
+    count: int = 0
+    total: float = 0.0
+    longest: float = 0.0
+
+
+@dataclass
+class TimingSummary:
+    """Everything the report shows, computed from the timings alone."""
+
+    threshold: float
+    slow: list[TestTiming]
+    unmarked: list[TestTiming]
+    stale: list[TestTiming]
+    fixtures: list[FixtureTiming]
+    tests: int
+    total: float
+    workers: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def slow_total(self) -> float:
+        return sum(t.total for t in self.slow)
+
+
+def summarize(
+    timings: Iterable[TestTiming],
+    fixtures: Iterable[FixtureTiming],
+    threshold: float,
+    recorded: Mapping[str, float] | None = None,
+) -> TimingSummary:
+    """Slow tests (call over the threshold, slowest first), unmarked and stale markers.
+
+    A test marked slow is stale when its call took under a tenth of the threshold in this run
+    and, where earlier runs were recorded, in those too (``recorded``: median call seconds).
+    """
+    recorded = recorded or {}
+    every = list(timings)
+    slow = sorted(
+        (t for t in every if t.ran_call and t.call > threshold), key=lambda t: (-t.call, t.nodeid)
+    )
+    unmarked = [t for t in slow if not t.marked_slow]
+    fast = threshold / 10
+    stale = sorted(
+        (
+            t
+            for t in every
+            if t.marked_slow and t.ran_call and t.call < fast and recorded.get(t.nodeid, 0.0) < fast
+        ),
+        key=lambda t: t.nodeid,
+    )
+    slow_fixtures = sorted(
+        (f for f in fixtures if f.longest > threshold),
+        key=lambda f: (-f.longest, f.baseid, f.name),
+    )
+    workers: dict[str, dict[str, float]] = {}
+    for t in every:
+        w = workers.setdefault(t.worker, {"tests": 0, "seconds": 0.0})
+        w["tests"] += 1
+        w["seconds"] += t.total
+    return TimingSummary(
+        threshold=threshold,
+        slow=slow,
+        unmarked=unmarked,
+        stale=stale,
+        fixtures=slow_fixtures,
+        tests=len(every),
+        total=sum(t.total for t in every),
+        workers=dict(sorted(workers.items())),
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}s"
+
+
+def render_terminal(summary: TimingSummary, rows: int | None) -> list[str]:
+    """The lines of the "slow tests" section; ``rows`` limits the table (None: all)."""
+    threshold = _seconds(summary.threshold)
+    shown = summary.slow if rows is None else summary.slow[:rows]
+    with_worker = any(t.worker != "master" for t in summary.slow)
+    lines: list[str] = []
+    if shown:
+        head = f"{'call':>8} {'setup':>8} {'teardown':>8}"
+        head += f"  {'worker':<7}" if with_worker else ""
+        lines.append(f"{head}  {'slow?':<5}  test")
+        for t in shown:
+            row = f"{_seconds(t.call):>8} {_seconds(t.setup):>8} {_seconds(t.teardown):>8}"
+            row += f"  {t.worker:<7}" if with_worker else ""
+            lines.append(f"{row}  {'yes' if t.marked_slow else 'no':<5}  {t.nodeid}")
+        if len(shown) < len(summary.slow):
+            lines.append(f"({len(summary.slow) - len(shown)} more; --slow-report=all shows all)")
+    share = 100 * summary.slow_total / summary.total if summary.total else 0.0
+    lines.append(
+        f"{len(summary.slow)} of {summary.tests} tests slow (call over {threshold}): "
+        f"{_seconds(summary.slow_total)}, {share:.0f}% of {_seconds(summary.total)} in all"
+    )
+    if summary.unmarked:
+        lines.append(f"mark these slow (call over {threshold}, not marked slow):")
+        lines.extend(f"  {t.nodeid} ({_seconds(t.call)})" for t in summary.unmarked)
+    if summary.stale:
+        fast = _seconds(summary.threshold / 10)
+        lines.append(f"these may not need the slow marker (call under {fast}):")
+        lines.extend(f"  {t.nodeid} ({_seconds(t.call)})" for t in summary.stale)
+    if summary.fixtures:
+        lines.append(f"slow fixtures (set-up over {threshold}, charged to the fixture):")
+        for f in summary.fixtures:
+            times = "once" if f.count == 1 else f"{f.count} times"
+            where = f" in {f.baseid}" if f.baseid else ""
+            lines.append(
+                f"  {_seconds(f.longest):>8}  {f.scope:<8} {f.name}{where} (set up {times})"
+            )
+    return lines
+
+
+def render_markdown(summary: TimingSummary, rows: int | None) -> str:
+    """The slow tests and unmarked lists as Markdown tables, for GitHub's step summary."""
+    shown = summary.slow if rows is None else summary.slow[:rows]
+    out = [f"### Slow tests (call over {_seconds(summary.threshold)})", ""]
+    if shown:
+        out += [
+            "| test | call | setup | teardown | worker | marked slow |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{t.nodeid}` | {_seconds(t.call)} | {_seconds(t.setup)} | "
+            f"{_seconds(t.teardown)} | {t.worker} | {'yes' if t.marked_slow else 'no'} |"
+            for t in shown
+        ]
+    else:
+        out.append("No slow tests.")
+    if summary.unmarked:
+        out += ["", "#### Mark these slow", "", "| test | call |", "|---|---|"]
+        out += [f"| `{t.nodeid}` | {_seconds(t.call)} |" for t in summary.unmarked]
+    return "\n".join(out) + "\n\n"
+
+
+def to_json(summary: TimingSummary, timings: Sequence[TestTiming]) -> dict[str, Any]:
+    """The JSON document of ``--slow-report-json`` (schema: ``schemas/slow-report.json``)."""
+
+    def test(t: TestTiming) -> dict[str, Any]:
+        return {
+            "nodeid": t.nodeid,
+            "setup": round(t.setup, 6),
+            "call": round(t.call, 6),
+            "teardown": round(t.teardown, 6),
+            "total": round(t.total, 6),
+            "marked_slow": t.marked_slow,
+            "worker": t.worker,
+        }
+
+    return {
+        "threshold": summary.threshold,
+        "tests": [test(t) for t in summary.slow],
+        "unmarked_slow": [t.nodeid for t in summary.unmarked],
+        "stale_slow": [t.nodeid for t in summary.stale],
+        "fixtures": [
+            {
+                "name": f.name,
+                "scope": f.scope,
+                "baseid": f.baseid,
+                "count": f.count,
+                "longest": round(f.longest, 6),
+                "total": round(f.total, 6),
+            }
+            for f in summary.fixtures
+        ],
+        "workers": {
+            name: {"tests": int(w["tests"]), "seconds": round(w["seconds"], 6)}
+            for name, w in summary.workers.items()
+        },
+        "all_tests": [test(t) for t in sorted(timings, key=lambda t: (-t.total, t.nodeid))],
+        "total": round(summary.total, 6),
+    }
+
+
+def is_full_collection(config: Config, filtered: bool) -> bool:
+    """Whether this run collected the whole suite, unfiltered, so absent tests are gone.
+
+    Not when paths or node ids were given, -k, -m, --deselect, --lf or --sw were used, a
+    plugin deselected tests, or collection failed somewhere (``filtered``).
+    """
+    if filtered or config.args_source == pytest.Config.ArgsSource.ARGS:
+        return False
+    option = config.option
+    narrowed = (
+        getattr(option, "keyword", ""),
+        getattr(option, "markexpr", ""),
+        getattr(option, "deselect", None),
+        getattr(option, "lf", False),
+        getattr(option, "stepwise", False),
+        getattr(option, "ignore", None),
+        getattr(option, "ignore_glob", None),
+    )
+    return not any(narrowed)
+
+
+class TimingPlugin:
+    """Measures where tests run; aggregates, reports and records on the controller."""
+
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings,
+        store: Store | None,
+        store_problem: str | None,
+    ) -> None:
+        self._config = config
+        self._settings = settings
+        self._controller = not hasattr(config, "workerinput")
+        self._store = store  # None: no cache (cacheprovider off), nothing is recorded
+        self._store_problem = store_problem
+        self._markers = MarkerIndex()
+        self._pending: list[list[Any]] = []
+        self._timings: dict[str, TestTiming] = {}
+        self._fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
+        self._collected: list[str] | None = None
+        self._filtered = False
+        self._strict_failures: list[TestTiming] = []
+        self._errors: list[str] = []
+        self._summary: TimingSummary | None = None
+
+    # --- where tests run ----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
+        start = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            item.stash[_CALL_KEY] = time.perf_counter() - start
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        start = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            seconds = time.perf_counter() - start
+            self._pending.append([fixturedef.argname, fixturedef.scope, fixturedef.baseid, seconds])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, TestReport, TestReport]:
+        report = yield
+        # Plain data only: xdist serialises report.__dict__ to the controller.
+        report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
+        self._pending = []
+        if report.when == "setup":
+            marked = "slow" in self._markers.names(item)
+            report.tempo_marked_slow = marked  # type: ignore[attr-defined]
+        elif report.when == "call":
+            report.tempo_call = item.stash.get(_CALL_KEY, report.duration)  # type: ignore[attr-defined]
+        return report
+
+    # --- the controller -----------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: TestReport) -> None:
+        if not self._controller:
+            return
+        timing = self._timings.get(report.nodeid)
+        if timing is None:
+            worker = getattr(report, "worker_id", None) or "master"
+            timing = self._timings[report.nodeid] = TestTiming(report.nodeid, worker=worker)
+        shared = 0.0
+        for name, scope, baseid, seconds in getattr(report, "tempo_fixtures", ()):
+            fixture = self._fixtures.get((baseid, name, scope))
+            if fixture is None:
+                fixture = self._fixtures[baseid, name, scope] = FixtureTiming(name, scope, baseid)
+            fixture.count += 1
+            fixture.total += seconds
+            fixture.longest = max(fixture.longest, seconds)
+            if scope in SHARED_SCOPES:
+                shared += seconds
+        if report.when == "setup":
+            # A session fixture's set-up is the fixture's cost, not the first test's.
+            timing.setup = max(0.0, report.duration - shared)
+            timing.marked_slow = bool(getattr(report, "tempo_marked_slow", False))
+        elif report.when == "call":
+            timing.call = float(getattr(report, "tempo_call", report.duration))
+            timing.ran_call = True
+        else:
+            timing.teardown = report.duration
+
+    def pytest_collection_finish(self, session: Session) -> None:
+        self._collected = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:
+        self._collected = list(ids)
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self._filtered = True
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._filtered = True
+
+    def _recorded_calls(self) -> dict[str, float]:
+        result = {}
+        for nodeid, entry in (self._store or {}).items():
+            value = estimate(entry)
+            if value is not None:
+                result[nodeid] = value
+        return result
+
+    def _make_summary(self) -> TimingSummary:
+        if self._summary is None:
+            self._summary = summarize(
+                self._timings.values(),
+                self._fixtures.values(),
+                self._settings.slow_threshold,
+                self._recorded_calls(),
+            )
+        return self._summary
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: Session) -> Generator[None, object, object]:
+        result = yield
+        # After the loop, before the session ends: the exit code still follows testsfailed
+        # (as pytest-cov does for --cov-fail-under).
+        if self._controller and self._settings.slow_strict:
+            self._strict_failures = self._make_summary().unmarked
+            if self._strict_failures:
+                session.testsfailed += 1
+        return result
+
+    def pytest_sessionfinish(self, session: Session) -> None:
+        if not self._controller:
+            return
+        summary = self._make_summary()
+        if self._store is not None and self._config.cache is not None:
+            measured = {
+                t.nodeid: Measured(
+                    t.setup,
+                    t.call,
+                    t.teardown,
+                    {"setup", "teardown"} | ({"call"} if t.ran_call else set()),
+                )
+                for t in self._timings.values()
+            }
+            full = self._collected is not None and is_full_collection(self._config, self._filtered)
+            existing = self._collected if full else None
+            problem = write_store(self._config.cache, merge(self._store, measured, existing))
+            if problem:
+                self._errors.append(f"durations store: {problem}")
+        path = self._settings.slow_report_json
+        if path:
+            document = to_json(summary, list(self._timings.values()))
+            try:
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(document, f, indent=2)
+            except OSError as exc:
+                self._errors.append(
+                    f"--slow-report-json: could not write {path}: {exc.strerror or exc}"
+                )
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary and self._settings.slow_report != 0:
+            try:
+                with open(step_summary, "a", encoding="utf-8") as f:
+                    f.write(render_markdown(summary, self._settings.slow_report))
+            except OSError as exc:
+                self._errors.append(f"GITHUB_STEP_SUMMARY: could not append: {exc}")
+
+    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> None:
+        if not self._controller:
+            return
+        summary = self._make_summary()
+        if self._settings.slow_report != 0:
+            terminalreporter.write_sep("=", "slow tests")
+            for line in render_terminal(summary, self._settings.slow_report):
+                terminalreporter.write_line(line)
+        if self._store_problem:
+            terminalreporter.write_line(
+                f"tempo: the durations store was unusable ({self._store_problem}); "
+                "started a fresh one",
+                yellow=True,
+            )
+        if self._strict_failures:
+            names = ", ".join(t.nodeid for t in self._strict_failures)
+            terminalreporter.write_line(
+                f"FAIL --slow-strict: {len(self._strict_failures)} test(s) over "
+                f"{_seconds(self._settings.slow_threshold)} not marked slow: {names}",
+                red=True,
+                bold=True,
+            )
+        for error in self._errors:
+            terminalreporter.write_line(f"tempo: {error}", red=True, bold=True)

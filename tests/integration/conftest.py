@@ -1,0 +1,80 @@
+"""Real servers for the integration tests: PostgreSQL, MariaDB/MySQL and Redis on 127.0.0.1.
+
+A test that needs a server asks for its fixture. When the server (or its driver) is
+missing the test is skipped, unless TEMPO_REQUIRE_SERVICES=1 (set by CI), which turns the
+skip into a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import uuid
+
+import pytest
+
+REQUIRE = "TEMPO_REQUIRE_SERVICES"
+
+#: name: (host, port, driver module, URL an administrator connects with)
+SERVICES = {
+    "PostgreSQL": ("127.0.0.1", 5432, "psycopg", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    "MariaDB": ("127.0.0.1", 3306, "pymysql", "mysql://root:@127.0.0.1:3306/mysql"),
+    "Redis": ("127.0.0.1", 6379, "redis", "redis://127.0.0.1:6379/0"),
+}
+
+
+def service_problem(host: str, port: int, module: str) -> str | None:
+    """Why a server cannot be used (driver missing, nothing listening), or None."""
+    if importlib.util.find_spec(module) is None:
+        return f"the {module} package is not installed"
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError as exc:
+        return f"nothing answers at {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def require_service(name: str, host: str, port: int, module: str) -> None:
+    """Skip the test when the server is unusable, or fail it when REQUIRE is 1."""
+    problem = service_problem(host, port, module)
+    if problem is None:
+        return
+    if os.environ.get(REQUIRE) == "1":
+        pytest.fail(f"{name}: {problem}, and {REQUIRE}=1 requires it", pytrace=False)
+    pytest.skip(f"{name}: {problem} (set {REQUIRE}=1 to fail instead of skipping)")
+
+
+def _service(name: str) -> str:
+    host, port, module, url = SERVICES[name]
+    require_service(name, host, port, module)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return _service("PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    return _service("MariaDB")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    return _service("Redis")
+
+
+@pytest.fixture
+def base_name() -> str:
+    """A db_name no other test (or concurrent run of the suite) uses."""
+    return "tt" + uuid.uuid4().hex[:10]
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

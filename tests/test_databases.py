@@ -1,0 +1,498 @@
+"""Per-worker databases without a server: URLs, settings, SQLite files, the template hook."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_tempo.databases.base import DatabaseError, import_driver, marker, marker_run
+from pytest_tempo.databases.fixtures import template_url, worker_url
+from pytest_tempo.databases.redis import glob_escape
+from pytest_tempo.databases.sqlite import APPLICATION_ID, SQLiteProvisioner, file_lock, is_ours
+from pytest_tempo.databases.urls import UrlError, mask_password, parse_db_url, parse_redis_url
+from pytest_tempo.settings import Settings
+from pytest_tempo.workers import MASTER, WorkerInfo
+
+from .conftest import xdist_params
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "expected"),
+    [
+        ("postgresql://u:p%40ss@db.example:6543/app?sslmode=require", "test_db_gw0",
+         "postgresql://u:p%40ss@db.example:6543/test_db_gw0?sslmode=require"),
+        ("postgresql+psycopg://u@localhost/app", "x", "postgresql+psycopg://u@localhost/x"),
+        ("postgres://localhost", "x", "postgres://localhost/x"),
+        ("mysql+pymysql://root:@127.0.0.1:3306/app?charset=utf8mb4", "t",
+         "mysql+pymysql://root:@127.0.0.1:3306/t?charset=utf8mb4"),
+        ("mariadb://root@127.0.0.1/", "t", "mariadb://root@127.0.0.1/t"),
+    ],
+)  # fmt: skip
+def test_with_database_keeps_every_other_part(url: str, name: str, expected: str) -> None:
+    assert parse_db_url(url).with_database(name).text == expected
+
+
+def test_parse_db_url_parts() -> None:
+    url = parse_db_url("mysql+pymysql://me:s%3Acret@127.0.0.1:3307/app")
+    assert (url.backend, url.host, url.port, url.user, url.password, url.database) == (
+        "mysql", "127.0.0.1", 3307, "me", "s:cret", "app",
+    )  # fmt: skip
+    assert url.address == "127.0.0.1:3307"
+    assert url.masked == "mysql+pymysql://me:***@127.0.0.1:3307/app"
+    assert parse_db_url("postgresql://h/app").address == "h:5432"
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///data/app.db", "data/app_gw0.db"),
+        ("sqlite:////abs/dir/app.sqlite3", "/abs/dir/app_gw0.sqlite3"),
+        ("sqlite+pysqlite:///app.db", "app_gw0.db"),
+    ],
+)
+def test_sqlite_urls_get_the_worker_on_the_file_stem(url: str, path: str) -> None:
+    worker = WorkerInfo("gw0", 0, 2, "feedfacecafe")
+    result = worker_url(Settings(db_url=parse_db_url(url)), worker, "test_db_gw0", Path("/t"))
+    assert result.database == path
+    assert result.text == url.split("://")[0] + ":///" + path
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_sqlite_memory_stays(url: str) -> None:
+    worker = WorkerInfo("gw1", 1, 2, "r")
+    result = worker_url(Settings(db_url=parse_db_url(url)), worker, "n", Path("/t"))
+    assert result.text == url
+    assert result.is_memory
+
+
+def test_default_is_a_sqlite_file_in_the_given_directory() -> None:
+    worker = WorkerInfo("gw1", 1, 2, "r")
+    assert worker_url(Settings(), worker, "test_db_gw1", Path("/tmp/x")).text == (
+        "sqlite:////tmp/x/test_db_gw1.db"
+    )
+    assert template_url(Settings(), worker, Path("/tmp/x")).database == "/tmp/x/test_db_tmpl.db"
+
+
+def test_unique_mode_reaches_sqlite_files_and_templates() -> None:
+    worker = WorkerInfo("gw1", 1, 2, "0123456789abcdef")
+    settings = Settings(db_url=parse_db_url("sqlite:///d/app.db"), db_unique=True)
+    assert worker_url(settings, worker, "ignored", Path()).database == "d/app_r0123456789_gw1.db"
+    assert template_url(settings, worker, Path()).database == "d/app_r0123456789_tmpl.db"
+    pg = Settings(db_url=parse_db_url("postgresql://h/app"), db_unique=True, db_name="base")
+    assert template_url(pg, worker, Path()).text == "postgresql://h/base_r0123456789_tmpl"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("localhost/app", "it is not a URL"),
+        ("mongodb://localhost/app", "the scheme 'mongodb' is not supported"),
+        ("postgresql+://h/app", "the scheme 'postgresql+' is not supported"),
+        ("postgresql://u@h:port/app", "it is not a valid URL (Port could not be cast"),
+        ("postgresql:///app", "it names no host"),
+        ("mysql://h1,h2/app", "several hosts"),
+        ("postgresql://h/a/b", "'a/b' is not a database name"),
+        ("postgresql://h/app#frag", "no #fragment"),
+        ("sqlite://host/app.db", "a SQLite URL has no host"),
+        ("sqlite:///dir/", "must name a file"),
+    ],
+)
+def test_parse_db_url_errors(url: str, message: str) -> None:
+    with pytest.raises(UrlError) as info:
+        parse_db_url(url)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://u:secret@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("mysql://u:@h/db", "mysql://u:***@h/db"),
+    ],
+)
+def test_mask_password(url: str, masked: str) -> None:
+    assert mask_password(url) == masked
+
+
+@given(
+    st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+    st.text(alphabet="abcdefXYZ0123!$&'()*+,;=-._~", min_size=1, max_size=12),
+    st.from_regex(r"[a-z_][a-z0-9_]{0,62}", fullmatch=True),
+)
+def test_with_database_roundtrip_property(user: str, password: str, name: str) -> None:
+    url = parse_db_url(f"postgresql://{user}:{password}@127.0.0.1:5433/app?application_name=x")
+    result = url.with_database(name)
+    again = parse_db_url(result.text)
+    assert (again.user, again.password, again.host, again.port, again.query) == (
+        user, password, "127.0.0.1", 5433, "application_name=x",
+    )  # fmt: skip
+    assert again.database == name
+    assert mask_password(result.text) == result.text.replace(f":{password}@", ":***@", 1)
+
+
+def test_redis_urls() -> None:
+    assert parse_redis_url(" redis://localhost:6379/0 ") == "redis://localhost:6379/0"
+    assert parse_redis_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
+    for bad, message in [
+        ("http://localhost", "expected a redis://"),
+        ("redis://", "names no host"),
+        ("redis://h/abc", "'abc' is not a database number"),
+    ]:
+        with pytest.raises(UrlError, match=message):
+            parse_redis_url(bad)
+
+
+def test_glob_escape() -> None:
+    assert glob_escape("tempo:a*b?[c]\\:") == "tempo:a\\*b\\?\\[c\\]\\\\:"
+
+
+def test_marker_roundtrip() -> None:
+    assert marker_run(marker("abc", "building")) == ("abc", "building")
+    assert marker_run(marker("abc")) == ("abc", "ready")
+    for other in (None, "", "my database", "pytest-tempo", "pytest-tempo run=a b c"):
+        assert marker_run(other) is None
+
+
+def test_missing_driver_names_the_extra() -> None:
+    with pytest.raises(DatabaseError) as info:
+        import_driver("no_such_driver_xyz", "postgres", "PostgreSQL")
+    assert str(info.value) == (
+        "PostgreSQL needs the no_such_driver_xyz package, which is not installed: "
+        'pip install "pytest-tempo[postgres]"'
+    )
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("db_name = Test-DB", "db_name (ini): 'Test-DB' is not valid: a database name must be "
+         "usable without quoting: lower-case letters, digits and _"),
+        ("db_name = 9lives", "db_name (ini): '9lives' is not valid"),
+        (f"db_name = {'a' * 64}", "at most 63 bytes"),
+        ("db_unique = maybe", "db_unique (ini): 'maybe' is not valid: expected true or false"),
+        ("db_url = mongodb://u:hunter2@h/app", "db_url (ini): 'mongodb://u:***@h/app' is not "
+         "valid: the scheme 'mongodb' is not supported"),
+        ("db_url = postgresql://u:hunter2@h:99999/app", "db_url (ini): "
+         "'postgresql://u:***@h:99999/app' is not valid: it is not a valid URL"),
+        ("redis_url = http://h", "redis_url (ini): 'http://h' is not valid: expected a redis://"),
+    ],
+)  # fmt: skip
+def test_bad_settings_are_usage_errors(pytester: pytest.Pytester, ini: str, message: str) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "hunter2" not in result.stderr.str()
+
+
+def test_db_url_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@h/ignored")
+    monkeypatch.setenv("TEMPO_DB_URL", "mysql://root:pw@127.0.0.1/app")
+    pytester.makepyfile(
+        """
+        def test_url(worker_db_url):
+            assert worker_db_url == "mysql://root:pw@127.0.0.1/test_db"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setenv("TEMPO_DB_URL", "oracle://u:pw@h/app")
+    result = pytester.runpytest()
+    assert "TEMPO_DB_URL (env): 'oracle://u:***@h/app' is not valid" in result.stderr.str()
+    monkeypatch.delenv("TEMPO_DB_URL")
+    monkeypatch.setenv("DATABASE_URL", "ftp://h/app")
+    result = pytester.runpytest()
+    assert "DATABASE_URL (env): 'ftp://h/app' is not valid" in result.stderr.str()
+
+
+def test_ini_wins_over_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEMPO_DB_URL", "mysql://h/app")
+    pytester.makeini("[pytest]\ndb_url = postgresql://h/app\n")
+    pytester.makepyfile(
+        """
+        def test_url(worker_db_url):
+            assert worker_db_url == "postgresql://h/test_db"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_header_names_the_backend(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndb_url = postgresql://h/app\ndb_unique = true\n")
+    pytester.makepyfile("def test_a(): pass")
+    pytester.runpytest().stdout.fnmatch_lines(["tempo *db=postgresql, db-unique*"])
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+
+def test_sqlite_provisioner_create_drop_and_leftovers(tmp_path: Path) -> None:
+    prov = SQLiteProvisioner()
+    url = parse_db_url(f"sqlite:///{tmp_path}/a/app.db")
+    path = tmp_path / "a" / "app.db"
+    prov.create(url, "run1")
+    assert is_ours(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    prov.create(url, "run2")  # a leftover of ours: replaced
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+        assert conn.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+    conn.close()
+    prov.drop(url, "run2")
+    assert not path.exists()
+
+
+def test_sqlite_refuses_a_file_it_did_not_create(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE precious (x)")
+    conn.close()
+    with pytest.raises(DatabaseError) as info:
+        SQLiteProvisioner().create(parse_db_url(f"sqlite:///{path}"), "r")
+    assert str(info.value) == (
+        f"the SQLite file {path} exists and was not created by pytest-tempo; refusing to "
+        "replace it (remove it, or point db_url at another file)"
+    )
+    assert path.exists()
+
+
+def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> None:
+    calls: list[str] = []
+    template = parse_db_url(f"sqlite:///{tmp_path}/app_tmpl.db")
+
+    def build(url: str) -> None:
+        calls.append(url)
+        conn = sqlite3.connect(url.split(":///", 1)[1])
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        conn.commit()
+        conn.close()
+
+    def worker(n: int) -> None:
+        url = parse_db_url(f"sqlite:///{tmp_path}/app_gw{n}.db")
+        SQLiteProvisioner().create(url, "run", template=template, build=build)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [template.text]
+    for n in range(4):
+        conn = sqlite3.connect(tmp_path / f"app_gw{n}.db")
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+        conn.close()
+    SQLiteProvisioner().drop_template(template, "another run")
+    assert (tmp_path / "app_tmpl.db").exists()
+    SQLiteProvisioner().drop_template(template, "run")
+    assert not (tmp_path / "app_tmpl.db").exists()
+
+
+def test_file_lock_excludes(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    def locked() -> None:
+        with file_lock(tmp_path / "x.lock"):
+            order.append("other")
+
+    with file_lock(tmp_path / "x.lock"):
+        t = threading.Thread(target=locked)
+        t.start()
+        t.join(0.05)  # it waits for the holder
+        order.append("holder")
+    t.join()
+    assert order == ["holder", "other"]
+
+
+SQLITE_SUITE = """
+    import json, os, sqlite3
+
+    def test_sees_own_database(worker_database, worker_db_url, tempo_worker, pytestconfig):
+        assert worker_database == worker_db_url
+        path = worker_database.split(":///", 1)[1]
+        assert os.path.exists(path)
+        conn = sqlite3.connect(path)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+        conn.execute("CREATE TABLE mine (x)")
+        conn.commit(); conn.close()
+        out = pytestconfig.rootpath / f"seen-{tempo_worker.id}.json"
+        out.write_text(json.dumps({"path": path, "tables": tables}))
+
+    def test_fails(worker_database):
+        assert False, "a failing test"
+"""
+
+TEMPLATE_CONFTEST = """
+    import sqlite3
+
+    def pytest_tempo_build_template(url, backend, config):
+        with open(config.rootpath / "calls.txt", "a") as f:
+            f.write(backend + " " + url + "\\n")
+        conn = sqlite3.connect(url.split(":///", 1)[1])
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        conn.commit(); conn.close()
+"""
+
+
+def _seen(pytester: pytest.Pytester) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted(pytester.path.glob("seen-*.json"))]
+
+
+@xdist_params
+def test_sqlite_per_worker_files_are_created_and_removed(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///data/app.db\n")
+    pytester.makepyfile(SQLITE_SUITE)
+    extra = ["-p", "no:randomly", "--dist", "each"] if xdist_args else []
+    result = pytester.runpytest(*xdist_args, *extra)
+    seen = _seen(pytester)
+    if xdist_args:
+        result.assert_outcomes(passed=2, failed=2)
+        assert sorted(str(s["path"]) for s in seen) == ["data/app_gw0.db", "data/app_gw1.db"]
+    else:
+        result.assert_outcomes(passed=1, failed=1)
+        assert [s["path"] for s in seen] == ["data/app.db"]
+    assert all(s["tables"] == [] for s in seen)
+    assert list((pytester.path / "data").iterdir()) == []  # gone, after a failing test
+
+
+@xdist_params
+def test_sqlite_template_built_once_and_cloned(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(TEMPLATE_CONFTEST)
+    pytester.makepyfile(SQLITE_SUITE)
+    extra = ["--dist", "each"] if xdist_args else []
+    result = pytester.runpytest(*xdist_args, *extra)
+    result.assert_outcomes(passed=2 if xdist_args else 1, failed=2 if xdist_args else 1)
+    calls = (pytester.path / "calls.txt").read_text().splitlines()
+    assert len(calls) == 1  # once per run, whatever the number of workers
+    seen = _seen(pytester)
+    assert all(s["tables"] == ["users"] for s in seen)
+    if xdist_args:
+        assert calls[0].endswith("/test_db_tmpl.db")
+        assert len(seen) == 2
+    for s in seen:
+        assert not Path(str(s["path"])).exists()
+    template = Path(calls[0].split(":///", 1)[1])
+    assert not template.exists()
+
+
+@xdist_params
+def test_keyboard_interrupt_still_drops(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///data/app.db\n")
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_interrupted(worker_database):
+            assert os.path.exists(worker_database.split(":///", 1)[1])
+            raise KeyboardInterrupt
+        """
+    )
+    # A subprocess: in-process, pytester passes the interrupt on to the outer run.
+    result = pytester.runpytest_subprocess(*xdist_args)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert list((pytester.path / "data").iterdir()) == []
+
+
+def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///app.db\n")
+    SQLiteProvisioner().create(parse_db_url(f"sqlite:///{pytester.path}/app.db"), "killed")
+    conn = sqlite3.connect(pytester.path / "app.db")
+    conn.execute("CREATE TABLE stale (x)")
+    conn.commit()
+    conn.close()
+    pytester.makepyfile(
+        """
+        import sqlite3
+
+        def test_fresh(worker_database):
+            conn = sqlite3.connect(worker_database.split(":///", 1)[1])
+            assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert not (pytester.path / "app.db").exists()
+
+
+def test_a_foreign_file_is_refused_without_a_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///app.db\n")
+    conn = sqlite3.connect(pytester.path / "app.db")
+    conn.execute("CREATE TABLE precious (x)")
+    conn.commit()
+    conn.close()
+    pytester.makepyfile("def test_it(worker_database): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the SQLite file app.db exists and was not created by pytest-tempo; refusing*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "def worker_database" not in result.stdout.str()
+    assert (pytester.path / "app.db").exists()
+
+
+def test_memory_database_calls_the_hook_and_creates_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite://\n")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        KEY = pytest.StashKey[list]()
+
+        def pytest_tempo_build_template(url, backend, config):
+            config.stash.setdefault(KEY, []).append(url)
+        """
+    )
+    pytester.makepyfile(
+        """
+        from conftest import KEY
+
+        def test_it(worker_database, pytestconfig):
+            assert worker_database == "sqlite://"
+            assert pytestconfig.stash[KEY] == ["sqlite://"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_master_builds_directly_without_a_template(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TEMPLATE_CONFTEST)
+    pytester.makepyfile(SQLITE_SUITE)
+    pytester.runpytest().assert_outcomes(passed=1, failed=1)
+    calls = (pytester.path / "calls.txt").read_text().splitlines()
+    assert len(calls) == 1
+    assert calls[0].startswith("sqlite ") and calls[0].endswith("/test_db.db")
+
+
+def test_worker_database_unused_touches_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///data/a.db\n")
+    pytester.makepyfile("def test_it(worker_db_url): assert worker_db_url == 'sqlite:///data/a.db'")
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert not (pytester.path / "data").exists()
+
+
+def test_worker_ids_outside_master(monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = WorkerInfo(MASTER, 0, 1, "r")
+    settings = Settings(db_url=parse_db_url("postgresql://h/app"), db_name="base")
+    assert worker_url(settings, worker, "base", Path()).text == "postgresql://h/base"

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_tempo.durations import (
+    KEEP,
+    Measured,
+    Snapshot,
+    estimate,
+    estimate_total,
+    merge,
+    parse_store,
+)
+
+
+def good(tests: object) -> dict[str, object]:
+    return {"version": 1, "tests": tests}
+
+
+def test_parse_store_accepts_its_own_shape() -> None:
+    store, problem = parse_store(good({"a::t": {"call": [1, 2.5], "setup": [0.0]}}))
+    assert problem is None
+    assert store == {"a::t": {"call": [1.0, 2.5], "setup": [0.0]}}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([1, 2], "expected an object, found list"),
+        ({"tests": {}}, "unknown version None"),
+        (good([]), "'tests' is not an object"),
+        (good({"a": 1}), "entry for 'a' is not an object"),
+        (good({"a": {"call": "1"}}), "entry for 'a' has a bad phase 'call'"),
+        (good({"a": {"lunch": [1]}}), "entry for 'a' has a bad phase 'lunch'"),
+        (good({"a": {"call": [-1]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [True]}}), "entry for 'a' has values that are not seconds"),
+    ],
+)
+def test_parse_store_rejects_foreign_shapes(value: object, problem: str) -> None:
+    assert parse_store(value) == ({}, problem)
+
+
+def test_missing_store_is_empty_without_a_problem() -> None:
+    assert parse_store(None) == ({}, None)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.text(), lambda c: st.lists(c)
+                    | st.dictionaries(st.text(), c), max_leaves=10))  # fmt: skip
+def test_parse_store_never_raises(value: object) -> None:
+    store, problem = parse_store(value)
+    assert problem is None or store == {}
+
+
+def test_merge_appends_keeps_recent_and_other_tests() -> None:
+    old = {"a": {"call": [float(n) for n in range(KEEP)]}, "b": {"call": [1.0]}}
+    new = merge(old, {"a": Measured(0.1, 9.0, 0.2, {"setup", "call", "teardown"})})
+    assert new["a"]["call"] == [*range(1, KEEP), 9.0]
+    assert new["a"]["setup"] == [0.1]
+    assert new["b"] == {"call": [1.0]}
+    assert old["a"]["call"][0] == 0.0  # the input is not changed
+
+
+def test_merge_skips_phases_that_did_not_run() -> None:
+    new = merge({}, {"a": Measured(0.5, 0.0, 0.1, {"setup", "teardown"})})
+    assert "call" not in new["a"]
+
+
+def test_merge_prunes_only_with_a_full_collection() -> None:
+    old = {"gone": {"call": [1.0]}, "kept": {"call": [2.0]}}
+    assert set(merge(old, {})) == {"gone", "kept"}
+    assert set(merge(old, {}, existing=["kept", "new"])) == {"kept"}
+
+
+def test_estimates_are_medians() -> None:
+    entry = {"call": [1.0, 100.0, 2.0], "setup": [0.5], "teardown": [0.25, 0.25]}
+    assert estimate(entry) == 2.0
+    assert estimate_total(entry) == 2.75
+    assert estimate({}) is None
+    assert estimate_total({"setup": [1.0]}) is None
+
+
+def test_snapshot_round_trip() -> None:
+    snapshot = Snapshot.of({"a": {"call": [1.0], "setup": [0.5]}, "b": {"setup": [1.0]}})
+    assert snapshot.calls == {"a": 1.0}
+    assert snapshot.totals == {"a": 1.5}
+    assert Snapshot.from_plain(snapshot.to_plain()) == snapshot
+    assert Snapshot.from_plain(None) == Snapshot()
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdef"), st.lists(st.floats(0, 1e3), max_size=8)),
+    st.dictionaries(st.sampled_from("abcdef"), st.floats(0, 1e3)),
+)
+def test_merge_properties(old_calls: dict[str, list[float]], run: dict[str, float]) -> None:
+    old = {k: {"call": v} for k, v in old_calls.items()}
+    new = merge(old, {k: Measured(call=v, phases={"call"}) for k, v in run.items()})
+    assert set(new) == set(old) | set(run)
+    for nodeid, entry in new.items():
+        assert len(entry.get("call", [])) <= KEEP
+        if nodeid in run:
+            assert entry["call"][-1] == round(run[nodeid], 6)

@@ -1,0 +1,423 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_tempo.timing import (
+    FixtureTiming,
+    TestTiming,
+    render_markdown,
+    render_terminal,
+    summarize,
+    to_json,
+)
+
+from .conftest import HAS_XDIST, xdist_params
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+THRESHOLD = "--slow-threshold=0.04"
+
+SUITE = """
+    import time
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def expensive():
+        time.sleep(0.12)
+
+    def test_uses_expensive(expensive): pass
+
+    def test_unmarked_slow():
+        time.sleep(0.10)
+
+    @pytest.mark.slow
+    def test_marked_slow():
+        time.sleep(0.05)
+
+    @pytest.mark.slow
+    def test_marked_fast(): pass
+
+    def test_quick(): pass
+"""
+
+
+def section(result: pytest.RunResult, title: str = "slow tests") -> list[str]:
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if f" {title} " in line and "===" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("===")), len(lines))
+    return lines[start + 1 : end]
+
+
+def store_of(pytester: pytest.Pytester) -> dict[str, Any]:
+    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
+    value: dict[str, Any] = json.loads(path.read_text())
+    return value
+
+
+# --- pure logic ---------------------------------------------------------------------------
+
+
+def timing(nodeid: str, call: float, marked: bool = False, worker: str = "master") -> TestTiming:
+    return TestTiming(nodeid, setup=0.01, call=call, teardown=0.0, worker=worker,
+                      marked_slow=marked, ran_call=True)  # fmt: skip
+
+
+def test_summarize_sorts_and_classifies() -> None:
+    timings = [
+        timing("t::a", 2.0),
+        timing("t::b", 3.0, marked=True),
+        timing("t::c", 0.05, marked=True),
+        timing("t::d", 0.05, marked=True),
+        timing("t::e", 0.5),
+    ]
+    fixtures = [
+        FixtureTiming("db", "session", "", 1, 1.5, 1.5),
+        FixtureTiming("f", "function", "", 3, 0.3, 0.1),
+    ]
+    summary = summarize(timings, fixtures, 1.0, recorded={"t::d": 0.5})
+    assert [t.nodeid for t in summary.slow] == ["t::b", "t::a"]
+    assert [t.nodeid for t in summary.unmarked] == ["t::a"]
+    assert [t.nodeid for t in summary.stale] == ["t::c"]  # t::d was slower when recorded
+    assert [f.name for f in summary.fixtures] == ["db"]
+    assert summary.tests == 5
+    assert summary.total == pytest.approx(5.6 + 0.05)
+
+
+def test_render_terminal_rows_limit_and_footer() -> None:
+    summary = summarize([timing("t::a", 2.0), timing("t::b", 3.0, True), timing("t::c", 0.2)],
+                        [], 1.0)  # fmt: skip
+    lines = render_terminal(summary, rows=1)
+    assert lines[0].split() == ["call", "setup", "teardown", "slow?", "test"]
+    assert lines[1].split() == ["3.00s", "0.01s", "0.00s", "yes", "t::b"]
+    assert lines[2] == "(1 more; --slow-report=all shows all)"
+    assert lines[3] == "2 of 3 tests slow (call over 1.00s): 5.02s, 96% of 5.23s in all"
+    assert lines[4:] == ["mark these slow (call over 1.00s, not marked slow):", "  t::a (2.00s)"]
+
+
+def test_render_terminal_with_workers_and_nothing_slow() -> None:
+    summary = summarize([timing("t::a", 2.0, worker="gw1")], [], 1.0)
+    assert render_terminal(summary, None)[1].split()[3] == "gw1"
+    quiet = summarize([timing("t::a", 0.5)], [], 1.0)
+    assert render_terminal(quiet, 10) == [
+        "0 of 1 tests slow (call over 1.00s): 0.00s, 0% of 0.51s in all"
+    ]
+
+
+def test_render_markdown() -> None:
+    summary = summarize([timing("t::a", 2.0)], [], 1.0)
+    text = render_markdown(summary, 10)
+    assert "| `t::a` | 2.00s | 0.01s | 0.00s | master | no |" in text
+    assert "#### Mark these slow" in text
+
+
+# --- through pytest -----------------------------------------------------------------------
+
+
+@xdist_params
+def test_report_rows_order_and_footer(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest(THRESHOLD, *xdist_args)
+    result.assert_outcomes(passed=5)
+    lines = section(result)
+    assert lines[0].split()[:3] == ["call", "setup", "teardown"]
+    rows = [line.split() for line in lines[1:3]]
+    assert [(r[-2], r[-1]) for r in rows] == [
+        ("no", "test_suite.py::test_unmarked_slow"),
+        ("yes", "test_suite.py::test_marked_slow"),
+    ]
+    if xdist_args:
+        assert all(r[3].startswith("gw") for r in rows)
+    result.stdout.fnmatch_lines(
+        [
+            "2 of 5 tests slow (call over 0.04s): *s, *% of *s in all",
+            "mark these slow (call over 0.04s, not marked slow):",
+            "  test_suite.py::test_unmarked_slow (0.1?s)",
+            "these may not need the slow marker (call under 0.00s):",
+            "  test_suite.py::test_marked_fast (0.00s)",
+            "slow fixtures (set-up over 0.04s, charged to the fixture):",
+            "     0.1?s  session  expensive in test_suite.py (set up once)",
+        ],
+        consecutive=True,
+    )
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+def test_same_report_with_and_without_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+
+    def content(*args: str) -> list[list[str]]:
+        lines = section(pytester.runpytest(THRESHOLD, "-p", "no:cacheprovider", *args))
+        rows = [[line.split()[-2], line.split()[-1]] for line in lines[1:3]]
+        rest = [line.split(":")[0] for line in lines[3:]]
+        return [*rows, rest]
+
+    assert content() == content("-n", "2")
+
+
+@xdist_params
+def test_session_fixture_is_not_charged_to_the_first_test(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest(THRESHOLD, *xdist_args).assert_outcomes(passed=5)
+    setup = store_of(pytester)["tests"]["test_suite.py::test_uses_expensive"]["setup"]
+    assert setup[0] < 0.04
+
+
+@xdist_params
+def test_slow_strict_exit_codes(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest(THRESHOLD, "--slow-strict", *xdist_args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL --slow-strict: 1 test(s) over 0.04s not marked slow: "
+            "test_suite.py::test_unmarked_slow"
+        ]
+    )
+    result = pytester.runpytest(THRESHOLD, "-o", "slow_strict=true", "-k", "not unmarked",
+                                *xdist_args)  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK
+    assert "--slow-strict" not in result.stdout.str()
+
+
+@xdist_params
+def test_store_holds_every_test_once(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest(*xdist_args).assert_outcomes(passed=5)
+    tests = store_of(pytester)["tests"]
+    assert sorted(tests) == sorted(
+        f"test_suite.py::{name}"
+        for name in (
+            "test_uses_expensive", "test_unmarked_slow", "test_marked_slow", "test_marked_fast",
+            "test_quick",
+        )
+    )  # fmt: skip
+    for entry in tests.values():
+        assert {phase: len(values) for phase, values in entry.items()} == {
+            "setup": 1,
+            "call": 1,
+            "teardown": 1,
+        }
+    assert not list((pytester.path / ".pytest_cache" / "v" / "tempo").glob("*.tmp"))
+
+
+@xdist_params
+def test_second_run_orders_by_the_store(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyfile(
+        test_suite="""
+        import time
+        def test_a_slow_unmarked(): time.sleep(0.06)
+        def test_b(): pass
+        def test_c(): pass
+        """
+    )
+    pytester.makeconftest(
+        """
+        import os
+        def pytest_runtest_call(item):
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "master")
+            with open(f"ran-{worker}.txt", "a") as f:
+                f.write(item.nodeid + "\\n")
+        """
+    )
+    pytester.runpytest(THRESHOLD).assert_outcomes(passed=3)
+    for path in pytester.path.glob("ran-*.txt"):
+        path.unlink()
+    result = pytester.runpytest(THRESHOLD, *xdist_args)
+    result.assert_outcomes(passed=3)
+    assert "Different tests were collected" not in result.stdout.str()
+    for path in pytester.path.glob("ran-*.txt"):
+        ran = path.read_text().split()
+        if "test_suite.py::test_a_slow_unmarked" in ran:
+            assert ran[-1] == "test_suite.py::test_a_slow_unmarked"
+    # Without the store, pytest's order again.
+    result = pytester.runpytest(THRESHOLD, "-v", "--cache-clear")
+    result.stdout.fnmatch_lines(
+        ["test_suite.py::test_a_slow_unmarked PASSED", "test_suite.py::test_b PASSED"],
+        consecutive=True,
+    )
+
+
+def seed_store(pytester: pytest.Pytester, tests: dict[str, float]) -> None:
+    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = {n: {"setup": [0.0], "call": [s], "teardown": [0.0]} for n, s in tests.items()}
+    path.write_text(json.dumps({"version": 1, "tests": value}))
+
+
+@xdist_params
+def test_durations_mode_runs_fastest_first(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_one="""
+        import pytest
+        def test_1(): pass
+        def test_2(): pass
+        def test_3(): pass
+        @pytest.mark.smoke
+        def test_4(): pass
+        @pytest.mark.smoke
+        def test_5(): pass
+        """
+    )
+    seed_store(pytester, {"test_one.py::test_1": 0.3, "test_one.py::test_2": 0.1,
+                          "test_one.py::test_4": 0.2, "test_one.py::test_5": 0.05})  # fmt: skip
+    result = pytester.runpytest("--tempo-order=durations", "--collect-only", "-q", *xdist_args[:0])
+    assert [line for line in result.outlines if "::" in line] == [
+        "test_one.py::test_5",
+        "test_one.py::test_4",
+        "test_one.py::test_3",  # never recorded: counts as 0 s
+        "test_one.py::test_2",
+        "test_one.py::test_1",
+    ]
+    if xdist_args:
+        pytester.runpytest("--tempo-order=durations", *xdist_args).assert_outcomes(passed=5)
+
+
+@xdist_params
+def test_filtered_runs_keep_entries_and_full_runs_prune(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\ndef test_2(): pass\n")
+    pytester.runpytest(*xdist_args).assert_outcomes(passed=2)
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    pytester.runpytest("-k", "test_1", *xdist_args).assert_outcomes(passed=1)
+    tests = store_of(pytester)["tests"]
+    assert set(tests) == {"test_a.py::test_1", "test_a.py::test_2"}
+    assert len(tests["test_a.py::test_1"]["call"]) == 2
+    pytester.runpytest("test_a.py", *xdist_args).assert_outcomes(passed=1)  # paths: not full
+    assert "test_a.py::test_2" in store_of(pytester)["tests"]
+    pytester.runpytest(*xdist_args).assert_outcomes(passed=1)
+    assert set(store_of(pytester)["tests"]) == {"test_a.py::test_1"}
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ('{"version": 1, "tests": {"a": {"ca', "it is not valid JSON"),
+        ("[1, 2, 3]", "expected an object, found list"),
+        ('{"version": 1, "tests": {"a": {"call": ["x"]}}}', "entry for 'a' has values that"),
+    ],
+    ids=["truncated", "list", "wrong-types"],
+)
+@xdist_params
+def test_corrupt_store_warns_and_recovers(
+    pytester: pytest.Pytester, xdist_args: list[str], stored: str, problem: str
+) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
+    path.parent.mkdir(parents=True)
+    path.write_text(stored)
+    result = pytester.runpytest(*xdist_args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"tempo: the durations store was unusable ({problem}*"])
+    assert result.stdout.str().count("durations store was unusable") == 1
+    assert set(store_of(pytester)["tests"]) == {"test_a.py::test_1"}
+    assert "unusable" not in pytester.runpytest(*xdist_args).stdout.str()
+
+
+@xdist_params
+def test_json_report_validates(
+    pytester: pytest.Pytester, xdist_args: list[str], tmp_path: Path
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib.resources import files
+
+    schema = json.loads(files("pytest_tempo").joinpath("schemas/slow-report.json").read_text())
+    pytester.makepyfile(test_suite=SUITE)
+    out = tmp_path / "report.json"
+    pytester.runpytest(THRESHOLD, f"--slow-report-json={out}", *xdist_args).assert_outcomes(
+        passed=5
+    )
+    document = json.loads(out.read_text())
+    jsonschema.validate(document, schema)
+    assert [t["nodeid"] for t in document["tests"]] == [
+        "test_suite.py::test_unmarked_slow",
+        "test_suite.py::test_marked_slow",
+    ]
+    assert document["unmarked_slow"] == ["test_suite.py::test_unmarked_slow"]
+    assert document["threshold"] == 0.04
+    assert len(document["all_tests"]) == 5
+    assert sum(w["tests"] for w in document["workers"].values()) == 5
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "threshold": -1}, schema)
+
+
+def test_unwritable_json_is_reported_at_the_end(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    result = pytester.runpytest("--slow-report-json=missing/dir/report.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["tempo: --slow-report-json: could not write missing/dir/report.json: *"]
+    )
+
+
+def test_github_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = pytester.path / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest(THRESHOLD).assert_outcomes(passed=5)
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n### Slow tests (call over 0.04s)")
+    assert "| `test_suite.py::test_unmarked_slow` |" in text
+    assert "#### Mark these slow" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "rows"),
+    [(["--slow-report=1"], 1), (["--slow-report=all"], 2), (["-o", "slow_report=all"], 2)],
+)
+def test_report_rows_option(pytester: pytest.Pytester, args: list[str], rows: int) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    lines = section(pytester.runpytest(THRESHOLD, *args))
+    assert sum("test_suite.py::test_" in line and "s " in line[:10] for line in lines) == rows
+
+
+def test_report_hidden_with_zero(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    result = pytester.runpytest("--slow-report=0")
+    assert " slow tests " not in result.stdout.str()
+
+
+def test_timing_switched_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    result = pytester.runpytest("-p", "no:tempo-timing")
+    assert " slow tests " not in result.stdout.str()
+    assert not (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--slow-threshold=-1"], "--slow-threshold: '-1' is not valid: expected a number of "
+         "seconds of 0 or more"),
+        (["--slow-threshold=abc"], "--slow-threshold: 'abc' is not valid: expected a number of "
+         "seconds such as 0.5"),
+        (["-o", "slow_threshold=nan"], "slow_threshold (ini): 'nan' is not valid: *"),
+        (["--slow-report=-3"], "--slow-report: '-3' is not valid: expected a whole number of 0 "
+         "or more, or 'all'"),
+        (["-o", "slow_report=many"], "slow_report (ini): 'many' is not valid: *"),
+        (["-o", "slow_strict=maybe"], "slow_strict (ini): 'maybe' is not valid: expected true "
+         "or false"),
+    ],
+)  # fmt: skip
+def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_to_json_shape() -> None:
+    summary = summarize([timing("t::a", 2.0)], [], 1.0)
+    document = to_json(summary, [timing("t::a", 2.0)])
+    assert document["tests"][0]["total"] == 2.01
+    assert document["workers"] == {"master": {"tests": 1, "seconds": 2.01}}

@@ -29,6 +29,8 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     pytester clears PYTEST_ADDOPTS, so it is set here, after pytester's own set-up. Inner
     runs print output in the classic style so the order of result lines can be asserted.
     """
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+    # Hypothesis's plugin costs each inner xdist worker about a second to load; inner runs
+    # do not use it.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:hypothesispytest")
     pytester.makeini("[pytest]\nconsole_output_style = classic\n")
     return pytester

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import textwrap
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,12 +24,20 @@ from hypothesis import strategies as st
 
 from pytest_tempo import __version__
 from pytest_tempo.coverage_floors import (
+    COVERAGE_RUN_XDIST,
+    NO_COV,
+    NOT_ACTIVE,
+    DataSource,
     FileCoverage,
     FloorResult,
     Verdict,
+    check,
     evaluate,
+    fail_under_note,
+    find_coverage,
     floor_precision,
     markdown,
+    measure,
     percent_covered,
     relative_path,
     summary_line,
@@ -41,6 +50,8 @@ from .conftest import HAS_COV, HAS_XDIST, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from coverage import Coverage
 
 needs_cov = pytest.mark.skipif(not HAS_COV, reason="pytest-cov is not installed")
 
@@ -231,6 +242,104 @@ def test_relative_path(tmp_path: Path) -> None:
     assert relative_path(str(outside), root) == str(outside).replace("\\", "/")
 
 
+# --- reading coverage data --------------------------------------------------------------------
+
+GLUE_SOURCE = "def pick(flag):\n    value = 0\n    if flag:\n        value = 1\n    return value\n"
+
+
+def saved_coverage(root: Path, *, branch: bool) -> Coverage:
+    """A ``Coverage`` loaded from a data file written here (nothing is traced).
+
+    ``glue.py`` ran ``pick(True)``: with branches, its arc 3->5 is missed; with lines only,
+    nothing is. ``gone.py`` was measured but has no source any more; ``page.html``, a
+    non-Python file, was measured by some plugin.
+    """
+    from coverage import Coverage, CoverageData
+    from coverage.parser import PythonParser
+
+    src = root / "src"
+    src.mkdir()
+    glue = src / "glue.py"
+    glue.write_text(GLUE_SOURCE)
+    data = CoverageData(basename=str(root / ".coverage"))
+    if branch:
+        parser = PythonParser(filename=str(glue))
+        parser.parse_source()
+        data.add_arcs({str(glue): [arc for arc in parser.arcs() if arc != (3, 5)]})
+    else:
+        data.add_lines({str(glue): [1, 2, 3, 4, 5], str(src / "gone.py"): [1]})
+    data.write()
+    cov = Coverage(data_file=str(root / ".coverage"), config_file=False)
+    cov.load()
+    return cov
+
+
+def test_measure_lines(tmp_path: Path) -> None:
+    from coverage.exceptions import CoverageWarning
+
+    cov = saved_coverage(tmp_path, branch=False)
+    with pytest.warns(CoverageWarning, match="Couldn't parse .*gone.py"):
+        files = measure(cov, str(tmp_path))
+    assert files == [FileCoverage("src/glue.py", statements=5, missing=0)]
+    assert cov.get_option("report:ignore_errors") is False  # restored
+
+
+def test_measure_branches(tmp_path: Path) -> None:
+    files = measure(saved_coverage(tmp_path, branch=True), str(tmp_path))
+    assert files == [
+        FileCoverage(
+            "src/glue.py", statements=5, missing=0, branches=2, missing_branches=1, missed="3->5"
+        )
+    ]
+
+
+def test_check_with_saved_data(tmp_path: Path) -> None:
+    source = DataSource(cov=saved_coverage(tmp_path, branch=True))
+    verdict = check(source, [Floor("total", 90), Floor("src/*", 70)], str(tmp_path))
+    assert [(r.status, round(r.percent or 0, 2)) for r in verdict.results] == [
+        ("FAIL", 85.71),
+        ("PASS", 85.71),
+    ]
+    assert verdict.precision == 0
+    assert verdict.failed[0].worst[0].missed == "3->5"
+
+
+def test_check_without_data(tmp_path: Path) -> None:
+    from coverage import Coverage
+
+    empty = Coverage(data_file=str(tmp_path / ".coverage"), config_file=False)
+    verdict = check(DataSource(cov=empty, precision=1), [Floor("total", 80)], str(tmp_path))
+    assert verdict.unmatched == ("total",)
+    assert verdict.precision == 1
+    unchecked = check(DataSource(reason="why"), [Floor("total", 80)], "", required=True)
+    assert (unchecked.unchecked, unchecked.fails_run) == ("why", True)
+
+
+def test_find_coverage(tmp_path: Path) -> None:
+    from coverage import Coverage
+
+    cov = Coverage(data_file=str(tmp_path / ".coverage"), config_file=False)
+    controller = SimpleNamespace(cov=cov)
+    options = SimpleNamespace(cov_precision=2, cov_fail_under=None)
+    cov_plugin = SimpleNamespace(_disabled=False, cov_controller=controller, options=options)
+    assert find_coverage(cov_plugin) == DataSource(cov=cov, precision=2)
+    assert find_coverage(cov_plugin, current=Coverage()).cov is cov  # pytest-cov first
+    disabled = SimpleNamespace(_disabled=True, cov_controller=None)
+    assert find_coverage(disabled) == DataSource(reason=NO_COV)
+    assert find_coverage(SimpleNamespace(cov_controller=None)) == DataSource(reason=NOT_ACTIVE)
+    assert find_coverage(None) == DataSource(reason=NOT_ACTIVE)
+    assert find_coverage(None, no_cov=True) == DataSource(reason=NO_COV)
+    assert find_coverage(None, current=cov) == DataSource(cov=cov, running=True)
+    assert find_coverage(None, current=cov, xdist=True) == DataSource(reason=COVERAGE_RUN_XDIST)
+
+
+def test_fail_under_note() -> None:
+    assert fail_under_note(None) == ()
+    assert fail_under_note(SimpleNamespace(options=SimpleNamespace(cov_fail_under=0))) == ()
+    (note,) = fail_under_note(SimpleNamespace(options=SimpleNamespace(cov_fail_under=92.5)))
+    assert note.startswith("(pytest-cov's --cov-fail-under=92.5 is checked separately")
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 
@@ -281,7 +390,15 @@ def test_markdown() -> None:
         "| `src/pkg/core/*` | `src/pkg/core/b.py` | 2 lines missed | 3, 8 |",
         "",
         "FAIL: 1 of 2 coverage floors not met",
+        "",
     ]
+    assert text.endswith("\n\n")  # a blank line before whatever is appended next
+
+
+def test_summary_line_names_unmatched_patterns() -> None:
+    verdict = evaluate([Floor("src/a/*", 50), Floor("b/*", 50)], FILES, precision=0)
+    assert summary_line(verdict) == "ERROR: no measured file matches 'src/a/*', 'b/*'"
+    assert terminal_rows(verdict)[-1] == (summary_line(verdict), "red")
 
 
 def test_markdown_unchecked_and_escaping() -> None:
@@ -542,6 +659,37 @@ def test_header_and_switch_off(pytester: pytest.Pytester) -> None:
     assert off.ret == pytest.ExitCode.OK
     assert "cov-floors" not in off.stdout.str()
     assert "coverage floors" not in off.stdout.str()
+
+
+def test_collect_only_checks_nothing(pytester: pytest.Pytester) -> None:
+    project(pytester, extra_ini="cov_floors_required = true\n")
+    result = pytester.runpytest("--collect-only")
+    assert result.ret == pytest.ExitCode.OK
+    assert "coverage floors" not in result.stdout.str()
+
+
+def test_step_summary_that_cannot_be_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COVERAGE_RUN", raising=False)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path))  # a directory
+    project(pytester)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.OK
+    assert section(result)[-1].startswith("WARNING: could not append to GITHUB_STEP_SUMMARY: ")
+
+
+@needs_cov
+@pytest.mark.slow  # a subprocess measuring coverage: over a second
+def test_no_cov_on_fail(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    pytester.makepyfile(test_fails="def test_fails():\n    assert False\n")
+    result = run_cov(pytester, "--no-cov-on-fail", "tests", "test_fails.py")
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert section(result) == [
+        "WARNING: 4 coverage floors not checked: tests failed and --no-cov-on-fail is given"
+    ]
 
 
 def test_no_floors_no_section(pytester: pytest.Pytester) -> None:

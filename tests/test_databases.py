@@ -21,6 +21,10 @@ from pytest_tempo.workers import MASTER, WorkerInfo
 
 from .conftest import xdist_params
 
+#: Hypothesis's plugin is left out of inner runs: importing it costs each worker process
+#: most of a second.
+LEAN = ("-p", "no:hypothesispytest")
+
 # --- URLs ---------------------------------------------------------------------------------
 
 
@@ -159,7 +163,14 @@ def test_glob_escape() -> None:
 def test_marker_roundtrip() -> None:
     assert marker_run(marker("abc", "building")) == ("abc", "building")
     assert marker_run(marker("abc")) == ("abc", "ready")
-    for other in (None, "", "my database", "pytest-tempo", "pytest-tempo run=a b c"):
+    for other in (
+        None,
+        "",
+        "my database",
+        "pytest-tempo",
+        "pytest-tempo run=",
+        "pytest-tempo run=x",
+    ):
         assert marker_run(other) is None
 
 
@@ -362,7 +373,7 @@ def test_sqlite_per_worker_files_are_created_and_removed(
 ) -> None:
     pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///data/app.db\n")
     pytester.makepyfile(SQLITE_SUITE)
-    extra = ["-p", "no:randomly", "--dist", "each"] if xdist_args else []
+    extra = ["--dist", "each", *LEAN] if xdist_args else []
     result = pytester.runpytest(*xdist_args, *extra)
     seen = _seen(pytester)
     if xdist_args:
@@ -381,7 +392,7 @@ def test_sqlite_template_built_once_and_cloned(
 ) -> None:
     pytester.makeconftest(TEMPLATE_CONFTEST)
     pytester.makepyfile(SQLITE_SUITE)
-    extra = ["--dist", "each"] if xdist_args else []
+    extra = ["--dist", "each", *LEAN] if xdist_args else []
     result = pytester.runpytest(*xdist_args, *extra)
     result.assert_outcomes(passed=2 if xdist_args else 1, failed=2 if xdist_args else 1)
     calls = (pytester.path / "calls.txt").read_text().splitlines()
@@ -410,7 +421,7 @@ def test_keyboard_interrupt_still_drops(pytester: pytest.Pytester, xdist_args: l
         """
     )
     # A subprocess: in-process, pytester passes the interrupt on to the outer run.
-    result = pytester.runpytest_subprocess(*xdist_args)
+    result = pytester.runpytest_subprocess(*xdist_args, *LEAN)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert list((pytester.path / "data").iterdir()) == []
 
@@ -482,7 +493,8 @@ def test_master_builds_directly_without_a_template(pytester: pytest.Pytester) ->
     pytester.runpytest().assert_outcomes(passed=1, failed=1)
     calls = (pytester.path / "calls.txt").read_text().splitlines()
     assert len(calls) == 1
-    assert calls[0].startswith("sqlite ") and calls[0].endswith("/test_db.db")
+    assert calls[0].startswith("sqlite ")
+    assert calls[0].endswith("/test_db.db")
 
 
 def test_worker_database_unused_touches_nothing(pytester: pytest.Pytester) -> None:
@@ -496,3 +508,18 @@ def test_worker_ids_outside_master(monkeypatch: pytest.MonkeyPatch) -> None:
     worker = WorkerInfo(MASTER, 0, 1, "r")
     settings = Settings(db_url=parse_db_url("postgresql://h/app"), db_name="base")
     assert worker_url(settings, worker, "base", Path()).text == "postgresql://h/base"
+
+
+def test_optional_hookimpl_survives_the_plugin_switched_off(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_tempo_build_template(url, backend, config):
+            pass
+        """
+    )
+    pytester.makepyfile("def test_it(): pass")
+    pytester.runpytest("-p", "no:tempo").assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:tempo-databases").assert_outcomes(passed=1)

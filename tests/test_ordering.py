@@ -215,9 +215,10 @@ def test_order_under_xdist(pytester: pytest.Pytester, dist: str) -> None:
     for ids in runs.values():
         if dist == "load":
             assert is_subsequence(ids, EXPECTED), ids
-        elif dist == "loadscope":  # a module runs whole, in tier order inside
-            for module in {nodeid.split("::")[0] for nodeid in ids}:
-                mine = [n for n in ids if n.startswith(module)]
+        elif dist == "loadscope":  # a scope (module or class) runs whole, in tier order
+            scopes = {nodeid.rsplit("::", 1)[0] for nodeid in ids}
+            for scope in scopes:
+                mine = [n for n in ids if n.rsplit("::", 1)[0] == scope]
                 assert is_subsequence(mine, EXPECTED), mine
         # worksteal hands the tail of one worker's queue to another: only once each counts
 

@@ -23,6 +23,10 @@ from pytest_tempo.workers import (
 
 from .conftest import HAS_XDIST, xdist_params
 
+#: Hypothesis's plugin is left out of inner runs: importing it costs each worker process
+#: most of a second.
+LEAN = ("-p", "no:hypothesispytest")
+
 PLAIN = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
 
@@ -142,7 +146,7 @@ def test_tempo_worker_fixture(pytester: pytest.Pytester, xdist_args: list[str]) 
     import json
 
     pytester.makepyfile(WORKER_SUITE)
-    result = pytester.runpytest(*xdist_args)
+    result = pytester.runpytest(*xdist_args, *LEAN)
     result.assert_outcomes(passed=2)
     rows = [json.loads(p.read_text()) for p in sorted(pytester.path.glob("who-*.json"))]
     assert rows

@@ -34,14 +34,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CoverageFloorsPlugin",
+    "DataSource",
     "FileCoverage",
     "FloorResult",
     "Verdict",
+    "check",
     "evaluate",
+    "fail_under_note",
+    "find_coverage",
     "markdown",
     "measure",
     "percent_covered",
     "relative_path",
+    "summary_line",
     "terminal_rows",
 ]
 
@@ -292,7 +297,7 @@ def markdown(verdict: Verdict) -> str:
                 f"| `{_md(result.floor.pattern)}` | `{_md(f.path)}` | {_missed_text(f)} "
                 f"| {_md(f.missed)} |"
             )
-    out += ["", summary_line(verdict), ""]
+    out += ["", summary_line(verdict), "", ""]
     return "\n".join(out)
 
 
@@ -347,66 +352,87 @@ def measure(cov: Coverage, root: str) -> list[FileCoverage]:
     return files
 
 
-def _xdist_controller(config: pytest.Config) -> bool:
-    return config.pluginmanager.has_plugin("dsession")
+@dataclass(frozen=True)
+class DataSource:
+    """Where the run's coverage data is: a ``Coverage`` object, or why there is none."""
+
+    cov: Coverage | None = None
+    #: pytest-cov's precision (``--cov-precision``, else coverage's); None: ask ``cov``.
+    precision: int | None = None
+    #: Why there is no data ("" when there is).
+    reason: str = ""
+    #: The ``Coverage`` is still measuring (``coverage run``): pause it while analysing.
+    running: bool = False
 
 
-def find_coverage(config: pytest.Config) -> tuple[Coverage | None, int | None, str]:
-    """The ``Coverage`` holding the run's data, pytest-cov's precision, or why there is none.
+NOT_ACTIVE = "coverage is not active; run with pytest-cov's --cov=PACKAGE"
+NO_COV = "coverage is disabled by --no-cov"
+COVERAGE_RUN_XDIST = (
+    "'coverage run' combines the xdist workers' data only after pytest exits; "
+    "use pytest-cov's --cov"
+)
 
-    pytest-cov (``--cov``) first. Else, under ``coverage run -m pytest`` (which sets
-    ``COVERAGE_RUN``), the running ``Coverage`` -- but not with xdist, whose workers' data
-    ``coverage run`` combines only after pytest has exited.
+
+def find_coverage(
+    cov_plugin: object | None,
+    *,
+    no_cov: bool = False,
+    xdist: bool = False,
+    current: Coverage | None = None,
+) -> DataSource:
+    """The run's coverage data.
+
+    ``cov_plugin`` is pytest-cov's ``"_cov"`` plugin, if registered (only with ``--cov``);
+    ``current`` is the running ``Coverage`` of ``coverage run -m pytest``, if any. With
+    xdist, ``coverage run`` has only the controller's data: the workers' is combined
+    after pytest exits, too late for the exit code.
     """
     from coverage import Coverage
 
-    plugin = config.pluginmanager.get_plugin("_cov")
-    if plugin is not None:
-        if getattr(plugin, "_disabled", False):
-            return None, None, "coverage is disabled by --no-cov"
-        cov = getattr(getattr(plugin, "cov_controller", None), "cov", None)
-        if isinstance(cov, Coverage):
-            precision = getattr(getattr(plugin, "options", None), "cov_precision", None)
-            return cov, precision if isinstance(precision, int) else None, ""
-        return None, None, "pytest-cov measured no data"
-    if os.environ.get("COVERAGE_RUN") == "true":
-        current = Coverage.current()
-        if current is not None:
-            if _xdist_controller(config):
-                return (
-                    None,
-                    None,
-                    "'coverage run' combines the xdist workers' data only after pytest "
-                    "exits; use pytest-cov's --cov",
-                )
-            return current, None, ""
-    if config.getoption("no_cov", default=False):
-        return None, None, "coverage is disabled by --no-cov"
-    return None, None, "coverage is not active; run with pytest-cov's --cov=PACKAGE"
+    if cov_plugin is not None:
+        if getattr(cov_plugin, "_disabled", False):
+            return DataSource(reason=NO_COV)
+        cov = getattr(getattr(cov_plugin, "cov_controller", None), "cov", None)
+        if not isinstance(cov, Coverage):
+            return DataSource(reason=NOT_ACTIVE)
+        precision = getattr(getattr(cov_plugin, "options", None), "cov_precision", None)
+        return DataSource(cov=cov, precision=precision if isinstance(precision, int) else None)
+    if current is not None:
+        if xdist:
+            return DataSource(reason=COVERAGE_RUN_XDIST)
+        return DataSource(cov=current, running=True)
+    return DataSource(reason=NO_COV if no_cov else NOT_ACTIVE)
 
 
-def check(config: pytest.Config, floors: Sequence[Floor], required: bool) -> Verdict:
-    """Find the run's coverage data and check the floors against it."""
+def check(
+    source: DataSource,
+    floors: Sequence[Floor],
+    root: str,
+    *,
+    required: bool = False,
+    notes: tuple[str, ...] = (),
+) -> Verdict:
+    """Check the floors against the data of ``source`` (or say why they cannot be)."""
     from coverage.exceptions import NoDataError
 
-    cov, precision, reason = find_coverage(config)
+    cov = source.cov
     if cov is None:
-        return Verdict(unchecked=reason, floors=len(floors), required=required)
-    under_coverage_run = config.pluginmanager.get_plugin("_cov") is None
-    if under_coverage_run:
-        # The data is still being collected: stop while analysing, so that the analysis
-        # itself is not measured, and carry on afterwards (as pytest-cov's no_cover does).
+        return Verdict(unchecked=source.reason, floors=len(floors), required=required)
+    if source.running:
+        # Pause while analysing, so that the analysis itself is not measured, and carry on
+        # afterwards (as pytest-cov's no_cover marker does).
         cov.stop()
     try:
+        precision = source.precision
         if precision is None:
             value = cov.get_option("report:precision")
             precision = value if isinstance(value, int) else 0
         try:
-            files = measure(cov, str(config.rootpath))
+            files = measure(cov, root)
         except NoDataError:
             files = []
     finally:
-        if under_coverage_run:
+        if source.running:
             cov.start()
     verdict = evaluate(floors, files, precision)
     return Verdict(
@@ -414,14 +440,13 @@ def check(config: pytest.Config, floors: Sequence[Floor], required: bool) -> Ver
         precision=precision,
         floors=len(floors),
         required=required,
-        notes=_fail_under_note(config),
+        notes=notes,
     )
 
 
-def _fail_under_note(config: pytest.Config) -> tuple[str, ...]:
+def fail_under_note(cov_plugin: object | None) -> tuple[str, ...]:
     """Say that pytest-cov's ``--cov-fail-under`` is a separate gate, reported above."""
-    options = getattr(config.pluginmanager.get_plugin("_cov"), "options", None)
-    fail_under = getattr(options, "cov_fail_under", None)
+    fail_under = getattr(getattr(cov_plugin, "options", None), "cov_fail_under", None)
     if not isinstance(fail_under, (int, float)) or not fail_under:
         return ()
     return (
@@ -460,7 +485,13 @@ class CoverageFloorsPlugin:
                 unchecked="tests failed and --no-cov-on-fail is given", floors=len(self.floors)
             )
             return result
-        verdict = check(config, self.floors, self.required)
+        verdict = check(
+            self._data_source(config, plugin),
+            self.floors,
+            str(config.rootpath),
+            required=self.required,
+            notes=fail_under_note(plugin),
+        )
         self.verdict = verdict
         if verdict.fails_run:
             session.testsfailed += 1
@@ -473,6 +504,20 @@ class CoverageFloorsPlugin:
                 "only when --cov=PACKAGE names its package)"
             )
         return result
+
+    @staticmethod
+    def _data_source(config: pytest.Config, cov_plugin: object | None) -> DataSource:
+        from coverage import Coverage
+
+        # 'coverage run' sets COVERAGE_RUN; without it, a running Coverage belongs to
+        # someone else (such as the pytest-cov of an outer run that runs this one in-process).
+        under_coverage_run = os.environ.get("COVERAGE_RUN") == "true"
+        return find_coverage(
+            cov_plugin,
+            no_cov=bool(config.getoption("no_cov", default=False)),
+            xdist=config.pluginmanager.has_plugin("dsession"),
+            current=Coverage.current() if under_coverage_run else None,
+        )
 
     def _write_step_summary(self, verdict: Verdict) -> None:
         path = os.environ.get("GITHUB_STEP_SUMMARY")

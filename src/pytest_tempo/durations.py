@@ -42,9 +42,14 @@ VERSION = 1
 #: How many recent runs are kept per phase, so one noisy run does not decide.
 KEEP = 5
 PHASES = ("setup", "call", "teardown")
+#: Recorded seconds kept per test: the phases, and the module- or class-scoped fixture
+#: set-up its setup triggered (charged to the fixture, kept for scheduling).
+SERIES = (*PHASES, "shared")
+#: Markers recorded per test, so the controller knows them without collecting.
+RECORDED_MARKS = ("smoke", "slow")
 
-#: node id -> phase -> recent seconds, newest last.
-Store = dict[str, dict[str, list[float]]]
+#: node id -> phase -> recent seconds, newest last (and "marks" -> recorded markers).
+Store = dict[str, dict[str, Any]]
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Measured:
     call: float = 0.0
     teardown: float = 0.0
     phases: set[str] = field(default_factory=set)
+    shared: float = 0.0
+    marks: tuple[str, ...] = ()
 
     def total(self) -> float:
         return self.setup + self.call + self.teardown
@@ -83,9 +90,14 @@ def parse_store(value: object) -> tuple[Store, str | None]:
     for nodeid, phases in tests.items():
         if not isinstance(phases, dict):
             return {}, f"entry for {nodeid!r} is not an object"
-        entry: dict[str, list[float]] = {}
+        entry: dict[str, Any] = {}
         for phase, seconds in phases.items():
-            if phase not in PHASES or not isinstance(seconds, list):
+            if phase == "marks":
+                if not isinstance(seconds, list) or not all(m in RECORDED_MARKS for m in seconds):
+                    return {}, f"entry for {nodeid!r} has bad marks"
+                entry[phase] = list(seconds)
+                continue
+            if phase not in SERIES or not isinstance(seconds, list):
                 return {}, f"entry for {nodeid!r} has a bad phase {phase!r}"
             if not all(_is_seconds(s) for s in seconds):
                 return {}, f"entry for {nodeid!r} has values that are not seconds"
@@ -110,6 +122,9 @@ def merge(
         for phase in PHASES:
             if phase in m.phases:
                 entry[phase] = [*entry.get(phase, []), round(getattr(m, phase), 6)][-KEEP:]
+        if "setup" in m.phases:
+            entry["shared"] = [*entry.get("shared", []), round(m.shared, 6)][-KEEP:]
+            entry["marks"] = list(m.marks)
     if existing is not None:
         keep = set(existing) | set(measured)
         store = {nodeid: phases for nodeid, phases in store.items() if nodeid in keep}
@@ -187,21 +202,31 @@ class Snapshot:
 
     calls: dict[str, float] = field(default_factory=dict)
     totals: dict[str, float] = field(default_factory=dict)
+    #: module/class fixture set-up seconds recorded per test (the median), where non-zero
+    shared: dict[str, float] = field(default_factory=dict)
+    #: tests recorded as marked smoke in their last run
+    smoke: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, store: Mapping[str, Mapping[str, list[float]]]) -> Snapshot:
-        calls, totals = {}, {}
+    def of(cls, store: Mapping[str, Mapping[str, Any]]) -> Snapshot:
+        calls, totals, shared, smoke = {}, {}, {}, set()
         for nodeid, entry in store.items():
             call, total = estimate(entry), estimate_total(entry)
             if call is not None and total is not None:
                 calls[nodeid], totals[nodeid] = call, total
-        return cls(calls, totals)
+            fixtures = estimate(entry, "shared")
+            if fixtures:
+                shared[nodeid] = fixtures
+            if "smoke" in entry.get("marks", ()):
+                smoke.add(nodeid)
+        return cls(calls, totals, shared, frozenset(smoke))
 
-    def to_plain(self) -> dict[str, dict[str, float]]:
+    def to_plain(self) -> dict[str, Any]:
         return {"calls": self.calls, "totals": self.totals}
 
     @classmethod
     def from_plain(cls, value: object) -> Snapshot:
+        """What a worker needs (ordering), as shipped by the controller."""
         if not isinstance(value, dict):
             return cls()
         return cls(dict(value.get("calls", {})), dict(value.get("totals", {})))

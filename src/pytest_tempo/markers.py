@@ -66,6 +66,10 @@ class MarkerIndex:
             self._parents[key] = names
             return names
 
+    def parent_has(self, item: Item, names: frozenset[str]) -> bool:
+        """Whether a parent of ``item`` (class, module, package...) has one of ``names``."""
+        return not self._chain(item.parent).isdisjoint(names)
+
     def names(self, item: Item) -> frozenset[str]:
         own = {mark.name for mark in item.own_markers}
         inherited = self._chain(item.parent)

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 FIRST, MIDDLE, LAST = 0, 1, 2
+_TIER_MARKERS = frozenset({"smoke", "slow"})
 
 
 def tier_of(
@@ -59,22 +60,21 @@ def tier_order(tiers: Sequence[int], nodeids: Sequence[str]) -> list[int]:
     or last tier are grouped by module, then by class, in order of first appearance, so a
     module- or class-scoped fixture is set up once per tier at most.
     """
-    if all(t == MIDDLE for t in tiers):
+    if FIRST not in tiers and LAST not in tiers:
         return list(range(len(tiers)))
-    moved: dict[int, dict[str, dict[str, list[int]]]] = {FIRST: {}, LAST: {}}
-    middle: list[int] = []
-    for index, tier in enumerate(tiers):
-        if tier == MIDDLE:
-            middle.append(index)
-            continue
+    first = [i for i, t in enumerate(tiers) if t == FIRST]
+    middle = [i for i, t in enumerate(tiers) if t == MIDDLE]
+    last = [i for i, t in enumerate(tiers) if t == LAST]
+    return _grouped(first, nodeids) + middle + _grouped(last, nodeids)
+
+
+def _grouped(indices: list[int], nodeids: Sequence[str]) -> list[int]:
+    """``indices`` grouped by module, then by parent, in order of first appearance."""
+    groups: dict[str, dict[str, list[int]]] = {}
+    for index in indices:
         parent = _parent(nodeids[index])
-        module = parent.split("::", 1)[0]
-        moved[tier].setdefault(module, {}).setdefault(parent, []).append(index)
-
-    def flatten(groups: dict[str, dict[str, list[int]]]) -> list[int]:
-        return [i for classes in groups.values() for run in classes.values() for i in run]
-
-    return flatten(moved[FIRST]) + middle + flatten(moved[LAST])
+        groups.setdefault(parent.split("::", 1)[0], {}).setdefault(parent, []).append(index)
+    return [i for parents in groups.values() for run in parents.values() for i in run]
 
 
 def duration_order(
@@ -148,6 +148,8 @@ class OrderingPlugin:
         recorded, threshold = self._recorded, self._threshold
         tiers = [
             tier_of(index.names(item), recorded.get(nodeid), threshold)
+            if recorded or item.own_markers or index.parent_has(item, _TIER_MARKERS)
+            else MIDDLE
             for item, nodeid in zip(items, nodeids, strict=True)
         ]
         if self._mode == "durations":

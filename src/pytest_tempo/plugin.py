@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .classify import TypesPlugin
+from .classify import TypesPlugin, markers_for_path
 from .coverage_floors import CoverageFloorsPlugin
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
@@ -17,13 +17,17 @@ from .durations import Snapshot, read_store
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
+from .scheduling import DurationScheduling, ShardPlugin, plan_units
 from .settings import SETTINGS_KEY, add_options, load_settings
 from .timing import TimingPlugin
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pytest import Config, Parser, PytestPluginManager
 
     from .durations import Store
+    from .scheduling import Plan
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
@@ -32,6 +36,8 @@ TYPES = "tempo-types"
 COVERAGE = "tempo-coverage"
 TIMING = "tempo-timing"
 XDIST = "tempo-xdist"
+SCHEDULING = "tempo-scheduling"
+SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 #: The key of the durations snapshot in a worker's workerinput.
@@ -60,8 +66,12 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     manager.register(TimingPlugin(config, settings, store, problem), TIMING)
+    if settings.shard is not None:
+        manager.register(ShardPlugin(settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
+        if settings.dist == "duration":
+            manager.register(SchedulingPlugin(snapshot, settings), SCHEDULING)
     if settings.cov_floors:
         floors = CoverageFloorsPlugin(settings.cov_floors, settings.cov_floors_required)
         manager.register(floors, COVERAGE)
@@ -93,7 +103,39 @@ class XdistHooks:
         node.workerinput[WORKERINPUT_DURATIONS] = self._snapshot.to_plain()
 
 
-def header_line(settings: Settings, active: set[str]) -> str:
+class SchedulingPlugin:
+    """``--tempo-dist=duration``: pytest-xdist hands out tests by recorded durations."""
+
+    def __init__(self, snapshot: Snapshot, settings: Settings) -> None:
+        self._snapshot = snapshot
+        self._rules = settings.test_types
+
+    def plan(self, collection: Sequence[str], workers: int) -> Plan:
+        smoke = set(self._snapshot.smoke)
+        for nodeid in collection:  # typed smoke by path: known without collecting
+            if "smoke" in markers_for_path(nodeid.split("::", 1)[0], self._rules):
+                smoke.add(nodeid)
+        return plan_units(collection, self._snapshot.totals, smoke, self._snapshot.shared, workers)
+
+    def pytest_xdist_make_scheduler(self, config: Config, log: Any) -> DurationScheduling:
+        # xdist's own implementation is trylast and the hook is firstresult, so this wins.
+        from xdist.workermanage import parse_tx_spec_config
+
+        numnodes = len(parse_tx_spec_config(config))
+        return DurationScheduling(config, log, self.plan, numnodes)
+
+
+def _dist_part(config: Config, settings: Settings) -> str | None:
+    if settings.dist == "off":
+        return None
+    if not config.pluginmanager.hasplugin("xdist"):
+        return "dist=duration (inactive: pytest-xdist is not installed)"
+    if not getattr(config.option, "numprocesses", None):
+        return "dist=duration (inactive without -n)"
+    return "dist=duration"
+
+
+def header_line(settings: Settings, active: set[str], dist: str | None = None) -> str:
     """``tempo 0.1.0: order=tiers, test-types=5`` for the features that are on."""
     parts = []
     parts.append(f"order={settings.order if ORDERING in active else 'off'}")
@@ -108,6 +150,10 @@ def header_line(settings: Settings, active: set[str]) -> str:
         parts.append(f"db={settings.db_url.backend}{unique}")
     if LOAD in active and settings.load_profile is not None:
         parts.append(f"load={settings.load_profile}x{settings.load_vus}")
+    if dist is not None:
+        parts.append(dist)
+    if SHARDING in active and settings.shard is not None:
+        parts.append(f"shard={settings.shard.index}/{settings.shard.count}")
     return f"tempo {__version__}: {', '.join(parts)}"
 
 
@@ -115,6 +161,7 @@ def pytest_report_header(config: Config) -> list[str]:
     if config.get_verbosity() < 0:
         return []
     manager = config.pluginmanager
-    names = (ORDERING, TYPES, TIMING, COVERAGE, DATABASES, LOAD)
+    names = (ORDERING, TYPES, TIMING, COVERAGE, DATABASES, LOAD, SHARDING)
     active = {name for name in names if manager.has_plugin(name)}
-    return [header_line(config.stash[SETTINGS_KEY], active)]
+    settings = config.stash[SETTINGS_KEY]
+    return [header_line(settings, active, _dist_part(config, settings))]

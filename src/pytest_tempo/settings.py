@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from .databases import urls
+from .scheduling import ShardSpec, parse_shard
 from .workers import MAX_IDENTIFIER, is_plain_identifier
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 OrderMode = Literal["tiers", "durations", "off"]
+DistMode = Literal["off", "duration"]
+DIST_MODES: tuple[DistMode, ...] = ("off", "duration")
 ORDER_MODES: tuple[OrderMode, ...] = ("tiers", "durations", "off")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -85,6 +88,9 @@ class Settings:
     slow_report: int | None = 10  # None: every slow test
     slow_report_json: str | None = None
     slow_strict: bool = False
+    dist: DistMode = "off"
+    shard: ShardSpec | None = None
+    html: str | None = None
     cov_floors: tuple[Floor, ...] = ()
     cov_floors_required: bool = False
     load_profile: str | None = None  # None: load tests are skipped
@@ -150,6 +156,23 @@ def parse_seconds(raw: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise SettingError("expected a number of seconds of 0 or more")
     return value
+
+
+def parse_dist(raw: str) -> DistMode:
+    value = raw.strip()
+    for mode in DIST_MODES:
+        if value == mode:
+            return mode
+    raise SettingError(f"expected one of {', '.join(DIST_MODES)}")
+
+
+def parse_shard_option(raw: str) -> ShardSpec | None:
+    if not raw.strip():
+        return None
+    try:
+        return parse_shard(raw)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
 
 
 def parse_report_rows(raw: str) -> int | None:
@@ -356,8 +379,7 @@ OPTIONS: tuple[Option, ...] = (
         default="10",
         parse=parse_report_rows,
         accepted="a whole number of 0 or more, or all",
-        help="Rows in the Slow Tests Report; 0 hides it, 'all' shows every slow test. "
-        "Default: 10.",
+        help="Rows in the Slow Tests Report; 0 hides it, 'all' shows every slow test. Default: 10.",
     ),
     Option(
         field="slow_report_json",
@@ -378,6 +400,36 @@ OPTIONS: tuple[Option, ...] = (
         parse=parse_bool,
         accepted="true or false",
         help="Fail the run when a test not marked slow exceeds the slow threshold.",
+    ),
+    Option(
+        field="dist",
+        flag="--tempo-dist",
+        ini="tempo_dist",
+        metavar="MODE",
+        default="off",
+        parse=parse_dist,
+        accepted="off or duration",
+        help="With -n (pytest-xdist): 'duration' hands out smoke tests first, then the longest "
+        "first by recorded durations. Default: off.",
+    ),
+    Option(
+        field="shard",
+        flag="--shard",
+        metavar="K/N",
+        default="",
+        parse=parse_shard_option,
+        accepted="K/N with 1 <= K <= N",
+        help="Run only shard K of N (1-based), the shards balanced by recorded durations.",
+    ),
+    Option(
+        field="html",
+        flag="--tempo-html",
+        ini="tempo_html",
+        metavar="PATH",
+        default="",
+        parse=parse_path,
+        accepted="a file path",
+        help="Write a self-contained HTML page: worker timeline, slowest tests, per-type totals.",
     ),
     Option(
         field="test_types",

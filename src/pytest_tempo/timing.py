@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .durations import Measured, estimate, merge, write_store
+from .durations import RECORDED_MARKS, Measured, estimate, merge, write_store
 from .markers import MarkerIndex
 
 if TYPE_CHECKING:
@@ -57,6 +57,16 @@ class TestTiming:
     worker: str = "master"
     marked_slow: bool = False
     ran_call: bool = False
+    #: wall-clock start of the setup and end of the teardown (epoch seconds)
+    start: float = 0.0
+    stop: float = 0.0
+    #: passed, failed, skipped or error (a failure outside the call phase)
+    outcome: str = "passed"
+    #: the test-type markers the test carries (unit, integration, ... from test_types)
+    types: tuple[str, ...] = ()
+    #: module/class/package/session fixture set-up its setup triggered (the fixture's cost)
+    shared: float = 0.0
+    marks: tuple[str, ...] = ()
 
     @property
     def total(self) -> float:
@@ -138,6 +148,28 @@ def summarize(
         total=sum(t.total for t in every),
         workers=dict(sorted(workers.items())),
     )
+
+
+BUILTIN_TYPES = ("unit", "integration", "e2e", "smoke", "load")
+
+
+def type_markers(settings: Settings) -> tuple[str, ...]:
+    """The markers that name a test type: the usual ones and those of ``test_types``."""
+    names = dict.fromkeys(BUILTIN_TYPES)
+    for rule in settings.test_types:
+        names.update(dict.fromkeys(rule.markers))
+    return tuple(names)
+
+
+def outcome_of(report: TestReport, before: str) -> str:
+    """A test's outcome so far, given one more phase report (pytest's own terms)."""
+    if before in ("failed", "error"):
+        return before
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped and before == "passed":
+        return "skipped"
+    return before
 
 
 def _seconds(value: float) -> str:
@@ -281,6 +313,7 @@ class TimingPlugin:
         self._store = store  # None: no cache (cacheprovider off), nothing is recorded
         self._store_problem = store_problem
         self._markers = MarkerIndex()
+        self._type_markers = type_markers(settings)
         self._pending: list[list[Any]] = []
         self._timings: dict[str, TestTiming] = {}
         self._fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
@@ -320,8 +353,11 @@ class TimingPlugin:
         report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
         self._pending = []
         if report.when == "setup":
-            marked = "slow" in self._markers.names(item)
-            report.tempo_marked_slow = marked  # type: ignore[attr-defined]
+            names = self._markers.names(item)
+            report.tempo_marked_slow = "slow" in names  # type: ignore[attr-defined]
+            report.tempo_marks = [m for m in RECORDED_MARKS if m in names]  # type: ignore[attr-defined]
+            types = [name for name in self._type_markers if name in names]
+            report.tempo_types = types  # type: ignore[attr-defined]
         elif report.when == "call":
             report.tempo_call = item.stash.get(_CALL_KEY, report.duration)  # type: ignore[attr-defined]
         return report
@@ -348,12 +384,18 @@ class TimingPlugin:
         if report.when == "setup":
             # A session fixture's set-up is the fixture's cost, not the first test's.
             timing.setup = max(0.0, report.duration - shared)
+            timing.shared = shared
+            timing.marks = tuple(getattr(report, "tempo_marks", ()))
             timing.marked_slow = bool(getattr(report, "tempo_marked_slow", False))
+            timing.types = tuple(getattr(report, "tempo_types", ()))
+            timing.start = report.start
         elif report.when == "call":
             timing.call = float(getattr(report, "tempo_call", report.duration))
             timing.ran_call = True
         else:
             timing.teardown = report.duration
+            timing.stop = report.stop
+        timing.outcome = outcome_of(report, timing.outcome)
 
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]
@@ -409,6 +451,8 @@ class TimingPlugin:
                     t.call,
                     t.teardown,
                     {"setup", "teardown"} | ({"call"} if t.ran_call else set()),
+                    shared=t.shared,
+                    marks=t.marks,
                 )
                 for t in self._timings.values()
             }

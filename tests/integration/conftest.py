@@ -16,6 +16,10 @@ import pytest
 
 REQUIRE = "TEMPO_REQUIRE_SERVICES"
 
+#: Inner runs on two workers, each running every test. Hypothesis's plugin is left out:
+#: importing it costs each worker process most of a second.
+EACH_WORKER = ("-n", "2", "--dist", "each", "-p", "no:hypothesispytest")
+
 #: name: (host, port, driver module, URL an administrator connects with)
 SERVICES = {
     "PostgreSQL": ("127.0.0.1", 5432, "psycopg", "postgresql://postgres@127.0.0.1:5432/postgres"),

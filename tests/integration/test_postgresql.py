@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from pytest_tempo.databases.postgresql import PostgresProvisioner
 from pytest_tempo.databases.urls import parse_db_url
 
 from ..conftest import xdist_params
-from .conftest import closed_port
+from .conftest import EACH_WORKER, closed_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,9 +90,10 @@ def seen(pytester: pytest.Pytester) -> list[dict[str, object]]:
 def test_each_worker_has_its_own_database_dropped_after_a_failure(
     pytester: pytest.Pytester, postgres_url: str, pg: str, xdist_args: list[str]
 ) -> None:
+    """Without a template hook: an empty database per worker."""
     pytester.makeini(ini(pg))
     pytester.makepyfile(SUITE)
-    extra = ["--dist", "each"] if xdist_args else []
+    extra = [*EACH_WORKER[2:]] if xdist_args else []
     result = pytester.runpytest(*xdist_args, *extra)
     rows = seen(pytester)
     if xdist_args:
@@ -107,33 +109,23 @@ def test_each_worker_has_its_own_database_dropped_after_a_failure(
 def test_template_is_built_once_and_cloned_per_worker(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
-    pytest.importorskip("xdist")
-    pytester.makeini(ini(pg))
-    pytester.makeconftest(COUNTING_HOOK)
-    pytester.makepyfile(SUITE)
-    result = pytester.runpytest("-n", "2", "--dist", "each")
-    result.assert_outcomes(passed=2, failed=2)
-    calls = (pytester.path / "calls.txt").read_text().splitlines()
-    assert calls == [f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg}_tmpl"]
-    rows = seen(pytester)
-    assert sorted(str(r["db"]) for r in rows) == [f"{pg}_gw0", f"{pg}_gw1"]
-    assert all(r["tables"] == ["users"] for r in rows)
-    assert databases(postgres_url, pg) == set()  # workers and template
-
-
-def test_unique_names_and_template(pytester: pytest.Pytester, postgres_url: str, pg: str) -> None:
+    """Also the db_unique mode: the run's token in every name, the template's too."""
     pytest.importorskip("xdist")
     pytester.makeini(ini(pg, "db_unique = true\n"))
     pytester.makeconftest(COUNTING_HOOK)
     pytester.makepyfile(SUITE)
-    pytester.runpytest("-n", "2", "--dist", "each").assert_outcomes(passed=2, failed=2)
+    result = pytester.runpytest(*EACH_WORKER)
+    result.assert_outcomes(passed=2, failed=2)
     calls = (pytester.path / "calls.txt").read_text().splitlines()
-    assert len(calls) == 1
-    assert calls[0].endswith("_tmpl") and f"/{pg}_r" in calls[0]
-    names = sorted(str(r["db"]) for r in seen(pytester))
-    assert [n.rsplit("_", 1)[1] for n in names] == ["gw0", "gw1"]
-    assert names[0].startswith(f"{pg}_r")
-    assert databases(postgres_url, pg) == set()
+    assert len(calls) == 1  # built once for two workers
+    assert re.fullmatch(
+        rf"postgresql\+psycopg://postgres@127\.0\.0\.1:5432/{pg}_r[0-9a-f]{{10}}_tmpl", calls[0]
+    )
+    token = calls[0].rsplit("/", 1)[1].removesuffix("_tmpl")
+    rows = seen(pytester)
+    assert sorted(str(r["db"]) for r in rows) == [f"{token}_gw0", f"{token}_gw1"]
+    assert all(r["tables"] == ["users"] for r in rows)  # cloned from the template
+    assert databases(postgres_url, pg) == set()  # the workers' and the template: dropped
 
 
 def test_concurrent_workers_build_the_template_once(postgres_url: str, pg: str) -> None:
@@ -168,6 +160,7 @@ def test_concurrent_workers_build_the_template_once(postgres_url: str, pg: str) 
     assert f"{pg}_tmpl" in databases(postgres_url, pg)
 
 
+@pytest.mark.slow
 def test_keyboard_interrupt_drops_the_databases(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
@@ -180,7 +173,7 @@ def test_keyboard_interrupt_drops_the_databases(
             raise KeyboardInterrupt
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2", "--dist", "each")
+    result = pytester.runpytest_subprocess(*EACH_WORKER)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert (pytester.path / "calls.txt").exists()
     assert databases(postgres_url, pg) == set()
@@ -190,7 +183,7 @@ def test_leftover_of_a_killed_run_is_recreated(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
     leftover = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
-    PostgresProvisioner().create(leftover, "a killed run")
+    PostgresProvisioner().create(leftover, "killedrun")
     with psycopg.connect(leftover.text) as conn:
         conn.execute("CREATE TABLE stale (x int)")
     pytester.makeini(ini(pg))
@@ -222,7 +215,7 @@ def test_a_leftover_in_use_by_another_run_is_not_dropped(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
     other = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
-    PostgresProvisioner().create(other, "another live run")
+    PostgresProvisioner().create(other, "liverun")
     pytester.makeini(ini(pg))
     pytester.makepyfile("def test_it(worker_database): pass")
     with psycopg.connect(other.text):

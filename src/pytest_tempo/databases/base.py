@@ -37,10 +37,10 @@ def marker_run(comment: str | None) -> tuple[str, str] | None:
     """``(run_id, state)`` from a comment made by :func:`marker`; ``None`` for another one."""
     if not comment or not comment.startswith(MARK + " run="):
         return None
-    rest = comment[len(MARK) + 5 :].split()
-    if len(rest) != 2:
+    run, _, state = comment[len(MARK) + 5 :].rpartition(" ")
+    if not run or not state:
         return None
-    return rest[0], rest[1]
+    return run, state
 
 
 def import_driver(module: str, extra: str, what: str) -> Any:

@@ -144,9 +144,16 @@ def _default_dir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path
     return base.parent if hasattr(config, "workerinput") else base
 
 
-def _fail(exc: DatabaseError) -> None:
+def _fail_on_error(action: Callable[[], object]) -> None:
+    """Run ``action``; turn a :class:`DatabaseError` into a one-line failure, no traceback."""
     __tracebackhide__ = True
-    pytest.fail(str(exc), pytrace=False)
+    try:
+        action()
+    except DatabaseError as exc:
+        message = str(exc)
+    else:
+        return
+    pytest.fail(message, pytrace=False)  # outside the except: no chained exception shown
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -196,19 +203,13 @@ def worker_database(
     if build is not None and backend.clones and tempo_worker.is_worker and not url.is_memory:
         template = template_url(settings, tempo_worker, _default_dir(config, tmp_path_factory))
     run_id = tempo_worker.run_id
-    try:
-        backend.create(url, run_id, template=template, build=build)
-    except DatabaseError as exc:
-        _fail(exc)
-    if template is not None:
+    if template is not None:  # recorded first: dropped at the end even if the clone fails
         _run(config).templates[template.text] = run_id
+    _fail_on_error(lambda: backend.create(url, run_id, template=template, build=build))
     try:
         yield url.text
     finally:
-        try:
-            backend.drop(url, run_id)
-        except DatabaseError as exc:
-            _fail(exc)
+        _fail_on_error(lambda: backend.drop(url, run_id))
 
 
 @pytest.fixture(scope="session")
@@ -216,19 +217,13 @@ def worker_namespace(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -
     """``tempo:{run}:{worker}:``; with ``redis_url``, keys under it are deleted at the end."""
     prefix = namespace(tempo_worker.id, tempo_worker.run_id)
     redis_url = request.config.stash[SETTINGS_KEY].redis_url
-    if redis_url is not None:
-        try:
-            clear_namespace(redis_url, prefix)  # checks the server early, with a clear error
-        except DatabaseError as exc:
-            _fail(exc)
+    if redis_url is not None:  # checks the server early, with a clear error
+        _fail_on_error(lambda: clear_namespace(redis_url, prefix))
     try:
         yield prefix
     finally:
         if redis_url is not None:
-            try:
-                clear_namespace(redis_url, prefix)
-            except DatabaseError as exc:
-                _fail(exc)
+            _fail_on_error(lambda: clear_namespace(redis_url, prefix))
 
 
 # --- hooks: templates are dropped once the whole run is done -------------------------------

@@ -134,13 +134,19 @@ class PostgresProvisioner:
                 f"the database {name!r} on {url.address} exists and was not created by "
                 "pytest-tempo; refusing to drop it (drop it yourself, or change db_name)"
             )
-        try:  # no FORCE: a database still in use belongs to a live run
+        in_use = DatabaseError(
+            f"the database {name!r} on {url.address} is in use by another run; set "
+            "db_unique = true so concurrent runs on one server get their own names"
+        )
+        # A database still in use belongs to a live run: no FORCE. Checked first, as DROP
+        # would wait five seconds for the other sessions before giving up.
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name])
+        if row.fetchone()[0]:
+            raise in_use
+        try:
             conn.execute(self._sql("DROP DATABASE {}", name))
         except errors.ObjectInUse:
-            raise DatabaseError(
-                f"the database {name!r} on {url.address} is in use by another run; set "
-                "db_unique = true so concurrent runs on one server get their own names"
-            ) from None
+            raise in_use from None
 
     def _drop(self, conn: Any, name: str) -> None:
         if conn.info.server_version >= 130000:
@@ -157,6 +163,24 @@ class PostgresProvisioner:
             [name],
         )
 
+    def _ensure_template(
+        self, conn: Any, url: DbUrl, template: DbUrl, run_id: str, build: Callable[[str], None]
+    ) -> None:
+        """Build the template of this run unless it is ready; one worker builds, others wait."""
+        key = lock_key(template.database)
+        conn.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            if self._state(conn, template.database) != (run_id, "ready"):
+                self._drop_leftover(conn, url, template.database)
+                self._create(conn, url, template.database, marker(run_id, "building"))
+                build(template.text)
+                # The clone needs a template nobody is connected to.
+                self._terminate(conn, template.database)
+                self._comment(conn, template.database, marker(run_id, "ready"))
+        finally:
+            with contextlib.suppress(Exception):  # closing the connection frees it too
+                conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+
     def create(
         self,
         url: DbUrl,
@@ -169,23 +193,10 @@ class PostgresProvisioner:
                 self._drop_leftover(conn, url, url.database)
                 self._create(conn, url, url.database, marker(run_id))
             else:
-                key = lock_key(template.database)
-                conn.execute("SELECT pg_advisory_lock(%s)", [key])
-                try:
-                    if self._state(conn, template.database) != (run_id, "ready"):
-                        self._drop_leftover(conn, url, template.database)
-                        self._create(conn, url, template.database, marker(run_id, "building"))
-                        build(template.text)
-                        # The clone needs a template nobody is connected to.
-                        self._terminate(conn, template.database)
-                        self._comment(conn, template.database, marker(run_id, "ready"))
-                    self._drop_leftover(conn, url, url.database)
-                    self._create(
-                        conn, url, url.database, marker(run_id), template=template.database
-                    )
-                finally:
-                    with contextlib.suppress(Exception):  # closing the connection frees it too
-                        conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+                self._ensure_template(conn, url, template, run_id, build)
+                # Clones run in parallel: copying needs no lock, only no one connected.
+                self._drop_leftover(conn, url, url.database)
+                self._create(conn, url, url.database, marker(run_id), template=template.database)
         if build is not None and template is None:
             build(url.text)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 TICK = 0.05
 SNAPSHOT_EVERY = 1.0
+ABORT_CHECK_EVERY = 0.25
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -155,6 +156,7 @@ def main(argv: list[str]) -> int:
     start = time.monotonic()
     last_target = -1
     last_snapshot = start
+    last_check = start
     while True:
         now = time.monotonic()
         elapsed = now - start
@@ -165,7 +167,8 @@ def main(argv: list[str]) -> int:
             runner.start(target, spawn_rate=spawn_rate)
             last_target = target
         out["history"].append([round(elapsed, 3), runner.user_count, target])
-        if abort_rules:
+        if abort_rules and now - last_check >= ABORT_CHECK_EVERY:
+            last_check = now
             crossed = check_abort(entries(), abort_rules, elapsed)
             if crossed:
                 out["aborted"] = crossed
@@ -176,9 +179,9 @@ def main(argv: list[str]) -> int:
         gevent.sleep(TICK)
 
     elapsed = time.monotonic() - start
-    out["history"].append([round(elapsed, 3), runner.user_count, 0])
     out["finished"] = stopping["why"] is None
     runner.stop()
+    out["history"].append([round(time.monotonic() - start, 3), runner.user_count, 0])
     # A master's quit() asks the workers for their last statistics and waits for them.
     runner.quit()
     snapshot(elapsed)

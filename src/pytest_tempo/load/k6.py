@@ -250,7 +250,10 @@ def run_script(
     k6: str, script: Path, profile: Profile, time_limit: float, cwd: Path
 ) -> tuple[Completed, K6Summary | None, str | None]:
     """Run one script; return the process outcome, the summary and the failure report."""
-    text = script.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""  # k6 reports the missing script itself
     thresholds = inspect_thresholds(k6, script, profile)
     with tempfile.TemporaryDirectory(prefix="tempo-k6-") as tmp:
         export = Path(tmp) / "summary.json"

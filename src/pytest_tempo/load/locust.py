@@ -58,7 +58,9 @@ __all__ = [
     "LOCUST_TAGS",
     "LoadMetrics",
     "LoadTestFailed",
+    "build_metrics",
     "check_abort",
+    "judge",
     "locust_available",
     "series_for",
 ]

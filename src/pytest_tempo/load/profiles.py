@@ -8,7 +8,7 @@ profile   length        shape
 ========  ============  ====================================================================
 smoke     55 s          ramp to a few users (1 to 5), hold, ramp down: fits a pull request
 load      7 min         ramp to the expected users over 1 min, hold 5 min, ramp down 1 min
-stress    15 min        steps to 1x, 2x and 3x the expected users, each held, then down
+stress    13 min        steps to 1x, 2x and 3x the expected users, each held, then down
 spike     4 min 20 s    warm at 1x, a sudden jump to 10x (10 s), held 1 min, back to 1x, down
 soak      4 h 10 min    ramp to the expected users over 5 min, hold 4 h, ramp down 5 min
 ========  ============  ====================================================================

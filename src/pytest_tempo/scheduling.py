@@ -1,0 +1,416 @@
+"""Duration-aware distribution: the xdist scheduler (``--tempo-dist=duration``) and shards.
+
+The pure part plans: :func:`plan_units` turns a collection and recorded durations into units
+(single tests, or whole modules whose shared fixtures are too costly to split), ordered smoke
+first, then longest first; :func:`lpt_partition` splits costs into balanced bins for
+``--shard``. :class:`DurationScheduling` implements pytest-xdist's scheduler protocol
+(``xdist/scheduler/protocol.py``) on top of a plan.
+
+Rule for keeping fixture groups together: a module whose tests recorded module- or
+class-scoped fixture set-up (seconds charged to the fixture, not the test) goes to one worker
+as a unit when that set-up costs at least a tenth of the module's test time *and* the module's
+total is at most half of one worker's fair share (total / workers). Splitting such a module
+would pay its set-up again on every worker it touches, while keeping it whole cannot unbalance
+the run by more than half a share. Every other test is its own unit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+
+__all__ = [
+    "DurationScheduling",
+    "Plan",
+    "ShardPlugin",
+    "ShardSpec",
+    "lpt_partition",
+    "parse_shard",
+    "plan_units",
+    "shard_of",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Units of collection indices in dispatch order, with their estimated seconds."""
+
+    units: tuple[tuple[int, ...], ...]
+    costs: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(self.costs)
+
+
+def estimates(collection: Sequence[str], totals: Mapping[str, float]) -> list[float]:
+    """Recorded seconds per test; a test never recorded is estimated as the median known one.
+
+    With nothing recorded every test counts 1 s, so splits fall back to counts.
+    """
+    known = [totals[n] for n in collection if n in totals]
+    default = statistics.median(known) if known else 1.0
+    return [totals.get(n, default) for n in collection]
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def plan_units(
+    collection: Sequence[str],
+    totals: Mapping[str, float],
+    smoke: Collection[str] = (),
+    shared: Mapping[str, float] | None = None,
+    workers: int = 1,
+) -> Plan:
+    """Group and order the collection for dispatch (see the module docstring for the rule).
+
+    ``smoke`` units go first in collection order; the rest longest first, ties by position.
+    ``shared`` maps node ids to the module/class fixture set-up seconds recorded for them.
+    """
+    cost = estimates(collection, totals)
+    total = sum(cost)
+    share = total / max(workers, 1)
+    module_tests: dict[str, list[int]] = {}
+    for index, nodeid in enumerate(collection):
+        module_tests.setdefault(_module(nodeid), []).append(index)
+    grouped: dict[int, tuple[int, ...]] = {}
+    for indices in module_tests.values():
+        if len(indices) < 2 or not shared:
+            continue
+        setup = max((shared.get(collection[i], 0.0) for i in indices), default=0.0)
+        own = sum(cost[i] for i in indices)
+        if setup > 0 and setup >= 0.1 * own and own + setup <= share / 2:
+            for i in indices:
+                grouped[i] = tuple(indices)
+    units: list[tuple[int, ...]] = []
+    seen: set[int] = set()
+    for index in range(len(collection)):
+        if index in seen:
+            continue
+        unit = grouped.get(index, (index,))
+        seen.update(unit)
+        units.append(unit)
+    smoke_set = set(smoke)
+
+    def is_smoke(unit: tuple[int, ...]) -> bool:
+        return any(collection[i] in smoke_set for i in unit)
+
+    def unit_cost(unit: tuple[int, ...]) -> float:
+        return sum(cost[i] for i in unit)
+
+    first = [u for u in units if is_smoke(u)]
+    rest = sorted((u for u in units if not is_smoke(u)), key=lambda u: (-unit_cost(u), u[0]))
+    ordered = first + rest
+    return Plan(tuple(ordered), tuple(unit_cost(u) for u in ordered))
+
+
+def lpt_partition(costs: Sequence[float], bins: int) -> list[list[int]]:
+    """Longest processing time first: each item, longest first, to the least loaded bin.
+
+    Deterministic: ties go to the earlier item and the lower bin. Equal costs give bins whose
+    counts differ by at most one. The largest bin is at most 4/3 of the optimum.
+    """
+    result: list[list[int]] = [[] for _ in range(bins)]
+    heap = [(0.0, b) for b in range(bins)]
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        load, b = heapq.heappop(heap)
+        result[b].append(index)
+        heapq.heappush(heap, (load + costs[index], b))
+    for indices in result:
+        indices.sort()
+    return result
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+
+def parse_shard(raw: str) -> ShardSpec:
+    """Parse ``K/N`` with 1 <= K <= N; raise ValueError saying what is accepted."""
+    k, sep, n = raw.strip().partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise ValueError("expected K/N with whole numbers, such as 1/4")
+    index, count = int(k), int(n)
+    if count < 1 or not 1 <= index <= count:
+        raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
+    return ShardSpec(index, count)
+
+
+def shard_of(plan: Plan, count: int) -> list[list[int]]:
+    """Collection indices per shard, balanced by the plan's unit costs (LPT over units)."""
+    bins = lpt_partition(plan.costs, count)
+    return [sorted(i for u in b for i in plan.units[u]) for b in bins]
+
+
+class DurationScheduling:
+    """pytest-xdist scheduler: smoke first, then longest first, refilled as workers free up.
+
+    ``plan_for(collection, workers)`` returns the :class:`Plan` once the collection is known.
+    Each worker keeps at least two tests pending (a worker starts a test only once it knows the
+    next one), and, for short tests, enough queued seconds that it never waits on the
+    controller; queues stay short enough that the end of the run balances. The initial
+    dispatch gives each worker two units, each unit to the least loaded worker that has fewer
+    than two, so no worker starts with two of the longest tests.
+    """
+
+    def __init__(self, config: Any, log: Any, plan_for: Any, numnodes: int) -> None:
+        self.config = config
+        self.log = log
+        self._plan_for = plan_for
+        self.numnodes = numnodes
+        self.node2collection: dict[Any, list[str]] = {}
+        self.node2pending: dict[Any, list[int]] = {}
+        self.collection: list[str] | None = None
+        self.pending: list[int] = []  # units not yet sent, as positions in the plan
+        self._plan: Plan | None = None
+        self._remaining = 0.0
+        self._index_cost: dict[int, float] = {}
+
+    # --- the protocol -------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Any]:
+        return list(self.node2pending)
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return len(self.node2collection) >= self.numnodes
+
+    @property
+    def tests_finished(self) -> bool:
+        if not self.collection_is_completed or self.pending:
+            return False
+        return all(len(p) < 2 for p in self.node2pending.values())
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self.pending) or any(self.node2pending.values())
+
+    def add_node(self, node: Any) -> None:
+        assert node not in self.node2pending
+        self.node2pending[node] = []
+
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        assert node in self.node2pending
+        if self.collection is not None and list(collection) != self.collection:
+            self._log_difference(self.collection, collection, node)
+            return
+        self.node2collection[node] = list(collection)
+
+    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        self.node2pending[node].remove(item_index)
+        self._refill(node)
+
+    def mark_test_pending(self, item: str) -> None:
+        assert self.collection is not None
+        assert self._plan is not None
+        index = self.collection.index(item)
+        position = next(p for p, u in enumerate(self._plan.units) if index in u)
+        self._return_units([position])
+        for node in self.nodes:
+            self._refill(node)
+
+    def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
+        raise NotImplementedError()
+
+    def remove_node(self, node: Any) -> str | None:
+        pending = self.node2pending.pop(node)
+        if not pending:
+            return None
+        assert self.collection is not None
+        crashed = pending.pop(0)
+        if pending:
+            self._return_units(self._positions_of(pending))
+        for other in self.nodes:
+            self._refill(other)
+        return self.collection[crashed]
+
+    def schedule(self) -> None:
+        assert self.collection_is_completed
+        if self.collection is not None:
+            for node in self.nodes:
+                self._refill(node)
+            return
+        collections = list(self.node2collection.items())
+        first_node, first = collections[0]
+        different = False
+        for node, collection in collections[1:]:
+            if collection != first:
+                self._log_difference(first, collection, node, first_node)
+                different = True
+        if different:
+            self.log("**Different tests collected, aborting run**")
+            return
+        self.collection = first
+        self._plan = self._plan_for(first, len(self.nodes))
+        self.pending = list(range(len(self._plan.units)))
+        self._remaining = self._plan.total
+        for unit, cost in zip(self._plan.units, self._plan.costs, strict=True):
+            for index in unit:
+                self._index_cost[index] = cost / len(unit)
+        if not self.collection:
+            return
+        nodes = self.nodes
+        if len(self.pending) < 2 * len(nodes):
+            for position, _ in enumerate(list(self.pending)):
+                self._send(nodes[position % len(nodes)], 1)
+        else:
+            # Two units per worker, each to the least loaded worker that has fewer than two:
+            # the longest go one per worker, and a worker that started with quick smoke tests
+            # takes the next long one (no worker starts with two of the longest).
+            load = dict.fromkeys(nodes, 0.0)
+            for _ in range(2 * len(nodes)):
+                node = min(
+                    (n for n in nodes if len(self.node2pending[n]) < 2), key=lambda n: load[n]
+                )
+                load[node] += self._plan.costs[self.pending[0]]
+                self._send(node, 1)
+            for node in nodes:
+                self._refill(node)
+        if not self.pending:
+            for node in nodes:
+                node.shutdown()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _target(self) -> float:
+        """Seconds of work to keep queued behind a worker's current test."""
+        workers = max(len(self.node2pending), 1)
+        return min(max(self._remaining / workers / 8, 0.02), 2.0)
+
+    def _queued_seconds(self, node: Any) -> float:
+        return sum(self._index_cost.get(i, 0.0) for i in self.node2pending[node][1:])
+
+    def _refill(self, node: Any) -> None:
+        if node.shutting_down or node not in self.node2pending:
+            return
+        if not self.pending:
+            node.shutdown()
+            return
+        pending = self.node2pending[node]
+        target = self._target()
+        # Behind a test that runs longer than the target, the next test is queue enough:
+        # queueing more would commit short tests to a worker that is busy for a while.
+        running = self._index_cost.get(pending[0], 0.0) if pending else 0.0
+        want = target if running < target else 0.0
+        if len(pending) >= 2 and self._queued_seconds(node) >= want / 2:
+            return
+        while self.pending and (len(pending) < 2 or self._queued_seconds(node) < want):
+            self._send(node, 1)
+
+    def _send(self, node: Any, units: int) -> None:
+        assert self._plan is not None
+        indices: list[int] = []
+        for _ in range(units):
+            if not self.pending:
+                break
+            position = self.pending.pop(0)
+            indices.extend(self._plan.units[position])
+            self._remaining -= self._plan.costs[position]
+        if indices:
+            self.node2pending[node].extend(indices)
+            node.send_runtest_some(indices)
+
+    def _positions_of(self, indices: Sequence[int]) -> list[int]:
+        assert self._plan is not None
+        wanted = set(indices)
+        return [p for p, unit in enumerate(self._plan.units) if wanted.intersection(unit)]
+
+    def _return_units(self, positions: Sequence[int]) -> None:
+        """Put units back in plan order (crashed worker, or a test to retry)."""
+        assert self._plan is not None
+        for position in positions:
+            if position not in self.pending:
+                self.pending.append(position)
+                self._remaining += self._plan.costs[position]
+        self.pending.sort()
+
+    def _log_difference(
+        self, first: Sequence[str], other: Sequence[str], node: Any, first_node: Any = None
+    ) -> None:
+        from xdist.report import report_collection_diff
+
+        base = first_node if first_node is not None else next(iter(self.node2collection))
+        msg = report_collection_diff(first, other, base.gateway.id, node.gateway.id)
+        if msg:
+            self.log(msg)
+            report = _collect_report(node.gateway.id, msg)
+            self.config.hook.pytest_collectreport(report=report)
+
+
+def _collect_report(nodeid: str, message: str) -> Any:
+    return pytest.CollectReport(nodeid=nodeid, outcome="failed", longrepr=message, result=[])
+
+
+class ShardPlugin:
+    """``--shard=K/N``: deselects every test outside shard K, as ``-k`` does.
+
+    The partition is computed over the node ids in sorted order, so every machine computes
+    the same shards whatever order its plugins (pytest-randomly, say) collected them in.
+    """
+
+    def __init__(self, spec: ShardSpec, totals: Mapping[str, float]) -> None:
+        self.spec = spec
+        self._totals = totals
+        self.expected: float | None = None
+        self.all_seconds: float | None = None
+        self.selected = 0
+
+    def select(self, nodeids: Sequence[str]) -> set[str]:
+        """The node ids of this shard; also sets the expected seconds."""
+        ordered = sorted(set(nodeids))
+        plan = plan_units(ordered, self._totals)
+        shards = shard_of(plan, self.spec.count)
+        mine = {ordered[i] for i in shards[self.spec.index - 1]}
+        cost = dict(zip(ordered, estimates(ordered, self._totals), strict=True))
+        self.expected = sum(cost[n] for n in mine)
+        self.all_seconds = sum(cost.values())
+        self.selected = len(mine)
+        return mine
+
+    def describe(self) -> str:
+        known = "recorded durations" if self._totals else "test counts (no durations recorded)"
+        return (
+            f"tempo shard {self.spec.index}/{self.spec.count}: {self.selected} tests, "
+            f"~{self.expected or 0:.1f}s of ~{self.all_seconds or 0:.1f}s, balanced by {known}"
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        mine = self.select([item.nodeid for item in items])
+        keep = [item for item in items if item.nodeid in mine]
+        drop = [item for item in items if item.nodeid not in mine]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_report_collectionfinish(self) -> str:
+        return self.describe()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        # The xdist controller does not collect; its workers deselected already.
+        if self.expected is None:
+            cost = estimates(ids, self._totals) if ids else []
+            self.expected, self.selected = sum(cost), len(ids)
+            reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    f"tempo shard {self.spec.index}/{self.spec.count}: {len(ids)} tests, "
+                    f"~{self.expected:.1f}s expected"
+                )

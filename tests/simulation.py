@@ -18,7 +18,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["FakeConfig", "FakeNode", "SimResult", "simulate", "skewed_mix"]
+__all__ = ["QUIET", "FakeConfig", "FakeNode", "SimResult", "simulate", "skewed_mix"]
+
+
+class _Quiet:
+    """A silent stand-in for xdist's log Producer (``log.loadsched(...)`` and so on)."""
+
+    def __call__(self, *args: object) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> _Quiet:
+        return self
+
+
+QUIET: Any = _Quiet()
 
 
 class FakeConfig:

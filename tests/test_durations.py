@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_tempo.cli import main
 from pytest_tempo.durations import (
     KEEP,
     Measured,
     Snapshot,
+    Store,
     estimate,
     estimate_total,
+    load_file,
     merge,
+    merge_stores,
     parse_store,
 )
 
@@ -101,3 +110,61 @@ def test_merge_properties(old_calls: dict[str, list[float]], run: dict[str, floa
         assert len(entry.get("call", [])) <= KEEP
         if nodeid in run:
             assert entry["call"][-1] == round(run[nodeid], 6)
+
+
+def test_merge_stores_joins_recent_values() -> None:
+    one: Store = {"a": {"call": [1.0, 2.0], "marks": ["slow"]}, "b": {"call": [5.0]}}
+    two: Store = {"a": {"call": [3.0] * KEEP, "marks": []}, "c": {"setup": [0.1]}}
+    merged = merge_stores([one, two])
+    assert merged["a"] == {"call": [3.0] * KEEP, "marks": []}
+    assert merged["b"] == {"call": [5.0]}
+    assert merged["c"] == {"setup": [0.1]}
+    assert merge_stores([one]) == one
+
+
+def write(path: Path, tests: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "tests": tests}))
+    return path
+
+
+def test_cli_merge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shard1 = write(tmp_path / "s1" / "v" / "tempo" / "durations", {"a": {"call": [1.0]}})
+    write(tmp_path / "s2" / "v" / "tempo" / "durations", {"b": {"call": [2.0]}})
+    out = tmp_path / "merged"
+    assert main(["merge", "-o", str(out), str(shard1), str(tmp_path / "s2")]) == 0
+    assert "2 tests from 2 stores" in capsys.readouterr().out
+    assert load_file(out) == {"a": {"call": [1.0]}, "b": {"call": [2.0]}}
+    # A cache folder as the output writes where pytest reads.
+    assert main(["merge", "-o", str(tmp_path / "cache"), str(out)]) == 0
+    assert load_file(tmp_path / "cache") == load_file(out)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{", "is not valid JSON"),
+        ('{"version": 1, "tests": []}', "is not a durations store: 'tests' is not an object"),
+    ],
+)
+def test_cli_merge_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "store"
+    if content is not None:
+        path.write_text(content)
+    assert main(["merge", "-o", str(tmp_path / "out"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pytest-tempo merge: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_cli_is_installed() -> None:
+    script = Path(sys.executable).with_name("pytest-tempo")
+    result = subprocess.run(
+        [str(script), "merge", "--help"], check=True, capture_output=True, text=True
+    )
+    assert "merge durations stores" in result.stdout or "-o OUT" in result.stdout

@@ -20,7 +20,7 @@ from pytest_tempo.scheduling import (
 )
 
 from .conftest import HAS_XDIST
-from .simulation import lower_bound, simulate, skewed_mix
+from .simulation import QUIET, lower_bound, simulate, skewed_mix
 
 
 def quiet_log(*args: object) -> None:
@@ -181,7 +181,7 @@ def test_no_store_is_at_least_as_good_as_load() -> None:
 
     durations = skewed_mix(seed=3, tests=600)
     ours = simulate(duration_scheduler(), durations, 4).makespan
-    theirs = simulate(lambda config, n: LoadScheduling(config), durations, 4).makespan
+    theirs = simulate(lambda config, n: LoadScheduling(config, QUIET), durations, 4).makespan
     assert ours <= theirs * 1.05
 
 
@@ -202,7 +202,7 @@ def test_harness_drives_xdist_builtins(name: str) -> None:
     cls = getattr(xdist.scheduler, name)
     durations = skewed_mix(seed=5, tests=500)
     for workers in (1, 3):
-        result = simulate(lambda config, n: cls(config), durations, workers)
+        result = simulate(lambda config, n: cls(config, QUIET), durations, workers)
         assert result.executed() == list(range(500))
         assert result.makespan >= lower_bound(durations, workers) - 1e-9
 

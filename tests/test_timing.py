@@ -198,12 +198,16 @@ def test_store_holds_every_test_once(pytester: pytest.Pytester, xdist_args: list
             "test_quick",
         )
     )  # fmt: skip
-    for entry in tests.values():
+    for nodeid, entry in tests.items():
+        marks = entry.pop("marks")
+        assert marks == (["slow"] if "::test_marked_" in nodeid else [])
         assert {phase: len(values) for phase, values in entry.items()} == {
             "setup": 1,
             "call": 1,
             "teardown": 1,
+            "shared": 1,
         }
+    assert tests["test_suite.py::test_uses_expensive"]["shared"][0] >= 0.1  # the fixture's
     assert not list((pytester.path / ".pytest_cache" / "v" / "tempo").glob("*.tmp"))
 
 
@@ -421,3 +425,26 @@ def test_to_json_shape() -> None:
     document = to_json(summary, [timing("t::a", 2.0)])
     assert document["tests"][0]["total"] == 2.01
     assert document["workers"] == {"master": {"tests": 1, "seconds": 2.01}}
+
+
+@xdist_params
+def test_html_timeline_written(
+    pytester: pytest.Pytester, xdist_args: list[str], tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_suite=SUITE + "\n    def test_fails(): assert 0\n")
+    page = tmp_path / "run.html"
+    result = pytester.runpytest(THRESHOLD, f"--tempo-html={page}", *xdist_args)
+    result.assert_outcomes(passed=5, failed=1)
+    text = page.read_text()
+    assert "<script" not in text
+    assert "test_suite.py::test_unmarked_slow" in text
+    assert "test_suite.py::test_fails" in text
+    for worker in ("gw0", "gw1") if xdist_args else ("master",):
+        assert worker in text
+
+
+def test_html_unwritable_path(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_1(): pass\n")
+    result = pytester.runpytest("-o", "tempo_html=missing/dir/run.html")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["tempo: --tempo-html: could not write missing/dir/run.html: *"])

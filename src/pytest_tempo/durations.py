@@ -230,3 +230,56 @@ class Snapshot:
         if not isinstance(value, dict):
             return cls()
         return cls(dict(value.get("calls", {})), dict(value.get("totals", {})))
+
+
+def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
+    """One store from several (the shards of a CI matrix): each test's recent seconds joined.
+
+    Series are concatenated in the order given and cut to the last KEEP; marks come from the
+    last store that has the test.
+    """
+    merged: Store = {}
+    for store in stores:
+        for nodeid, entry in store.items():
+            target = merged.setdefault(nodeid, {})
+            for key, values in entry.items():
+                if key == "marks":
+                    target[key] = list(values)
+                else:
+                    target[key] = [*target.get(key, []), *values][-KEEP:]
+    return merged
+
+
+def store_path(path: Path) -> Path:
+    """A store file given itself or the cache folder (``.pytest_cache``) that holds it."""
+    if path.is_dir():
+        return path.joinpath("v", *STORE_KEY.split("/"))
+    return path
+
+
+def load_file(path: Path) -> Store:
+    """Read a store file; raise ValueError with a one-line reason."""
+    try:
+        text = store_path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{path} is not valid JSON") from None
+    store, problem = parse_store(value)
+    if problem:
+        raise ValueError(f"{path} is not a durations store: {problem}")
+    return store
+
+
+def save_file(path: Path, store: Store) -> None:
+    """Write a store file atomically (a temporary file renamed over the target)."""
+    target = store_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(
+        json.dumps({"version": VERSION, "tests": store}, indent=1, sort_keys=True),
+        encoding="utf-8",
+    )
+    os.replace(temporary, target)

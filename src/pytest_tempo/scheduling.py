@@ -162,8 +162,9 @@ class DurationScheduling:
     Each worker keeps at least two tests pending (a worker starts a test only once it knows the
     next one), and, for short tests, enough queued seconds that it never waits on the
     controller; queues stay short enough that the end of the run balances. The initial
-    dispatch gives each worker two units, each unit to the least loaded worker that has fewer
-    than two, so no worker starts with two of the longest tests.
+    dispatch gives each worker one unit from the head, then a second one: the shortest unit
+    for a worker already holding one at least as long as the next at the head, the next long
+    unit for the others; so no worker starts with two of the longest tests.
     """
 
     def __init__(self, config: Any, log: Any, plan_for: Any, numnodes: int) -> None:
@@ -268,16 +269,18 @@ class DurationScheduling:
             for position, _ in enumerate(list(self.pending)):
                 self._send(nodes[position % len(nodes)], 1)
         else:
-            # Two units per worker, each to the least loaded worker that has fewer than two:
-            # the longest go one per worker, and a worker that started with quick smoke tests
-            # takes the next long one (no worker starts with two of the longest).
-            load = dict.fromkeys(nodes, 0.0)
-            for _ in range(2 * len(nodes)):
-                node = min(
-                    (n for n in nodes if len(self.node2pending[n]) < 2), key=lambda n: load[n]
-                )
-                load[node] += self._plan.costs[self.pending[0]]
+            # Each worker starts with the next unit from the head (smoke, then the longest).
+            # A worker needs a second test queued before it starts the first: a worker whose
+            # first unit is at least as long as what is left at the head takes the shortest
+            # unit from the tail, so no worker is committed to two long tests; the others
+            # (a quick smoke test first, say) take the next long unit from the head.
+            started: dict[Any, float] = {}
+            for node in nodes:
+                started[node] = self._plan.costs[self.pending[0]]
                 self._send(node, 1)
+            for node in nodes:
+                head = self._plan.costs[self.pending[0]]
+                self._send(node, 1, from_tail=started[node] >= head)
             for node in nodes:
                 self._refill(node)
         if not self.pending:
@@ -311,13 +314,13 @@ class DurationScheduling:
         while self.pending and (len(pending) < 2 or self._queued_seconds(node) < want):
             self._send(node, 1)
 
-    def _send(self, node: Any, units: int) -> None:
+    def _send(self, node: Any, units: int, from_tail: bool = False) -> None:
         assert self._plan is not None
         indices: list[int] = []
         for _ in range(units):
             if not self.pending:
                 break
-            position = self.pending.pop(0)
+            position = self.pending.pop() if from_tail else self.pending.pop(0)
             indices.extend(self._plan.units[position])
             self._remaining -= self._plan.costs[position]
         if indices:

@@ -249,6 +249,8 @@ def to_json(summary: TimingSummary, timings: Sequence[TestTiming]) -> dict[str, 
             "total": round(t.total, 6),
             "marked_slow": t.marked_slow,
             "worker": t.worker,
+            "start": t.start,
+            "stop": t.stop,
         }
 
     return {
@@ -470,6 +472,18 @@ class TimingPlugin:
             except OSError as exc:
                 self._errors.append(
                     f"--slow-report-json: could not write {path}: {exc.strerror or exc}"
+                )
+        html_path = self._settings.html
+        if html_path:
+            from .report.html import render_html
+
+            page = render_html(summary, list(self._timings.values()))
+            try:
+                with open(html_path, "w", encoding="utf-8") as f:
+                    f.write(page)
+            except OSError as exc:
+                self._errors.append(
+                    f"--tempo-html: could not write {html_path}: {exc.strerror or exc}"
                 )
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and self._settings.slow_report != 0:

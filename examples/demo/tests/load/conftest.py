@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from demo_app.web import serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def pytest_configure(config: pytest.Config) -> None:

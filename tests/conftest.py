@@ -34,3 +34,16 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:hypothesispytest")
     pytester.makeini("[pytest]\nconsole_output_style = classic\n")
     return pytester
+
+
+def assert_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> pytest.RunResult:
+    """Run a one-test project with ``args``: the run stops with a usage error (exit code 4)
+    whose message matches the ``fnmatch`` pattern ``message``, and shows no traceback."""
+    pytester.makepyfile(test_usage="def test_a(): pass\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+    return result

@@ -46,7 +46,7 @@ from pytest_tempo.coverage_floors import (
 from pytest_tempo.plugin import COVERAGE, ORDERING, header_line
 from pytest_tempo.settings import Floor, SettingError, Settings, parse_cov_floors, parse_percent
 
-from .conftest import HAS_COV, HAS_XDIST, xdist_params
+from .conftest import HAS_COV, HAS_XDIST, assert_usage_error, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,6 +99,11 @@ def test_parse_cov_floors() -> None:
 def test_parse_cov_floors_errors(line: str, message: str) -> None:
     with pytest.raises(SettingError, match=f"^{message}$"):
         parse_cov_floors([line])
+
+
+def test_parse_cov_floors_rejects_unprintable_patterns() -> None:
+    with pytest.raises(SettingError, match="the pattern has characters that are not printable"):
+        parse_cov_floors(["f\n\r\x95: 50"])
 
 
 def test_parse_cov_floors_duplicate_pattern() -> None:
@@ -731,11 +736,7 @@ def test_no_floors_no_section(pytester: pytest.Pytester) -> None:
 def test_bad_input_is_a_usage_error(
     pytester: pytest.Pytester, args: list[str], message: str
 ) -> None:
-    pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-    assert "Traceback" not in result.stderr.str()
+    assert_usage_error(pytester, args, message)
 
 
 def test_bad_ini_line_in_pyproject(pytester: pytest.Pytester) -> None:

@@ -439,7 +439,10 @@ def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None
 
         def test_fresh(worker_database):
             conn = sqlite3.connect(worker_database.split(":///", 1)[1])
-            assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+            try:
+                assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+            finally:
+                conn.close()
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)

@@ -20,7 +20,7 @@ from pytest_tempo.load.k6 import (
 from pytest_tempo.load.process import Completed, group_alive, run_in_group
 from pytest_tempo.load.profiles import build_profile
 
-from .conftest import xdist_params
+from .conftest import assert_usage_error, xdist_params
 from .load_server import Server, processes_mentioning, serve
 
 if TYPE_CHECKING:
@@ -486,10 +486,7 @@ def test_header_names_the_profile(pytester: pytest.Pytester) -> None:
     ],
 )
 def test_bad_options(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert message in result.stderr.str()
+    assert_usage_error(pytester, args, f"ERROR: *{message}*")
 
 
 def test_bad_ini_profile(pytester: pytest.Pytester) -> None:

@@ -19,7 +19,7 @@ from pytest_tempo.scheduling import (
     shard_of,
 )
 
-from .conftest import HAS_XDIST
+from .conftest import HAS_XDIST, assert_usage_error
 from .simulation import QUIET, lower_bound, simulate, skewed_mix
 
 
@@ -176,6 +176,7 @@ def test_crashes_past_the_restart_limit_do_not_hang() -> None:
     assert len(set(result.executed())) == len(result.executed())
 
 
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
 def test_no_store_is_at_least_as_good_as_load() -> None:
     from xdist.scheduler import LoadScheduling
 
@@ -344,10 +345,7 @@ DIST = "expected one of off, duration"
     ],
 )
 def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    pytester.makepyfile("def test_1(): pass")
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert_usage_error(pytester, args, f"ERROR: {message}")
 
 
 SHARD_SUITE = {

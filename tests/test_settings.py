@@ -16,6 +16,8 @@ from pytest_tempo.settings import (
     parse_test_types,
 )
 
+from .conftest import assert_usage_error
+
 
 @pytest.mark.parametrize("mode", ["tiers", "durations", "off", " off "])
 def test_parse_order_accepts_modes(mode: str) -> None:
@@ -170,11 +172,7 @@ def test_order_flag_and_ini_valid(pytester: pytest.Pytester, mode: str) -> None:
 def test_bad_values_are_usage_errors(
     pytester: pytest.Pytester, args: list[str], message: str
 ) -> None:
-    pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-    assert "Traceback" not in result.stderr.str()
+    assert_usage_error(pytester, args, message)
 
 
 def test_flag_overrides_ini(pytester: pytest.Pytester) -> None:

@@ -15,7 +15,7 @@ from pytest_tempo.timing import (
     to_json,
 )
 
-from .conftest import HAS_XDIST, xdist_params
+from .conftest import HAS_XDIST, assert_usage_error, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -164,8 +164,10 @@ def test_session_fixture_is_not_charged_to_the_first_test(
 ) -> None:
     pytester.makepyfile(test_suite=SUITE)
     pytester.runpytest(THRESHOLD, *xdist_args).assert_outcomes(passed=5)
-    setup = store_of(pytester)["tests"]["test_suite.py::test_uses_expensive"]["setup"]
-    assert setup[0] < 0.04
+    entry = store_of(pytester)["tests"]["test_suite.py::test_uses_expensive"]
+    # The fixture sleeps 0.12 s: that is the fixture's, not the test's.
+    assert entry["shared"][0] >= 0.12
+    assert entry["setup"][0] < entry["shared"][0] / 2
 
 
 @xdist_params
@@ -414,10 +416,7 @@ def test_timing_switched_off(pytester: pytest.Pytester) -> None:
     ],
 )  # fmt: skip
 def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    pytester.makepyfile(test_a="def test_1(): pass\n")
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert_usage_error(pytester, args, f"ERROR: {message}")
 
 
 def test_to_json_shape() -> None:

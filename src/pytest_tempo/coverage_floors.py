@@ -152,6 +152,15 @@ def floor_precision(floor: float, precision: int) -> int:
     return max(precision, -exponent)
 
 
+def floor_met(percent: float, floor: float, precision: int) -> bool:
+    """Whether a measured percentage meets a floor, rounded as coverage.py 7.17 rounds for
+    ``fail_under`` (``coverage.results.should_fail_under``); written out here so that every
+    supported coverage.py version gives the same verdict. 100 must really be 100."""
+    if floor == 100.0:
+        return percent == 100.0
+    return round(percent, floor_precision(floor, precision)) >= floor
+
+
 def _matcher(pattern: str) -> Any:
     from coverage.files import globs_to_regex
 
@@ -166,8 +175,6 @@ def evaluate(floors: Sequence[Floor], files: Sequence[FileCoverage], precision: 
     everything below, a pattern without ``/`` a file name anywhere). Patterns may overlap:
     a file counts under every floor that matches it.
     """
-    from coverage.results import should_fail_under
-
     results = []
     for floor in floors:
         if floor.is_total:
@@ -179,7 +186,7 @@ def evaluate(floors: Sequence[Floor], files: Sequence[FileCoverage], precision: 
             results.append(FloorResult(floor=floor, files=0, percent=None, met=False))
             continue
         pc = percent_covered(matched)
-        met = not should_fail_under(pc, floor.percent, precision)
+        met = floor_met(pc, floor.percent, precision)
         worst: tuple[FileCoverage, ...] = ()
         if not met:
             missed = [f for f in matched if f.missed_total]

@@ -14,7 +14,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
@@ -166,15 +166,6 @@ def parse_dist(raw: str) -> DistMode:
     raise SettingError(f"expected one of {', '.join(DIST_MODES)}")
 
 
-def parse_shard_option(raw: str) -> ShardSpec | None:
-    if not raw.strip():
-        return None
-    try:
-        return parse_shard(raw)
-    except ValueError as exc:
-        raise SettingError(str(exc)) from None
-
-
 def parse_report_rows(raw: str) -> int | None:
     """A row count of 0 or more, or ``all`` (None)."""
     value = raw.strip().lower()
@@ -235,6 +226,9 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
             percent = parse_percent(pct)
         except SettingError as exc:
             raise SettingError(f"line {line!r}: {exc}") from None
+        if not pattern.isprintable():
+            # No path has them, and coverage.py before 7.17 loops forever on a line break.
+            raise SettingError(f"line {line!r}: the pattern has characters that are not printable")
         if pattern != "total":
             try:
                 globs_to_regex([pattern])
@@ -297,24 +291,30 @@ def parse_db_name(raw: str) -> str:
     return value
 
 
-def parse_db_url(raw: str) -> DbUrl | None:
-    """A PostgreSQL, MySQL/MariaDB or SQLite URL; empty is unset."""
-    if not raw.strip():
-        return None
-    try:
-        return urls.parse_db_url(raw)
-    except urls.UrlError as exc:
-        raise SettingError(str(exc)) from None
+T = TypeVar("T")
 
 
-def parse_redis_url(raw: str) -> str | None:
-    """A redis://, rediss:// or unix:// URL; empty is unset."""
-    if not raw.strip():
-        return None
-    try:
-        return urls.parse_redis_url(raw)
-    except urls.UrlError as exc:
-        raise SettingError(str(exc)) from None
+def optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
+    """A parser for an optional value: empty means unset, and the ValueError of ``parse``
+    becomes a SettingError with the same message."""
+
+    def parse_optional(raw: str) -> T | None:
+        if not raw.strip():
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
+
+    return parse_optional
+
+
+#: ``--shard``: K/N, or unset.
+parse_shard_option = optional(parse_shard)
+#: ``db_url``: a PostgreSQL, MySQL/MariaDB or SQLite URL, or unset.
+parse_db_url = optional(urls.parse_db_url)
+#: ``redis_url``: a redis://, rediss:// or unix:// URL, or unset.
+parse_redis_url = optional(urls.parse_redis_url)
 
 
 # --- the option table ---------------------------------------------------------------------

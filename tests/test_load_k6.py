@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -506,3 +509,28 @@ def test_summary_export_json_shape_is_what_we_read(tmp_path: Path) -> None:
     summary = read_summary(json.loads(export.read_text()), None)
     # k6 passes a rate threshold with no samples; pytest-tempo does not
     assert [(r.passed, r.reason) for r in summary.results] == [(False, "no samples")]
+
+
+@needs_k6
+@posix_only
+def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
+    pytester: pytest.Pytester, server: Server
+) -> None:
+    pytester.makefile(
+        ".k6.js",
+        endless="import { sleep } from 'k6';\n"
+        + script("http.get('URL/'); sleep(0.2);", server.url, "vus: 2, duration: '60s'"),
+    )
+    script_path = str(pytester.path / "endless.k6.js")
+    command = [sys.executable, "-m", "pytest", "--load-profile=smoke", "-p", "no:randomly"]
+    with subprocess.Popen(
+        command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        deadline = time.monotonic() + 30
+        while not processes_mentioning(script_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_mentioning(script_path), "k6 never started"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output, _ = proc.communicate(timeout=30)
+    assert "KeyboardInterrupt" in output
+    assert processes_mentioning(script_path) == []

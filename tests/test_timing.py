@@ -136,11 +136,11 @@ def test_report_rows_order_and_footer(pytester: pytest.Pytester, xdist_args: lis
         [
             "2 of 5 tests slow (call over 0.04s): *s, *% of *s in all",
             "mark these slow (call over 0.04s, not marked slow):",
-            "  test_suite.py::test_unmarked_slow (0.1?s)",
+            "  test_suite.py::test_unmarked_slow (*s)",
             "these may not need the slow marker (call under 0.00s):",
             "  test_suite.py::test_marked_fast (0.00s)",
             "slow fixtures (set-up over 0.04s, charged to the fixture):",
-            "     0.1?s  session  expensive in test_suite.py (set up once)",
+            "     *s  session  expensive in test_suite.py (set up once)",
         ],
         consecutive=True,
     )

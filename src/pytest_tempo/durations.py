@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from pytest import Cache
 
@@ -131,10 +130,19 @@ def merge(
     return store
 
 
+def median(values: Sequence[float]) -> float:
+    """The median of a non-empty sequence (``statistics.median``, without importing it)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | None:
     """The median of the recent seconds of one phase, or None when never recorded."""
     values = entry.get(phase)
-    return statistics.median(values) if values else None
+    return median(values) if values else None
 
 
 def estimate_total(entry: Mapping[str, list[float]]) -> float | None:

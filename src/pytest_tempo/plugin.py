@@ -9,25 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .classify import TypesPlugin, markers_for_path
-from .coverage_floors import CoverageFloorsPlugin
+from .classify import TypesPlugin
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
 from .durations import Snapshot, read_store
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
-from .scheduling import DurationScheduling, ShardPlugin, plan_units
 from .settings import SETTINGS_KEY, add_options, load_settings
 from .timing import TimingPlugin
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from pytest import Config, Parser, PytestPluginManager
 
     from .durations import Store
-    from .scheduling import Plan
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
@@ -66,13 +61,20 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     manager.register(TimingPlugin(config, settings, store, problem), TIMING)
+    # Features that are off unless configured are imported only when they are on.
     if settings.shard is not None:
+        from .scheduling import ShardPlugin
+
         manager.register(ShardPlugin(settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
         if settings.dist == "duration":
-            manager.register(SchedulingPlugin(snapshot, settings), SCHEDULING)
+            from .scheduling import SchedulingPlugin
+
+            manager.register(SchedulingPlugin(snapshot, settings.test_types), SCHEDULING)
     if settings.cov_floors:
+        from .coverage_floors import CoverageFloorsPlugin
+
         floors = CoverageFloorsPlugin(settings.cov_floors, settings.cov_floors_required)
         manager.register(floors, COVERAGE)
     manager.register(databases_plugin, DATABASES)
@@ -101,28 +103,6 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKERINPUT_DURATIONS] = self._snapshot.to_plain()
-
-
-class SchedulingPlugin:
-    """``--tempo-dist=duration``: pytest-xdist hands out tests by recorded durations."""
-
-    def __init__(self, snapshot: Snapshot, settings: Settings) -> None:
-        self._snapshot = snapshot
-        self._rules = settings.test_types
-
-    def plan(self, collection: Sequence[str], workers: int) -> Plan:
-        smoke = set(self._snapshot.smoke)
-        for nodeid in collection:  # typed smoke by path: known without collecting
-            if "smoke" in markers_for_path(nodeid.split("::", 1)[0], self._rules):
-                smoke.add(nodeid)
-        return plan_units(collection, self._snapshot.totals, smoke, self._snapshot.shared, workers)
-
-    def pytest_xdist_make_scheduler(self, config: Config, log: Any) -> DurationScheduling:
-        # xdist's own implementation is trylast and the hook is firstresult, so this wins.
-        from xdist.workermanage import parse_tx_spec_config
-
-        numnodes = len(parse_tx_spec_config(config))
-        return DurationScheduling(config, log, self.plan, numnodes)
 
 
 def _dist_part(config: Config, settings: Settings) -> str | None:

@@ -17,18 +17,25 @@ the run by more than half a share. Every other test is its own unit.
 from __future__ import annotations
 
 import heapq
-import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .classify import markers_for_path
+from .durations import median
+from .settings import ShardSpec, parse_shard
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
+
+    from .durations import Snapshot
+    from .settings import TypeRule
 
 __all__ = [
     "DurationScheduling",
     "Plan",
+    "SchedulingPlugin",
     "ShardPlugin",
     "ShardSpec",
     "lpt_partition",
@@ -56,7 +63,7 @@ def estimates(collection: Sequence[str], totals: Mapping[str, float]) -> list[fl
     With nothing recorded every test counts 1 s, so splits fall back to counts.
     """
     known = [totals[n] for n in collection if n in totals]
-    default = statistics.median(known) if known else 1.0
+    default = median(known) if known else 1.0
     return [totals.get(n, default) for n in collection]
 
 
@@ -128,25 +135,6 @@ def lpt_partition(costs: Sequence[float], bins: int) -> list[list[int]]:
     for indices in result:
         indices.sort()
     return result
-
-
-@dataclass(frozen=True)
-class ShardSpec:
-    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
-
-    index: int
-    count: int
-
-
-def parse_shard(raw: str) -> ShardSpec:
-    """Parse ``K/N`` with 1 <= K <= N; raise ValueError saying what is accepted."""
-    k, sep, n = raw.strip().partition("/")
-    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
-        raise ValueError("expected K/N with whole numbers, such as 1/4")
-    index, count = int(k), int(n)
-    if count < 1 or not 1 <= index <= count:
-        raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
-    return ShardSpec(index, count)
 
 
 def shard_of(plan: Plan, count: int) -> list[list[int]]:
@@ -417,3 +405,25 @@ class ShardPlugin:
                     f"tempo shard {self.spec.index}/{self.spec.count}: {len(ids)} tests, "
                     f"~{self.expected:.1f}s expected"
                 )
+
+
+class SchedulingPlugin:
+    """``--tempo-dist=duration``: pytest-xdist hands out tests by recorded durations."""
+
+    def __init__(self, snapshot: Snapshot, rules: Sequence[TypeRule]) -> None:
+        self._snapshot = snapshot
+        self._rules = rules
+
+    def plan(self, collection: Sequence[str], workers: int) -> Plan:
+        smoke = set(self._snapshot.smoke)
+        for nodeid in collection:  # typed smoke by path: known without collecting
+            if "smoke" in markers_for_path(nodeid.split("::", 1)[0], self._rules):
+                smoke.add(nodeid)
+        return plan_units(collection, self._snapshot.totals, smoke, self._snapshot.shared, workers)
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> DurationScheduling:
+        # xdist's own implementation is trylast and the hook is firstresult, so this wins.
+        from xdist.workermanage import parse_tx_spec_config
+
+        numnodes = len(parse_tx_spec_config(config))
+        return DurationScheduling(config, log, self.plan, numnodes)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pytest
 
 from .databases import urls
-from .scheduling import ShardSpec, parse_shard
 from .workers import MAX_IDENTIFIER, is_plain_identifier
 
 if TYPE_CHECKING:
@@ -97,6 +96,25 @@ class Settings:
     load_vus: int = 10
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+
+def parse_shard(raw: str) -> ShardSpec:
+    """Parse ``K/N`` with 1 <= K <= N; raise ValueError saying what is accepted."""
+    k, sep, n = raw.strip().partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise ValueError("expected K/N with whole numbers, such as 1/4")
+    index, count = int(k), int(n)
+    if count < 1 or not 1 <= index <= count:
+        raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
+    return ShardSpec(index, count)
 
 
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------

@@ -120,12 +120,24 @@ def parse_shard(raw: str) -> ShardSpec:
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------
 
 
-def parse_order(raw: str) -> OrderMode:
-    value = raw.strip()
-    for mode in ORDER_MODES:
-        if value == mode:
-            return mode
-    raise SettingError(f"expected one of {', '.join(ORDER_MODES)}")
+S = TypeVar("S", bound=str)
+T = TypeVar("T")
+
+
+def one_of(choices: tuple[S, ...]) -> Callable[[str], S]:
+    """A parser accepting exactly one of ``choices`` (surrounding blanks ignored)."""
+
+    def parse_choice(raw: str) -> S:
+        value = raw.strip()
+        for choice in choices:
+            if value == choice:
+                return choice
+        raise SettingError(f"expected one of {', '.join(choices)}")
+
+    return parse_choice
+
+
+parse_order = one_of(ORDER_MODES)
 
 
 def _split_line(line: str, what: str) -> tuple[str, str]:
@@ -176,12 +188,7 @@ def parse_seconds(raw: str) -> float:
     return value
 
 
-def parse_dist(raw: str) -> DistMode:
-    value = raw.strip()
-    for mode in DIST_MODES:
-        if value == mode:
-            return mode
-    raise SettingError(f"expected one of {', '.join(DIST_MODES)}")
+parse_dist = one_of(DIST_MODES)
 
 
 def parse_report_rows(raw: str) -> int | None:
@@ -307,9 +314,6 @@ def parse_db_name(raw: str) -> str:
             f"starting with a letter or _, at most {MAX_IDENTIFIER} bytes"
         )
     return value
-
-
-T = TypeVar("T")
 
 
 def optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:

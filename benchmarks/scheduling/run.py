@@ -80,8 +80,10 @@ def stored_bound(root: Path, workers: int = 2) -> float:
     return lower_bound(totals, workers)
 
 
-def real(runs: int) -> None:
+def real(runs: int, variants: tuple[str, ...] = ("CPU-bound", "sleeping")) -> None:
     for name, work in (("CPU-bound", CPU), ("sleeping", SLEEP)):
+        if name not in variants:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             write_suite(root, work)
@@ -153,8 +155,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--simulate", action="store_true", help="only the simulation table")
     parser.add_argument("--shards", action="store_true", help="only the shard balance")
+    parser.add_argument("--real", choices=["CPU-bound", "sleeping"], help="only this real suite")
     args = parser.parse_args()
-    if args.simulate:
+    if args.real:
+        real(args.runs, (args.real,))
+    elif args.simulate:
         simulated(args.seeds)
     elif args.shards:
         shards(args.seeds)

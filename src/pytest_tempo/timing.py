@@ -319,6 +319,8 @@ class TimingPlugin:
         self._types = type_markers(settings)
         self._recorded_marks = tuple(dict.fromkeys((*RECORDED_MARKS, *self._types)))
         self._items: dict[str, pytest.Item] = {}
+        self._parent_marks: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+        self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._call = 0.0
         self._pending: list[list[Any]] = []
         self._timings: dict[str, TestTiming] = {}
@@ -368,11 +370,33 @@ class TimingPlugin:
             report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
             self._pending = []
         if report.when == "setup":
-            item = self._items.get(nodeid)
-            names = self._markers.names(item) if item is not None else frozenset()
-            report.tempo_marks = [m for m in self._recorded_marks if m in names]  # type: ignore[attr-defined]
+            report.tempo_marks = self._marks_of(self._items.get(nodeid))  # type: ignore[attr-defined]
         elif report.when == "call":
             report.tempo_call = self._call  # type: ignore[attr-defined]
+
+    def _marks_of(self, item: pytest.Item | None) -> list[str]:
+        """The recorded markers of a test: smoke, slow and its test types.
+
+        Tests of one parent with the same markers of their own share the answer.
+        """
+        if item is None:
+            return []
+        key = (id(item.parent), tuple(mark.name for mark in item.own_markers))
+        cached = self._parent_marks.get(key)
+        if cached is None:
+            names = self._markers.names(item)
+            cached = self._parent_marks[key] = [m for m in self._recorded_marks if m in names]
+        return cached
+
+    def _split(self, marks: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(recorded smoke/slow marks, test types) of a marks list, computed once per kind."""
+        key = tuple(marks)
+        split = self._splits.get(key)
+        if split is None:
+            recorded = tuple(m for m in key if m in RECORDED_MARKS)
+            types = tuple(m for m in key if m in self._types)
+            split = self._splits[key] = (recorded, types)
+        return split
 
     def _aggregate(self, report: TestReport, nodeid: str, data: dict[str, Any]) -> None:
         timing = self._timings.get(nodeid)
@@ -394,10 +418,8 @@ class TimingPlugin:
             # A session fixture's set-up is the fixture's cost, not the first test's.
             timing.setup = max(0.0, report.duration - shared)
             timing.shared = shared
-            marks = data.get("tempo_marks", ())
-            timing.marks = tuple(m for m in marks if m in RECORDED_MARKS)
-            timing.marked_slow = "slow" in marks
-            timing.types = tuple(m for m in marks if m in self._types)
+            timing.marks, timing.types = self._split(data.get("tempo_marks", ()))
+            timing.marked_slow = "slow" in timing.marks
             timing.start = report.start
         elif when == "call":
             timing.call = float(data.get("tempo_call", report.duration))

@@ -133,6 +133,7 @@ def test_mask_password(url: str, masked: str) -> None:
     st.text(alphabet="abcdefXYZ0123!$&'()*+,;=-._~", min_size=1, max_size=12),
     st.from_regex(r"[a-z_][a-z0-9_]{0,62}", fullmatch=True),
 )
+@pytest.mark.slow
 def test_with_database_roundtrip_property(user: str, password: str, name: str) -> None:
     url = parse_db_url(f"postgresql://{user}:{password}@127.0.0.1:5433/app?application_name=x")
     result = url.with_database(name)

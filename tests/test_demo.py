@@ -44,6 +44,7 @@ def test_demo_runs_smoke_first_and_slow_last(demo: pytest.Pytester) -> None:
 
 
 @pytest.mark.skipif(not HAS_COV, reason="pytest-cov is not installed")
+@pytest.mark.slow
 def test_demo_meets_its_coverage_floors(demo: pytest.Pytester) -> None:
     result = demo.runpytest_subprocess("--cov", *(["-n", "2"] if HAS_XDIST else []))
     assert result.ret == pytest.ExitCode.OK

@@ -295,6 +295,7 @@ def test_thresholds_pass_cross_submetrics_and_zero_samples(tmp_path: Path, serve
 
 
 @needs_k6
+@pytest.mark.slow
 def test_abort_on_fail_stops_the_run_early(tmp_path: Path, server: Server) -> None:
     path = tmp_path / "a.k6.js"
     path.write_text(
@@ -315,6 +316,7 @@ def test_abort_on_fail_stops_the_run_early(tmp_path: Path, server: Server) -> No
 
 
 @needs_k6
+@pytest.mark.slow
 def test_profile_reaches_the_script_as_env_or_as_stages(tmp_path: Path, server: Server) -> None:
     env_script = tmp_path / "env.k6.js"
     env_script.write_text(
@@ -403,6 +405,7 @@ def test_items_skip_without_profile(
 
 @needs_k6
 @xdist_params
+@pytest.mark.slow
 def test_items_pass_fail_and_summary(
     pytester: pytest.Pytester, server: Server, xdist_args: list[str]
 ) -> None:

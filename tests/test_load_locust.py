@@ -169,6 +169,7 @@ def test_bad_thresholds_fail_before_any_run(
 
 
 @needs_locust
+@pytest.mark.slow
 def test_pass_with_submetrics_and_returned_metrics(locustfile: Path, server: Server) -> None:
     metrics, report = run(
         locustfile,
@@ -193,6 +194,7 @@ def test_pass_with_submetrics_and_returned_metrics(locustfile: Path, server: Ser
 
 
 @needs_locust
+@pytest.mark.slow
 def test_crossed_threshold_fails_with_the_table(locustfile: Path, server: Server) -> None:
     metrics, report = run(
         locustfile,

@@ -318,6 +318,7 @@ def collected(pytester: pytest.Pytester, *args: str) -> list[str]:
 
 
 @pytest.mark.skipif(not HAS_RANDOMLY, reason="pytest-randomly is not installed")
+@pytest.mark.slow
 def test_with_pytest_randomly(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYTEST_ADDOPTS")
     pytester.makepyfile(**RANDOM_SUITE)

@@ -272,6 +272,7 @@ def test_dispatch_smoke_first_then_slowest(pytester: pytest.Pytester) -> None:
 
 @needs_xdist
 @pytest.mark.parametrize("tests", [1, 2, 3])
+@pytest.mark.slow
 def test_tiny_suites_with_more_workers(pytester: pytest.Pytester, tests: int) -> None:
     pytester.makepyfile("\n".join(f"def test_{i}(): pass" for i in range(tests)))
     result = pytester.runpytest("-n", "4", "--tempo-dist=duration")

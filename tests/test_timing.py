@@ -288,6 +288,7 @@ def test_durations_mode_runs_fastest_first(
 
 
 @xdist_params
+@pytest.mark.slow
 def test_filtered_runs_keep_entries_and_full_runs_prune(
     pytester: pytest.Pytester, xdist_args: list[str]
 ) -> None:
@@ -387,10 +388,14 @@ def test_report_rows_option(pytester: pytest.Pytester, args: list[str], rows: in
     assert sum("test_suite.py::test_" in line and "s " in line[:10] for line in lines) == rows
 
 
-def test_report_hidden_with_zero(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("args", [["--slow-report=0"], ["--collect-only"]])
+def test_report_hidden_with_zero_or_when_nothing_ran(
+    pytester: pytest.Pytester, args: list[str]
+) -> None:
     pytester.makepyfile(test_a="def test_1(): pass\n")
-    result = pytester.runpytest("--slow-report=0")
+    result = pytester.runpytest(*args)
     assert " slow tests " not in result.stdout.str()
+    assert " slow tests " in pytester.runpytest().stdout.str()
 
 
 def test_timing_switched_off(pytester: pytest.Pytester) -> None:

@@ -529,7 +529,7 @@ class TimingPlugin:
         if not self._controller:
             return
         summary = self._make_summary()
-        if self._settings.slow_report != 0:
+        if self._settings.slow_report != 0 and self._timings:  # nothing ran: no report
             terminalreporter.write_sep("=", "slow tests")
             for line in render_terminal(summary, self._settings.slow_report):
                 terminalreporter.write_line(line)

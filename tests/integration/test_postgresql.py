@@ -106,6 +106,7 @@ def test_each_worker_has_its_own_database_dropped_after_a_failure(
     assert databases(postgres_url, pg) == set()
 
 
+@pytest.mark.slow
 def test_template_is_built_once_and_cloned_per_worker(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:

@@ -96,6 +96,12 @@ class Settings:
     load_vus: int = 10
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
+    #: (field, message) of values from a shared environment variable that the option cannot
+    #: use: the feature reports them when it is used (see ``Option.shared_env``).
+    deferred: tuple[tuple[str, str], ...] = ()
+
+    def problem(self, field: str) -> str | None:
+        return dict(self.deferred).get(field)
 
 
 @dataclass(frozen=True)
@@ -358,6 +364,9 @@ class Option:
     accepted: str = ""
     #: Environment variables read, in order, when neither the flag nor the ini key is set.
     env: tuple[str, ...] = ()
+    #: Of ``env``, the variables other tools read too (``DATABASE_URL``): a value there that
+    #: this option cannot use is reported when the feature is used, not at start-up.
+    shared_env: tuple[str, ...] = ()
     #: Mask the password of a URL value in error messages.
     secret: bool = False
 
@@ -498,6 +507,7 @@ OPTIONS: tuple[Option, ...] = (
         field="db_url",
         ini="db_url",
         env=("TEMPO_DB_URL", "DATABASE_URL"),
+        shared_env=("DATABASE_URL",),
         secret=True,
         default="",
         parse=parse_db_url,
@@ -621,6 +631,7 @@ def _raw_value(config: Config, option: Option) -> tuple[Any, str]:
 def load_settings(config: Config) -> Settings:
     """Read and validate every option; raise :class:`pytest.UsageError` on a bad value."""
     values: dict[str, Any] = {}
+    deferred: list[tuple[str, str]] = []
     for option in OPTIONS:
         raw, source = _raw_value(config, option)
         if option.action == "store_true" and isinstance(raw, bool):
@@ -632,5 +643,10 @@ def load_settings(config: Config) -> Settings:
             if option.ini_type == "linelist":
                 raise pytest.UsageError(f"{source}: {exc}") from None
             shown = urls.mask_password(raw) if option.secret else raw
-            raise pytest.UsageError(f"{source}: {shown!r} is not valid: {exc}") from None
-    return Settings(**values)
+            message = f"{source}: {shown!r} is not valid: {exc}"
+            if source.removesuffix(" (env)") in option.shared_env:
+                values[option.field] = option.parse(option.default)
+                deferred.append((option.field, message))
+                continue
+            raise pytest.UsageError(message) from None
+    return Settings(**values, deferred=tuple(deferred))

@@ -182,6 +182,10 @@ def worker_db_url(
 ) -> str:
     """``db_url`` with its database replaced by this worker's (nothing is created)."""
     config = request.config
+    problem = config.stash[SETTINGS_KEY].problem("db_url")
+    if problem is not None:  # DATABASE_URL is shared with other tools: checked on use
+        pytest.fail(f"{problem}; set db_url or TEMPO_DB_URL to a URL pytest-tempo can use",
+                    pytrace=False)  # fmt: skip
     directory = _default_dir(config, tmp_path_factory)
     return worker_url(config.stash[SETTINGS_KEY], tempo_worker, worker_db_name, directory).text
 

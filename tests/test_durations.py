@@ -167,4 +167,4 @@ def test_cli_is_installed() -> None:
     result = subprocess.run(
         [str(script), "merge", "--help"], check=True, capture_output=True, text=True
     )
-    assert "merge durations stores" in result.stdout or "-o OUT" in result.stdout
+    assert "usage: pytest-tempo merge [-h] -o OUT IN [IN ...]" in result.stdout

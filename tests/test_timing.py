@@ -452,3 +452,26 @@ def test_html_unwritable_path(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-o", "tempo_html=missing/dir/run.html")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["tempo: --tempo-html: could not write missing/dir/run.html: *"])
+
+
+def test_stale_marker_needs_the_recorded_runs_fast_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        @pytest.mark.slow
+        def test_was_slow(): pass
+
+        @pytest.mark.slow
+        def test_always_fast(): pass
+        """
+    )
+    seed_store(pytester, {"test_a.py::test_was_slow": 0.5, "test_a.py::test_always_fast": 0.0})
+    result = pytester.runpytest(THRESHOLD)
+    result.stdout.fnmatch_lines(
+        [
+            "these may not need the slow marker (call under 0.00s):",
+            "  test_a.py::test_always_fast *",
+        ]
+    )
+    assert "test_a.py::test_was_slow (" not in result.stdout.str()

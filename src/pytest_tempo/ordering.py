@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .durations import RECORDED_MARKS
 from .markers import MarkerIndex
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 FIRST, MIDDLE, LAST = 0, 1, 2
-_TIER_MARKERS = frozenset({"smoke", "slow"})
+_TIER_MARKERS = frozenset(RECORDED_MARKS)  # the markers that decide a tier
 
 
 def tier_of(

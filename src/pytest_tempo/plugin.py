@@ -60,7 +60,8 @@ def pytest_configure(config: Config) -> None:
             settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
         )
         manager.register(ordering, ORDERING)
-    manager.register(TimingPlugin(config, settings, store, problem), TIMING)
+    timing = TimingPlugin(config, settings, store, problem, snapshot.calls)
+    manager.register(timing, TIMING)
     # Features that are off unless configured are imported only when they are on.
     if settings.shard is not None:
         from .scheduling import ShardPlugin

@@ -361,7 +361,6 @@ class Option:
     default: str | tuple[str, ...] = ""
     metavar: str | None = None
     action: Literal["store", "store_true", "append"] = "store"
-    accepted: str = ""
     #: Environment variables read, in order, when neither the flag nor the ini key is set.
     env: tuple[str, ...] = ()
     #: Of ``env``, the variables other tools read too (``DATABASE_URL``): a value there that
@@ -391,7 +390,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
         default="tiers",
         parse=parse_order,
-        accepted="tiers, durations or off",
         help="Order the run: 'tiers' runs smoke tests first and slow tests last; 'durations' "
         "also runs the fastest first inside each tier; 'off' keeps pytest's order. "
         "Default: tiers.",
@@ -403,7 +401,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         default="1.0",
         parse=parse_seconds,
-        accepted="seconds, 0 or more",
         help="A test whose call phase takes longer than this many seconds is slow. Default: 1.0.",
     ),
     Option(
@@ -413,7 +410,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         default="10",
         parse=parse_report_rows,
-        accepted="a whole number of 0 or more, or all",
         help="Rows in the Slow Tests Report; 0 hides it, 'all' shows every slow test. Default: 10.",
     ),
     Option(
@@ -423,7 +419,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
         default="",
         parse=parse_path,
-        accepted="a file path",
         help="Also write the timing report as JSON to this file.",
     ),
     Option(
@@ -433,7 +428,6 @@ OPTIONS: tuple[Option, ...] = (
         action="store_true",
         default="false",
         parse=parse_bool,
-        accepted="true or false",
         help="Fail the run when a test not marked slow exceeds the slow threshold.",
     ),
     Option(
@@ -443,7 +437,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
         default="off",
         parse=parse_dist,
-        accepted="off or duration",
         help="With -n (pytest-xdist): 'duration' hands out smoke tests first, then the longest "
         "first by recorded durations. Default: off.",
     ),
@@ -453,7 +446,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="K/N",
         default="",
         parse=parse_shard_option,
-        accepted="K/N with 1 <= K <= N",
         help="Run only shard K of N (1-based), the shards balanced by recorded durations.",
     ),
     Option(
@@ -463,7 +455,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
         default="",
         parse=parse_path,
-        accepted="a file path",
         help="Write a self-contained HTML page: worker timeline, slowest tests, per-type totals.",
     ),
     Option(
@@ -472,7 +463,6 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=DEFAULT_TEST_TYPES,
         parse=parse_test_types,
-        accepted="lines 'PATH_GLOB: MARKER [MARKER...]'",
         help="Lines 'PATH_GLOB: MARKER [MARKER...]': tests under a path (relative to the "
         "rootdir) get those markers.",
     ),
@@ -482,7 +472,6 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=(),
         parse=parse_markers,
-        accepted="lines 'NAME: description'",
         help="Lines 'NAME: description': extra markers to register.",
     ),
     Option(
@@ -490,7 +479,6 @@ OPTIONS: tuple[Option, ...] = (
         ini="db_name",
         default="test_db",
         parse=parse_db_name,
-        accepted="lower-case letters, digits and _",
         help="Base name of the per-worker database: test_db on master, test_db_gw0 on worker "
         "gw0. Default: test_db.",
     ),
@@ -499,7 +487,6 @@ OPTIONS: tuple[Option, ...] = (
         ini="db_unique",
         default="false",
         parse=parse_bool,
-        accepted="true or false",
         help="Add the run id to database names so concurrent runs on one server never "
         "collide. Default: false.",
     ),
@@ -511,7 +498,6 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
         default="",
         parse=parse_db_url,
-        accepted="a postgresql://, mysql://, mariadb:// or sqlite:/// URL",
         help="Base database URL; each worker gets it with its own database. Default: env "
         "TEMPO_DB_URL, then DATABASE_URL, else a SQLite file in pytest's temporary directory.",
     ),
@@ -522,7 +508,6 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
         default="",
         parse=parse_redis_url,
-        accepted="a redis:// URL",
         help="Redis whose keys under each worker's namespace are deleted at the end of the "
         "session. Default: env TEMPO_REDIS_URL.",
     ),
@@ -535,7 +520,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATTERN:PCT",
         default=(),
         parse=parse_cov_floors,
-        accepted="lines 'PATTERN: PCT'",
         help="Coverage floor (repeatable; the flags replace the ini list): 'total' is the "
         "whole measured project, any other pattern a glob over paths relative to the rootdir, "
         "e.g. 'src/app/auth/*:100'. Needs pytest-cov's --cov.",
@@ -545,7 +529,6 @@ OPTIONS: tuple[Option, ...] = (
         ini="cov_floors_required",
         default="false",
         parse=parse_bool,
-        accepted="true or false",
         help="Fail the run, not just warn, when coverage floors are configured but coverage "
         "was not measured. Default: false.",
     ),
@@ -556,7 +539,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAME",
         default="",
         parse=parse_load_profile,
-        accepted="smoke, load, stress, spike or soak",
         help="Run load tests (k6 scripts, load_test) with this profile: smoke, load, stress, "
         "spike or soak. Unset: load tests are skipped.",
     ),
@@ -567,7 +549,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         default="10",
         parse=parse_positive_int,
-        accepted="a whole number of 1 or more",
         help="The expected number of virtual users that load profiles scale from. Default: 10.",
     ),
     Option(
@@ -577,7 +558,6 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FACTOR",
         default="1",
         parse=parse_scale,
-        accepted="a positive number",
         help="Multiply every stage of the load profile by this factor, e.g. 0.01 to rehearse "
         "a profile's shape in seconds. Default: 1.",
     ),
@@ -587,7 +567,6 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=("*.k6.js",),
         parse=parse_globs,
-        accepted="file name globs",
         help="Globs of k6 scripts collected as load test items. Default: *.k6.js.",
     ),
 )

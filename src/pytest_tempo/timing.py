@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .durations import RECORDED_MARKS, Measured, estimate, merge, write_store
+from .durations import RECORDED_MARKS, Measured, merge, write_store
 from .markers import MarkerIndex
 
 if TYPE_CHECKING:
@@ -308,8 +308,10 @@ class TimingPlugin:
         settings: Settings,
         store: Store | None,
         store_problem: str | None,
+        recorded: Mapping[str, float] | None = None,
     ) -> None:
         self._config = config
+        self._recorded = recorded or {}  # median call seconds of earlier runs, per test
         self._settings = settings
         self._controller = not hasattr(config, "workerinput")
         self._store = store  # None: no cache (cacheprovider off), nothing is recorded
@@ -445,21 +447,13 @@ class TimingPlugin:
         if report.failed:
             self._filtered = True
 
-    def _recorded_calls(self) -> dict[str, float]:
-        result = {}
-        for nodeid, entry in (self._store or {}).items():
-            value = estimate(entry)
-            if value is not None:
-                result[nodeid] = value
-        return result
-
     def _make_summary(self) -> TimingSummary:
         if self._summary is None:
             self._summary = summarize(
                 self._timings.values(),
                 self._fixtures.values(),
                 self._settings.slow_threshold,
-                self._recorded_calls(),
+                self._recorded,
             )
         return self._summary
 

@@ -532,7 +532,9 @@ def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
         deadline = time.monotonic() + 30
         while not processes_mentioning(script_path) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert processes_mentioning(script_path), "k6 never started"
+        if not processes_mentioning(script_path):
+            proc.kill()
+            pytest.fail(f"k6 never started; pytest printed:\n{proc.communicate()[0]}")
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         output, _ = proc.communicate(timeout=30)
     assert "KeyboardInterrupt" in output

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Sequence
+    from collections.abc import Generator, Iterable, Iterator, Sequence
 
     from coverage import Coverage
+    from coverage.results import Analysis
 
     from .settings import Floor
 
@@ -38,6 +39,7 @@ __all__ = [
     "FileCoverage",
     "FloorResult",
     "Verdict",
+    "analyses",
     "check",
     "evaluate",
     "fail_under_note",
@@ -323,39 +325,45 @@ def relative_path(filename: str, root: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def measure(cov: Coverage, root: str) -> list[FileCoverage]:
-    """Analyse every measured file once and return its numbers.
+def analyses(cov: Coverage) -> Iterator[tuple[str, Analysis]]:
+    """(file name, analysis) of every file that ``coverage report`` reports on.
 
-    The files are those ``coverage report`` reports on (its ``include``/``omit`` settings
-    apply), analysed by ``coverage.report_core.get_analysis_to_report``, the generator every
-    coverage.py report is built on; a file that cannot be parsed is skipped with coverage's
-    warning, as pytest-cov's report does (``ignore_errors=True``). Raises
-    ``coverage.exceptions.NoDataError`` when no file was measured.
+    Its ``include``/``omit`` settings apply: the files come from
+    ``coverage.report_core.get_analysis_to_report``, the generator every coverage.py report is
+    built on. A file that cannot be parsed is skipped with coverage's warning, as pytest-cov's
+    report does (``ignore_errors=True``). Raises ``coverage.exceptions.NoDataError`` when no
+    file was measured.
     """
     from coverage.report_core import get_analysis_to_report
 
-    files = []
     cov.get_data()  # under 'coverage run', moves the collected lines into the data
     ignore_errors = cov.get_option("report:ignore_errors")
     cov.set_option("report:ignore_errors", True)
     try:
         for reporter, analysis in get_analysis_to_report(cov, None):
-            numbers = analysis.numbers
-            missed = ""
-            if numbers.n_missing or numbers.n_missing_branches:
-                missed = analysis.missing_formatted(branches=analysis.has_arcs)
-            files.append(
-                FileCoverage(
-                    path=relative_path(reporter.filename, root),
-                    statements=numbers.n_statements,
-                    missing=numbers.n_missing,
-                    branches=numbers.n_branches,
-                    missing_branches=numbers.n_missing_branches,
-                    missed=missed,
-                )
-            )
+            yield reporter.filename, analysis
     finally:
         cov.set_option("report:ignore_errors", ignore_errors)
+
+
+def measure(cov: Coverage, root: str) -> list[FileCoverage]:
+    """Analyse every measured file once (see :func:`analyses`) and return its numbers."""
+    files = []
+    for filename, analysis in analyses(cov):
+        numbers = analysis.numbers
+        missed = ""
+        if numbers.n_missing or numbers.n_missing_branches:
+            missed = analysis.missing_formatted(branches=analysis.has_arcs)
+        files.append(
+            FileCoverage(
+                path=relative_path(filename, root),
+                statements=numbers.n_statements,
+                missing=numbers.n_missing,
+                branches=numbers.n_branches,
+                missing_branches=numbers.n_missing_branches,
+                missed=missed,
+            )
+        )
     return files
 
 
@@ -536,9 +544,8 @@ class CoverageFloorsPlugin:
         except OSError as exc:
             self.summary_error = f"could not append to GITHUB_STEP_SUMMARY: {exc}"
 
-    # trylast: after pytest-cov's own "tests coverage" section.
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+    def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """The "coverage floors" section (written in order by ``plugin.Sections``)."""
         verdict = self.verdict
         if verdict is None:
             return

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from . import __version__
 from .classify import TypesPlugin
 from .databases import fixtures as databases_plugin
@@ -17,10 +19,11 @@ from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, load_settings
-from .timing import TimingPlugin
+from .timing import TimingPlugin, type_markers
+from .types_summary import TypeSummaryPlugin
 
 if TYPE_CHECKING:
-    from pytest import Config, Parser, PytestPluginManager
+    from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
     from .durations import Store
     from .settings import Settings
@@ -30,11 +33,15 @@ ORDERING = "tempo-ordering"
 TYPES = "tempo-types"
 COVERAGE = "tempo-coverage"
 TIMING = "tempo-timing"
+SUMMARY = "tempo-summary"
 XDIST = "tempo-xdist"
 SCHEDULING = "tempo-scheduling"
 SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
+HYGIENE = "tempo-hygiene"
+#: The features that write a section after pytest's summary, in the order of the sections.
+SECTIONS = (TIMING, COVERAGE, SUMMARY, LOAD)
 #: The key of the durations snapshot in a worker's workerinput.
 WORKERINPUT_DURATIONS = "tempo_durations"
 
@@ -49,6 +56,7 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
+    config.pluginmanager.register(Sections(), "tempo-sections")
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))
     manager = config.pluginmanager
@@ -61,7 +69,9 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     timing = TimingPlugin(config, settings, store, problem, snapshot.calls)
-    manager.register(timing, TIMING)
+    if manager.register(timing, TIMING) is not None:
+        summary = TypeSummaryPlugin(timing, type_markers(settings))
+        manager.register(summary, SUMMARY)
     # Features that are off unless configured are imported only when they are on.
     if settings.shard is not None:
         from .scheduling import ShardPlugin
@@ -82,6 +92,10 @@ def pytest_configure(config: Config) -> None:
     load_state = LoadState.from_settings(settings)
     config.stash[LOAD_KEY] = load_state
     manager.register(LoadPlugin(config, load_state), LOAD)
+    if settings.hygiene != "off":
+        from .hygiene import HygienePlugin
+
+        manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
 
 
 def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:
@@ -94,6 +108,22 @@ def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:
         return None, None, Snapshot()
     store, problem = read_store(cache)
     return store, problem, Snapshot.of(store)
+
+
+class Sections:
+    """Writes the features' sections after pytest's summary, always in one order.
+
+    trylast: after pytest-cov's coverage table. Each feature plugin that is registered (and
+    not blocked with ``-p no:NAME``) writes its own section with ``terminal_section``.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> None:
+        manager = terminalreporter.config.pluginmanager
+        for name in SECTIONS:
+            write = getattr(manager.get_plugin(name), "terminal_section", None)
+            if write is not None:
+                write(terminalreporter)
 
 
 class XdistHooks:

@@ -432,6 +432,11 @@ class TimingPlugin:
         if report.outcome != "passed" and timing.outcome in ("passed", "skipped"):
             timing.outcome = outcome_of(report, timing.outcome)
 
+    @property
+    def timings(self) -> list[TestTiming]:
+        """The tests seen so far (on the controller: every test of the run)."""
+        return list(self._timings.values())
+
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]
         self._items = {item.nodeid: item for item in session.items}
@@ -519,7 +524,8 @@ class TimingPlugin:
             except OSError as exc:
                 self._errors.append(f"GITHUB_STEP_SUMMARY: could not append: {exc}")
 
-    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> None:
+    def terminal_section(self, terminalreporter: TerminalReporter) -> None:
+        """The "slow tests" section (written in order by ``plugin.Sections``)."""
         if not self._controller:
             return
         summary = self._make_summary()

@@ -248,7 +248,8 @@ class LoadPlugin:
             if key == PROPERTY and isinstance(value, dict):
                 self._seen.append((report.nodeid, report.outcome, value))
 
-    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> None:
+    def terminal_section(self, terminalreporter: TerminalReporter) -> None:
+        """The "load" section (written in order by ``plugin.Sections``)."""
         if not self._seen or hasattr(self._config, "workerinput"):
             return
         rows = summary_rows(self._seen)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from ..types_summary import OTHER, TypeRow, type_rows
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from ..timing import TestTiming, TimingSummary
 
@@ -353,38 +355,22 @@ def _tag(outcome: str) -> str:
     return f'<span class="tag {_outcome_class(outcome)}">{_esc(outcome)}</span>'
 
 
-def _type_rows(timings: Iterable[TestTiming]) -> list[tuple[str, dict[str, float]]]:
-    """Per test type: tests, outcomes and seconds; a test with two types counts in both."""
-    rows: dict[str, dict[str, float]] = {}
-    for t in timings:
-        for name in t.types or ("other",):
-            row = rows.setdefault(name, dict.fromkeys(("tests", *OUTCOMES, "seconds"), 0.0))
-            row["tests"] += 1
-            row[t.outcome if t.outcome in OUTCOMES else "passed"] += 1
-            row["seconds"] += t.total
-    order = sorted(rows, key=lambda n: (n == "other", -rows[n]["seconds"], n))
-    return [(name, rows[name]) for name in order]
-
-
 def _types_table(timings: Sequence[TestTiming]) -> str:
-    rows = _type_rows(timings)
+    rows = sorted(type_rows(timings, ()), key=lambda r: (r.name == OTHER, -r.seconds, r.name))
     if not rows:
         return '<p class="note">No tests ran.</p>'
     head = "".join(f'<th class="n">{h}</th>' for h in ("tests", *OUTCOMES, "seconds"))
     out = [f"<table><thead><tr><th>type</th>{head}</tr></thead><tbody>"]
 
-    def cells(row: dict[str, float]) -> str:
-        counts = "".join(f'<td class="n">{int(row[k])}</td>' for k in ("tests", *OUTCOMES))
-        return f'{counts}<td class="n">{_sec(row["seconds"])}</td>'
+    def cells(row: TypeRow) -> str:
+        counts = (row.tests, row.passed, row.failed, row.errors, row.skipped)
+        tds = "".join(f'<td class="n">{n}</td>' for n in counts)
+        return f'{tds}<td class="n">{_sec(row.seconds)}</td>'
 
-    out += [f"<tr><td>{_esc(name)}</td>{cells(row)}</tr>" for name, row in rows]
-    total = dict.fromkeys(("tests", *OUTCOMES, "seconds"), 0.0)
-    for t in timings:
-        total["tests"] += 1
-        total[t.outcome if t.outcome in OUTCOMES else "passed"] += 1
-        total["seconds"] += t.total
-    out.append(f'<tr class="sum"><td>all tests</td>{cells(total)}</tr></tbody></table>')
-    if sum(row["tests"] for _, row in rows) > len(timings):
+    out += [f"<tr><td>{_esc(row.name)}</td>{cells(row)}</tr>" for row in rows]
+    total = type_rows([replace(t, types=("all tests",)) for t in timings], ())
+    out.append(f'<tr class="sum"><td>all tests</td>{cells(total[0])}</tr></tbody></table>')
+    if sum(row.tests for row in rows) > len(timings):
         out.append(
             '<p class="note">A test carrying two type markers counts under each of them.</p>'
         )

@@ -1,0 +1,279 @@
+"""The "test types" summary: per test type, how many tests ran, how they ended, how long.
+
+One row per test type (``unit``, ``integration``, ``e2e``, ``smoke``, ``load`` and the types of
+``test_types``) plus ``other`` for tests without a type, built on the controller from the
+timing feature's per-test data, so it is the same with and without pytest-xdist.
+
+A coverage column is added when the run's coverage data says which test ran each line: that
+is pytest-cov's ``--cov-context=test``, whose contexts are ``NODEID|setup``, ``NODEID|run`` and
+``NODEID|teardown`` (checked against pytest-cov 7.1, ``pytest_cov/plugin.py``
+``TestContextPlugin``; the contexts survive pytest-xdist's combine). For a type, the column is
+the share of the statements of the files its tests ran that those tests ran (or that ran
+when the files were imported). Without such contexts the column is left out rather than
+guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Mapping, Sequence
+
+    from coverage import Coverage
+
+    from .timing import TestTiming, TimingPlugin
+
+__all__ = [
+    "OTHER",
+    "TypeRow",
+    "TypeSummaryPlugin",
+    "context_nodeid",
+    "coverage_by_type",
+    "render_markdown",
+    "render_terminal",
+    "type_rows",
+]
+
+#: The row of tests that carry no type marker.
+OTHER = "other"
+#: pytest-cov's test contexts end with the phase: ``NODEID|run``.
+PHASES = ("|setup", "|run", "|teardown")
+#: Said when coverage ran without test contexts.
+NO_CONTEXTS = "coverage per type: run with pytest-cov's --cov-context=test"
+
+
+@dataclass
+class TypeRow:
+    """One test type's totals in this run."""
+
+    name: str
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0  # failures in the call
+    errors: int = 0  # failures in set-up or teardown (pytest's "error")
+    skipped: int = 0  # skipped and xfailed
+    seconds: float = 0.0
+    #: statements of the files this type's tests ran, and of those, the ones they ran
+    statements: int = 0
+    covered: int = 0
+
+    @property
+    def coverage(self) -> float | None:
+        return 100.0 * self.covered / self.statements if self.statements else None
+
+
+def type_rows(timings: Iterable[TestTiming], types: Sequence[str]) -> list[TypeRow]:
+    """The rows of ``types`` (in that order) that had tests, then ``other``.
+
+    A test carrying two type markers counts in both rows.
+    """
+    rows = {name: TypeRow(name) for name in (*types, OTHER)}
+    for t in timings:
+        for name in t.types or (OTHER,):
+            row = rows.get(name)
+            if row is None:  # a type marker the settings no longer name
+                row = rows[name] = TypeRow(name)
+            row.tests += 1
+            row.seconds += t.total
+            if t.outcome == "skipped":
+                row.skipped += 1
+            elif t.outcome == "failed":
+                row.failed += 1
+            elif t.outcome == "error":
+                row.errors += 1
+            else:
+                row.passed += 1
+    return [row for row in rows.values() if row.tests]
+
+
+def context_nodeid(context: str) -> str | None:
+    """The test of a pytest-cov test context (``NODEID|run``), or None for any other."""
+    for phase in PHASES:
+        if context.endswith(phase):
+            return context[: -len(phase)]
+    return None
+
+
+def coverage_by_type(
+    files: Iterable[tuple[Iterable[int], Mapping[int, Iterable[str]]]],
+    types_of: Mapping[str, Sequence[str]],
+) -> dict[str, tuple[int, int]]:
+    """Per type, (covered, statements) over the files its tests ran.
+
+    ``files`` gives, per measured file, its statements and the contexts that ran each line;
+    ``types_of`` the types of each test node id (a test without a type is ``other``; a
+    context of a test not in ``types_of`` is ignored). Lines run outside any test (the
+    module's import during collection, under the empty context) count as covered for every
+    type that ran the file: its tests need them as much as the lines they ran themselves.
+    """
+    totals: dict[str, list[int]] = {}
+    for statements, contexts_by_line in files:
+        lines = set(statements)
+        outside: set[int] = set()
+        ran: dict[str, set[int]] = {}
+        for lineno, contexts in contexts_by_line.items():
+            if lineno not in lines:
+                continue
+            for context in contexts:
+                nodeid = context_nodeid(context)
+                if nodeid is None:
+                    outside.add(lineno)
+                elif nodeid in types_of:
+                    for name in types_of[nodeid] or (OTHER,):
+                        ran.setdefault(name, set()).add(lineno)
+        for name, covered in ran.items():
+            total = totals.setdefault(name, [0, 0])
+            total[0] += len(covered | outside)
+            total[1] += len(lines)
+    return {name: (covered, statements) for name, (covered, statements) in totals.items()}
+
+
+def _pc(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}%" if value in (0, 100) else f"{value:.1f}%"
+
+
+def _table(rows: Sequence[TypeRow], with_coverage: bool) -> list[list[str]]:
+    """Heading and rows; an "errors" column only when a test errored, as pytest's summary."""
+    with_errors = any(row.errors for row in rows)
+    head = ["type", "tests", "passed", "failed", *(["errors"] if with_errors else [])]
+    head += ["skipped", "seconds", *(["coverage"] if with_coverage else [])]
+    table = [head]
+    for row in rows:
+        cells = [row.name, str(row.tests), str(row.passed), str(row.failed)]
+        if with_errors:
+            cells.append(str(row.errors))
+        cells += [str(row.skipped), f"{row.seconds:.2f}s"]
+        if with_coverage:
+            cells.append(_pc(row.coverage))
+        table.append(cells)
+    return table
+
+
+def _notes(rows: Sequence[TypeRow], tests: int, with_coverage: bool, note: str) -> list[str]:
+    notes = []
+    if sum(row.tests for row in rows) > tests:
+        notes.append("a test carrying two type markers counts under each")
+    if with_coverage:
+        notes.append("coverage: of the files a type's tests ran, the statements they ran")
+    elif note:
+        notes.append(note)
+    return notes
+
+
+def render_terminal(
+    rows: Sequence[TypeRow], tests: int, with_coverage: bool, note: str = ""
+) -> list[str]:
+    """The lines of the "test types" section; ``tests`` is the number of distinct tests."""
+    table = _table(rows, with_coverage)
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in table
+    ]
+    return lines + [f"({n})" for n in _notes(rows, tests, with_coverage, note)]
+
+
+def render_markdown(
+    rows: Sequence[TypeRow], tests: int, with_coverage: bool, note: str = ""
+) -> str:
+    """The same table in Markdown, for GitHub's step summary."""
+    head, *body = _table(rows, with_coverage)
+    out = ["### Test types", "", "| " + " | ".join(head) + " |"]
+    out.append("|---|" + "---:|" * (len(head) - 1))
+    out += ["| `" + cells[0] + "` | " + " | ".join(cells[1:]) + " |" for cells in body]
+    notes = _notes(rows, tests, with_coverage, note)
+    if notes:
+        out += ["", *(n[0].upper() + n[1:] + "." for n in notes)]
+    return "\n".join(out) + "\n\n"
+
+
+def measure_contexts(
+    cov: Coverage, types_of: Mapping[str, Sequence[str]]
+) -> dict[str, tuple[int, int]] | None:
+    """:func:`coverage_by_type` of the run's data; None when it has no test contexts."""
+    from coverage.exceptions import NoDataError
+
+    from .coverage_floors import analyses
+
+    data = cov.get_data()
+    if not any(context_nodeid(c) is not None for c in data.measured_contexts()):
+        return None
+    try:
+        files = [
+            (analysis.statements, data.contexts_by_lineno(filename))
+            for filename, analysis in analyses(cov)
+        ]
+    except NoDataError:
+        files = []
+    return coverage_by_type(files, types_of)
+
+
+class TypeSummaryPlugin:
+    """Writes the "test types" section on the controller from the timing feature's data."""
+
+    def __init__(self, timing: TimingPlugin, types: Sequence[str]) -> None:
+        self._timing = timing
+        self._types = tuple(types)
+        self._coverage: dict[str, tuple[int, int]] | None = None
+        self._note = ""
+        self._error = ""
+
+    # tryfirst makes this wrapper an outer one, around pytest-cov's: after our yield the
+    # workers' coverage data is combined (as for the coverage floors).
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        config = session.config
+        if hasattr(config, "workerinput") or config.option.collectonly:
+            return result
+        plugin = config.pluginmanager.get_plugin("_cov")
+        if plugin is None:
+            return result
+        from .coverage_floors import find_coverage
+
+        source = find_coverage(plugin)
+        if source.cov is not None:
+            types_of = {t.nodeid: t.types for t in self._timing.timings}
+            self._coverage = measure_contexts(source.cov, types_of)
+            if self._coverage is None:
+                self._note = NO_CONTEXTS
+        return result
+
+    def _rows(self) -> list[TypeRow]:
+        rows = type_rows(self._timing.timings, self._types)
+        for row in rows:
+            covered, statements = (self._coverage or {}).get(row.name, (0, 0))
+            row.covered, row.statements = covered, statements
+        return rows
+
+    def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """The "test types" section (written in order by ``plugin.Sections``)."""
+        if hasattr(terminalreporter.config, "workerinput"):
+            return
+        rows = self._rows()
+        if not rows:
+            return
+        tests = len(self._timing.timings)
+        with_coverage = self._coverage is not None
+        terminalreporter.write_sep("=", "test types")
+        for line in render_terminal(rows, tests, with_coverage, self._note):
+            terminalreporter.write_line(line)
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if path:
+            try:
+                with open(path, "a", encoding="utf-8") as stream:
+                    stream.write(render_markdown(rows, tests, with_coverage, self._note))
+            except OSError as exc:
+                terminalreporter.write_line(
+                    f"tempo: could not append to GITHUB_STEP_SUMMARY: {exc}", red=True
+                )

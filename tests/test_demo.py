@@ -40,12 +40,31 @@ def test_demo_runs_smoke_first_and_slow_last(demo: pytest.Pytester) -> None:
         ]
     )
     result.stdout.fnmatch_lines(["*session  catalog in tests (set up once)"])
-    result.stdout.fnmatch_lines(["WARNING: 2 coverage floors not checked: coverage is not active*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*= slow tests =*",
+            "*= coverage floors =*",
+            "WARNING: 2 coverage floors not checked: coverage is not active*",
+            "*= test types =*",
+            "type         tests  passed  failed  skipped  seconds",
+            "unit             4       4       0        0    *s",
+            "integration      4       4       0        0    *s",
+            "smoke            1       1       0        0    *s",
+            "load             2       0       0        2    *s",
+            "db               4       4       0        0    *s",
+            "other            4       4       0        0    *s",
+        ]
+    )
 
 
 @pytest.mark.skipif(not HAS_COV, reason="pytest-cov is not installed")
 @pytest.mark.slow
 def test_demo_meets_its_coverage_floors(demo: pytest.Pytester) -> None:
-    result = demo.runpytest_subprocess("--cov", *(["-n", "2"] if HAS_XDIST else []))
+    args = ["--cov", "--cov-context=test", *(["-n", "2"] if HAS_XDIST else [])]
+    result = demo.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["total * PASS", "demo_app/pricing.py * 100% * 100% * PASS"])
+    # The unit tests run all of pricing.py, the only file they import.
+    result.stdout.fnmatch_lines(
+        ["type * seconds  coverage", "unit             4       4       0        0    *s      100%"]
+    )

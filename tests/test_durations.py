@@ -71,6 +71,13 @@ def test_merge_appends_keeps_recent_and_other_tests() -> None:
     assert old["a"]["call"][0] == 0.0  # the input is not changed
 
 
+def test_merge_stamps_the_tests_it_measured() -> None:
+    old = {"a": {"call": [1.0], "at": [5.0]}, "b": {"call": [1.0], "at": [5.0]}}
+    new = merge(old, {"a": Measured(call=2.0, phases={"call"})}, now=9.0)
+    assert new["a"] == {"call": [1.0, 2.0], "at": [9.0]}
+    assert new["b"]["at"] == [5.0]
+
+
 def test_merge_skips_phases_that_did_not_run() -> None:
     new = merge({}, {"a": Measured(0.5, 0.0, 0.1, {"setup", "teardown"})})
     assert "call" not in new["a"]
@@ -120,6 +127,36 @@ def test_merge_stores_joins_recent_values() -> None:
     assert merged["b"] == {"call": [5.0]}
     assert merged["c"] == {"setup": [0.1]}
     assert merge_stores([one]) == one
+
+
+def test_merge_stores_of_shards_restored_from_one_cache() -> None:
+    """Each shard carries the earlier entries of the tests it did not run: per test, the
+    entry measured last wins, whatever the order of the stores."""
+    baseline: Store = {
+        "x": {"call": [1.0] * KEEP, "at": [100.0]},
+        "y": {"call": [2.0] * KEEP, "at": [100.0]},
+        "z": {"call": [3.0], "at": [50.0]},
+    }
+    shard1 = merge(baseline, {"x": Measured(call=1.5, phases={"call"})}, now=200.0)
+    shard2 = merge(baseline, {"y": Measured(call=2.5, phases={"call"})}, now=201.0)
+    for order in ([shard1, shard2], [shard2, shard1]):
+        merged = merge_stores(order)
+        assert merged["x"] == {"call": [*[1.0] * (KEEP - 1), 1.5], "at": [200.0]}
+        assert merged["y"] == {"call": [*[2.0] * (KEEP - 1), 2.5], "at": [201.0]}
+        assert merged["z"] == baseline["z"]
+
+
+def test_merge_stores_prefers_stamped_entries_to_old_ones() -> None:
+    old: Store = {"a": {"call": [9.0]}}
+    new: Store = {"a": {"call": [1.0], "at": [1.0]}}
+    assert merge_stores([old, new])["a"] == new["a"]
+    assert merge_stores([new, old])["a"] == new["a"]
+
+
+@pytest.mark.parametrize("stamp", [[], [1.0, 2.0], ["now"], [-1.0]])
+def test_parse_store_refuses_bad_stamps(stamp: list[object]) -> None:
+    store, problem = parse_store({"version": 1, "tests": {"a": {"call": [1.0], "at": stamp}}})
+    assert (store, problem) == ({}, "entry for 'a' has a bad stamp")
 
 
 def write(path: Path, tests: object) -> Path:

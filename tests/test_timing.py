@@ -201,6 +201,7 @@ def test_store_holds_every_test_once(pytester: pytest.Pytester, xdist_args: list
         )
     )  # fmt: skip
     for nodeid, entry in tests.items():
+        assert entry.pop("at")[0] > 1.7e9  # stamped with this run's time
         marks = entry.pop("marks")
         assert marks == (["slow"] if "::test_marked_" in nodeid else [])
         assert {phase: len(values) for phase, values in entry.items()} == {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ PHASES = ("setup", "call", "teardown")
 #: Recorded seconds kept per test: the phases, and the module- or class-scoped fixture
 #: set-up its setup triggered (charged to the fixture, kept for scheduling).
 SERIES = (*PHASES, "shared")
+#: The key of an entry's stamp: ``[epoch seconds]`` of the run that last measured the test.
+STAMP = "at"
 #: Markers recorded per test, so the controller knows them without collecting.
 RECORDED_MARKS = ("smoke", "slow")
 
@@ -91,6 +94,12 @@ def parse_store(value: object) -> tuple[Store, str | None]:
             return {}, f"entry for {nodeid!r} is not an object"
         entry: dict[str, Any] = {}
         for phase, seconds in phases.items():
+            if phase == STAMP:
+                stamped = isinstance(seconds, list) and len(seconds) == 1
+                if not stamped or not _is_seconds(seconds[0]):
+                    return {}, f"entry for {nodeid!r} has a bad stamp"
+                entry[phase] = [float(seconds[0])]
+                continue
             if phase == "marks":
                 if not isinstance(seconds, list) or not all(m in RECORDED_MARKS for m in seconds):
                     return {}, f"entry for {nodeid!r} has bad marks"
@@ -109,15 +118,19 @@ def merge(
     old: Mapping[str, Mapping[str, list[float]]],
     measured: Mapping[str, Measured],
     existing: Iterable[str] | None = None,
+    now: float | None = None,
 ) -> Store:
     """The store after this run: this run's seconds appended, the oldest dropped past KEEP.
 
     Tests not run this time keep their entries. When ``existing`` (the node ids of a full,
-    unfiltered collection) is given, entries for tests that no longer exist are pruned.
+    unfiltered collection) is given, entries for tests that no longer exist are pruned. Each
+    measured test's entry is stamped with ``now`` (default: the current time).
     """
+    stamp = [round(time.time() if now is None else now, 3)]
     store: Store = {n: {p: list(v[-KEEP:]) for p, v in phases.items()} for n, phases in old.items()}
     for nodeid, m in measured.items():
         entry = store.setdefault(nodeid, {})
+        entry[STAMP] = stamp
         for phase in PHASES:
             if phase in m.phases:
                 entry[phase] = [*entry.get(phase, []), round(getattr(m, phase), 6)][-KEEP:]
@@ -241,21 +254,32 @@ class Snapshot:
 
 
 def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
-    """One store from several (the shards of a CI matrix): each test's recent seconds joined.
+    """One store from several (the shards of a CI matrix).
 
-    Series are concatenated in the order given and cut to the last KEEP; marks come from the
-    last store that has the test.
+    Shards restored from one cache each carry the earlier entries of the tests they did not
+    run, so per test the entry measured last (by its stamp) wins; a copy of the same entry
+    changes nothing. Entries without stamps (stores of older versions) are joined: their
+    series concatenated in the order given and cut to the last KEEP, marks from the last.
     """
     merged: Store = {}
     for store in stores:
         for nodeid, entry in store.items():
-            target = merged.setdefault(nodeid, {})
-            for key, values in entry.items():
-                if key == "marks":
-                    target[key] = list(values)
-                else:
-                    target[key] = [*target.get(key, []), *values][-KEEP:]
+            target = merged.get(nodeid)
+            at, target_at = _stamp(entry), _stamp(target)
+            if target is None or (at is not None and (target_at is None or at > target_at)):
+                merged[nodeid] = {key: list(values) for key, values in entry.items()}
+            elif at is None and target_at is None:
+                for key, values in entry.items():
+                    if key == "marks":
+                        target[key] = list(values)
+                    else:
+                        target[key] = [*target.get(key, []), *values][-KEEP:]
     return merged
+
+
+def _stamp(entry: Mapping[str, Any] | None) -> float | None:
+    values = entry.get(STAMP) if entry is not None else None
+    return float(values[0]) if values else None
 
 
 def store_path(path: Path) -> Path:

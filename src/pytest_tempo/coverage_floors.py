@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .step_summary import append_step_summary
+
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Sequence
 
@@ -535,14 +537,7 @@ class CoverageFloorsPlugin:
         )
 
     def _write_step_summary(self, verdict: Verdict) -> None:
-        path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if not path:
-            return
-        try:
-            with open(path, "a", encoding="utf-8") as stream:
-                stream.write(markdown(verdict))
-        except OSError as exc:
-            self.summary_error = f"could not append to GITHUB_STEP_SUMMARY: {exc}"
+        self.summary_error = append_step_summary(markdown(verdict))
 
     def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The "coverage floors" section (written in order by ``plugin.Sections``)."""

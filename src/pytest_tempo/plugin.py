@@ -40,8 +40,10 @@ SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 HYGIENE = "tempo-hygiene"
+#: Writes the features' sections after pytest's summary, in the order of SECTIONS.
+SECTIONS_WRITER = "tempo-sections"
 #: The features that write a section after pytest's summary, in the order of the sections.
-SECTIONS = (TIMING, COVERAGE, SUMMARY, LOAD)
+SECTIONS = (TIMING, COVERAGE, SUMMARY, HYGIENE, LOAD)
 #: The key of the durations snapshot in a worker's workerinput.
 WORKERINPUT_DURATIONS = "tempo_durations"
 
@@ -56,7 +58,7 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
-    config.pluginmanager.register(Sections(), "tempo-sections")
+    config.pluginmanager.register(Sections(), SECTIONS_WRITER)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))
     manager = config.pluginmanager

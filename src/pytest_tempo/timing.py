@@ -10,7 +10,6 @@ under ``--slow-strict``.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import pytest
 
 from .durations import RECORDED_MARKS, Measured, merge, write_store
 from .markers import MarkerIndex
+from .step_summary import append_step_summary
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -516,13 +516,10 @@ class TimingPlugin:
                 self._errors.append(
                     f"--tempo-html: could not write {html_path}: {exc.strerror or exc}"
                 )
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary and self._settings.slow_report != 0:
-            try:
-                with open(step_summary, "a", encoding="utf-8") as f:
-                    f.write(render_markdown(summary, self._settings.slow_report))
-            except OSError as exc:
-                self._errors.append(f"GITHUB_STEP_SUMMARY: could not append: {exc}")
+        if self._settings.slow_report != 0:
+            problem = append_step_summary(render_markdown(summary, self._settings.slow_report))
+            if problem:
+                self._errors.append(problem)
 
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "slow tests" section (written in order by ``plugin.Sections``)."""

@@ -15,11 +15,12 @@ guessed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+
+from .step_summary import append_step_summary
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -268,12 +269,6 @@ class TypeSummaryPlugin:
         terminalreporter.write_sep("=", "test types")
         for line in render_terminal(rows, tests, with_coverage, self._note):
             terminalreporter.write_line(line)
-        path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if path:
-            try:
-                with open(path, "a", encoding="utf-8") as stream:
-                    stream.write(render_markdown(rows, tests, with_coverage, self._note))
-            except OSError as exc:
-                terminalreporter.write_line(
-                    f"tempo: could not append to GITHUB_STEP_SUMMARY: {exc}", red=True
-                )
+        problem = append_step_summary(render_markdown(rows, tests, with_coverage, self._note))
+        if problem:
+            terminalreporter.write_line(f"tempo: {problem}", red=True)

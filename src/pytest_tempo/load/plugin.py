@@ -6,13 +6,13 @@ a reason saying how to run it, so a plain ``pytest`` never starts load by surpri
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..step_summary import append_step_summary
 from .profiles import PROFILE_NAMES, build_profile, profile_allows
 
 if TYPE_CHECKING:
@@ -258,10 +258,8 @@ class LoadPlugin:
         terminalreporter.write_sep("=", title)
         for line in _text_table(rows):
             terminalreporter.write_line(line)
-        path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if path:
-            try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(f"### {title}\n\n" + "\n".join(_markdown_table(rows)) + "\n\n")
-            except OSError as exc:
-                terminalreporter.write_line(f"tempo: could not write GITHUB_STEP_SUMMARY: {exc}")
+        problem = append_step_summary(
+            f"### {title}\n\n" + "\n".join(_markdown_table(rows)) + "\n\n"
+        )
+        if problem:
+            terminalreporter.write_line(f"tempo: {problem}", red=True)

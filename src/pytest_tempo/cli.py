@@ -1,9 +1,12 @@
-"""``pytest-tempo``: a small command line for the durations store.
+"""``pytest-tempo``: a small command line for the durations store and the reference.
 
 ``pytest-tempo merge -o OUT IN [IN ...]`` joins the stores of several runs (the shards of a CI
 matrix) into one, so the next run balances its shards on everything the last one measured.
 Each IN and OUT is a store file (``.pytest_cache/v/tempo/durations``) or a cache folder
 (``.pytest_cache``).
+
+``pytest-tempo reference`` prints the configuration reference (every flag, ini key, marker,
+fixture, plugin name and hook) as Markdown.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ def main(argv: list[str] | None = None) -> int:
         "inputs", nargs="+", type=Path, metavar="IN", help="store file or cache folder"
     )
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    commands.add_parser("reference", help="print the configuration reference as Markdown")
     args = parser.parse_args(argv)
+    if args.command == "reference":
+        from .reference import render_reference  # imports the plugin: only when asked
+
+        sys.stdout.write(render_reference())
+        return 0
     try:
         stores = [load_file(path) for path in args.inputs]
     except ValueError as exc:

@@ -32,6 +32,7 @@ __all__ = [
     "OPTIONS",
     "SETTINGS_KEY",
     "Floor",
+    "HygieneMode",
     "Option",
     "OrderMode",
     "Settings",
@@ -44,6 +45,8 @@ OrderMode = Literal["tiers", "durations", "off"]
 DistMode = Literal["off", "duration"]
 DIST_MODES: tuple[DistMode, ...] = ("off", "duration")
 ORDER_MODES: tuple[OrderMode, ...] = ("tiers", "durations", "off")
+HygieneMode = Literal["off", "report", "strict"]
+HYGIENE_MODES: tuple[HygieneMode, ...] = ("off", "report", "strict")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -96,6 +99,7 @@ class Settings:
     load_vus: int = 10
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
+    hygiene: HygieneMode = "report"
     #: (field, message) of values from a shared environment variable that the option cannot
     #: use: the feature reports them when it is used (see ``Option.shared_env``).
     deferred: tuple[tuple[str, str], ...] = ()
@@ -195,6 +199,7 @@ def parse_seconds(raw: str) -> float:
 
 
 parse_dist = one_of(DIST_MODES)
+parse_hygiene = one_of(HYGIENE_MODES)
 
 
 def parse_report_rows(raw: str) -> int | None:
@@ -350,15 +355,29 @@ parse_redis_url = optional(urls.parse_redis_url)
 
 @dataclass(frozen=True)
 class Option:
-    """One user-facing setting: its flag, its ini key, its default and its parser."""
+    """One user-facing setting: its flag, its ini key, its default, its parser, and the words
+    that describe it in ``pytest --help`` and in the configuration reference.
+
+    ``help``, ``kind``, ``example`` and ``shown_default`` are Markdown (code in backticks), so
+    the reference can show them as they are; ``pytest --help`` shows ``help`` followed by
+    ``Default: ...`` from the data.
+    """
 
     field: str
+    #: What the setting does, in sentences; without the default, which is added from the data.
     help: str
     parse: Callable[[Any], Any]
+    #: The accepted values in words, e.g. "seconds, 0 or more".
+    kind: str
+    #: A flag or an ini line as a user writes it, e.g. "`--slow-threshold=0.5`".
+    example: str
     flag: str | None = None
     ini: str | None = None
     ini_type: Literal["string", "linelist"] = "string"
     default: str | tuple[str, ...] = ""
+    #: The default as users should read it, where the raw ``default`` is not (an environment
+    #: fallback, say); None shows ``default``.
+    shown_default: str | None = None
     metavar: str | None = None
     action: Literal["store", "store_true", "append"] = "store"
     #: Environment variables read, in order, when neither the flag nor the ini key is set.
@@ -372,6 +391,20 @@ class Option:
     @property
     def dest(self) -> str:
         return "tempo_" + self.field
+
+    @property
+    def default_text(self) -> str:
+        """The default in Markdown: `1.0`, "unset", "none", or ``shown_default``."""
+        if self.shown_default is not None:
+            return self.shown_default
+        if isinstance(self.default, tuple):
+            return ", ".join(f"`{line}`" for line in self.default) or "none"
+        return f"`{self.default}`" if self.default else "unset"
+
+    @property
+    def help_text(self) -> str:
+        """The ``pytest --help`` text: ``help`` and the default."""
+        return f"{self.help} Default: {self.default_text.replace('`', '')}."
 
 
 DEFAULT_TEST_TYPES = (
@@ -390,9 +423,11 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
         default="tiers",
         parse=parse_order,
-        help="Order the run: 'tiers' runs smoke tests first and slow tests last; 'durations' "
-        "also runs the fastest first inside each tier; 'off' keeps pytest's order. "
-        "Default: tiers.",
+        kind="`tiers`, `durations` or `off`",
+        example="`--tempo-order=durations`",
+        help="Order the run: `tiers` runs smoke tests first and slow tests last; `durations` "
+        "also runs the fastest first inside each tier, by recorded durations; `off` keeps "
+        "pytest's order.",
     ),
     Option(
         field="slow_threshold",
@@ -401,7 +436,9 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         default="1.0",
         parse=parse_seconds,
-        help="A test whose call phase takes longer than this many seconds is slow. Default: 1.0.",
+        kind="seconds, 0 or more",
+        example="`--slow-threshold=0.5`",
+        help="A test whose call phase takes longer than this many seconds is slow.",
     ),
     Option(
         field="slow_report",
@@ -410,7 +447,9 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         default="10",
         parse=parse_report_rows,
-        help="Rows in the Slow Tests Report; 0 hides it, 'all' shows every slow test. Default: 10.",
+        kind="whole number, 0 or more, or `all`",
+        example="`--slow-report=all`",
+        help="Rows in the Slow Tests Report; `0` hides it, `all` shows every slow test.",
     ),
     Option(
         field="slow_report_json",
@@ -419,6 +458,8 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
         default="",
         parse=parse_path,
+        kind="path",
+        example="`--slow-report-json=slow.json`",
         help="Also write the timing report as JSON to this file.",
     ),
     Option(
@@ -428,7 +469,9 @@ OPTIONS: tuple[Option, ...] = (
         action="store_true",
         default="false",
         parse=parse_bool,
-        help="Fail the run when a test not marked slow exceeds the slow threshold.",
+        kind="`true` or `false`",
+        example="`slow_strict = true`",
+        help="Fail the run when a test not marked `slow` exceeds the slow threshold.",
     ),
     Option(
         field="dist",
@@ -437,8 +480,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="MODE",
         default="off",
         parse=parse_dist,
-        help="With -n (pytest-xdist): 'duration' hands out smoke tests first, then the longest "
-        "first by recorded durations. Default: off.",
+        kind="`off` or `duration`",
+        example="`--tempo-dist=duration`",
+        help="With `-n` (pytest-xdist): `duration` hands out smoke tests first, then the "
+        "longest first by recorded durations; `off` leaves scheduling to pytest-xdist.",
     ),
     Option(
         field="shard",
@@ -446,6 +491,8 @@ OPTIONS: tuple[Option, ...] = (
         metavar="K/N",
         default="",
         parse=parse_shard_option,
+        kind="`K/N`, whole numbers with 1 <= K <= N",
+        example="`--shard=2/4`",
         help="Run only shard K of N (1-based), the shards balanced by recorded durations.",
     ),
     Option(
@@ -455,7 +502,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
         default="",
         parse=parse_path,
-        help="Write a self-contained HTML page: worker timeline, slowest tests, per-type totals.",
+        kind="path",
+        example="`--tempo-html=run.html`",
+        help="Write a self-contained HTML page: worker timeline, slowest tests and fixtures, "
+        "per-type totals.",
     ),
     Option(
         field="test_types",
@@ -463,8 +513,10 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=DEFAULT_TEST_TYPES,
         parse=parse_test_types,
-        help="Lines 'PATH_GLOB: MARKER [MARKER...]': tests under a path (relative to the "
-        "rootdir) get those markers.",
+        kind="lines `PATH_GLOB: MARKER [MARKER...]`",
+        example='`test_types = ["tests/api/*: integration db"]`',
+        help="Lines `PATH_GLOB: MARKER [MARKER...]`: tests under a path (relative to the "
+        "rootdir) get those markers. Setting it replaces the default list.",
     ),
     Option(
         field="extra_markers",
@@ -472,23 +524,28 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=(),
         parse=parse_markers,
-        help="Lines 'NAME: description': extra markers to register.",
+        kind="lines `NAME: description`",
+        example='`tempo_markers = ["llm: calls a language model"]`',
+        help="Lines `NAME: description`: extra markers to register.",
     ),
     Option(
         field="db_name",
         ini="db_name",
         default="test_db",
         parse=parse_db_name,
-        help="Base name of the per-worker database: test_db on master, test_db_gw0 on worker "
-        "gw0. Default: test_db.",
+        kind=f"lower-case letters, digits and `_`, at most {MAX_IDENTIFIER} bytes",
+        example='`db_name = "test_app"`',
+        help="Base name of the per-worker database: `test_db` on master, `test_db_gw0` on "
+        "worker gw0.",
     ),
     Option(
         field="db_unique",
         ini="db_unique",
         default="false",
         parse=parse_bool,
-        help="Add the run id to database names so concurrent runs on one server never "
-        "collide. Default: false.",
+        kind="`true` or `false`",
+        example="`db_unique = true`",
+        help="Add the run id to database names so concurrent runs on one server never collide.",
     ),
     Option(
         field="db_url",
@@ -497,9 +554,13 @@ OPTIONS: tuple[Option, ...] = (
         shared_env=("DATABASE_URL",),
         secret=True,
         default="",
+        shown_default="env `TEMPO_DB_URL`, then `DATABASE_URL`; else a SQLite file in "
+        "pytest's temporary directory",
         parse=parse_db_url,
-        help="Base database URL; each worker gets it with its own database. Default: env "
-        "TEMPO_DB_URL, then DATABASE_URL, else a SQLite file in pytest's temporary directory.",
+        kind="`postgresql://`, `mysql://`, `mariadb://` or `sqlite:///` URL, optionally with "
+        "a driver (`postgresql+psycopg://`)",
+        example='`db_url = "postgresql+psycopg://app@localhost/app"`',
+        help="Base database URL; each worker gets it with its own database.",
     ),
     Option(
         field="redis_url",
@@ -507,9 +568,12 @@ OPTIONS: tuple[Option, ...] = (
         env=("TEMPO_REDIS_URL",),
         secret=True,
         default="",
+        shown_default="env `TEMPO_REDIS_URL`; else unset",
         parse=parse_redis_url,
-        help="Redis whose keys under each worker's namespace are deleted at the end of the "
-        "session. Default: env TEMPO_REDIS_URL.",
+        kind="`redis://`, `rediss://` or `unix://` URL",
+        example='`redis_url = "redis://localhost:6379/0"`',
+        help="Redis whose keys under each worker's namespace are deleted at the start and "
+        "the end of the session.",
     ),
     Option(
         field="cov_floors",
@@ -520,17 +584,22 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATTERN:PCT",
         default=(),
         parse=parse_cov_floors,
-        help="Coverage floor (repeatable; the flags replace the ini list): 'total' is the "
-        "whole measured project, any other pattern a glob over paths relative to the rootdir, "
-        "e.g. 'src/app/auth/*:100'. Needs pytest-cov's --cov.",
+        kind="`PATTERN:PCT` (ini: lines `PATTERN: PCT`), PCT from 0 to 100",
+        example='`cov_floors = ["total: 80", "src/app/auth/*: 100"]`',
+        help="Coverage floors, checked after the run with pytest-cov's `--cov`: `total` is "
+        "the whole measured project, any other pattern a glob over paths relative to the "
+        "rootdir whose files are taken together; a floor not met fails the run. The flag is "
+        "repeatable, and the flags replace the ini list.",
     ),
     Option(
         field="cov_floors_required",
         ini="cov_floors_required",
         default="false",
         parse=parse_bool,
+        kind="`true` or `false`",
+        example="`cov_floors_required = true`",
         help="Fail the run, not just warn, when coverage floors are configured but coverage "
-        "was not measured. Default: false.",
+        "was not measured (no `--cov`, or `--no-cov`).",
     ),
     Option(
         field="load_profile",
@@ -539,8 +608,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAME",
         default="",
         parse=parse_load_profile,
-        help="Run load tests (k6 scripts, load_test) with this profile: smoke, load, stress, "
-        "spike or soak. Unset: load tests are skipped.",
+        kind="`smoke`, `load`, `stress`, `spike` or `soak`",
+        example="`--load-profile=smoke`",
+        help="Run load tests (k6 scripts, the `load_test` fixture) with this profile; unset, "
+        "they are skipped with a reason saying how to run them.",
     ),
     Option(
         field="load_vus",
@@ -549,7 +620,9 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         default="10",
         parse=parse_positive_int,
-        help="The expected number of virtual users that load profiles scale from. Default: 10.",
+        kind="whole number, 1 or more",
+        example="`--load-vus=50`",
+        help="The expected number of virtual users that load profiles scale from.",
     ),
     Option(
         field="load_time_scale",
@@ -558,8 +631,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FACTOR",
         default="1",
         parse=parse_scale,
-        help="Multiply every stage of the load profile by this factor, e.g. 0.01 to rehearse "
-        "a profile's shape in seconds. Default: 1.",
+        kind="positive number",
+        example="`--load-time-scale=0.01`",
+        help="Multiply every stage of the load profile (and its time limit) by this factor, "
+        "e.g. `0.01` to rehearse a profile's shape in seconds.",
     ),
     Option(
         field="k6_scripts",
@@ -567,7 +642,21 @@ OPTIONS: tuple[Option, ...] = (
         ini_type="linelist",
         default=("*.k6.js",),
         parse=parse_globs,
-        help="Globs of k6 scripts collected as load test items. Default: *.k6.js.",
+        kind="globs, one or more per line",
+        example='`k6_scripts = ["perf/*.js"]`',
+        help="k6 scripts collected as load test items (`SCRIPT::k6`); a glob with `/` "
+        "matches the path relative to the rootdir, any other the file name.",
+    ),
+    Option(
+        field="hygiene",
+        ini="tempo_hygiene",
+        default="report",
+        parse=parse_hygiene,
+        kind="`off`, `report` or `strict`",
+        example='`tempo_hygiene = "strict"`',
+        help="Hygiene checks (skips and xfails without a reason, non-strict xfail, "
+        "unregistered markers, unreadable parametrize ids): `off`, `report`, or `strict` "
+        "(findings fail the run).",
     ),
 )
 
@@ -579,7 +668,11 @@ def add_options(parser: Parser) -> None:
     group = parser.getgroup("tempo", "pytest-tempo: ordering, timing and gates")
     for option in OPTIONS:
         if option.flag is not None:
-            kwargs: dict[str, Any] = {"dest": option.dest, "default": None, "help": option.help}
+            kwargs: dict[str, Any] = {
+                "dest": option.dest,
+                "default": None,
+                "help": option.help_text,
+            }
             if option.action == "store_true":
                 kwargs["action"] = "store_true"
             else:
@@ -588,7 +681,7 @@ def add_options(parser: Parser) -> None:
             group.addoption(option.flag, **kwargs)
         if option.ini is not None:
             default = list(option.default) if option.ini_type == "linelist" else option.default
-            parser.addini(option.ini, option.help, type=option.ini_type, default=default)
+            parser.addini(option.ini, option.help_text, type=option.ini_type, default=default)
 
 
 def _raw_value(config: Config, option: Option) -> tuple[Any, str]:

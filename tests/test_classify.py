@@ -25,6 +25,7 @@ DEFAULTS = parse_test_types(DEFAULT_TEST_TYPES)
         ("src/unit/test_a.py", ()),
         ("tests/units/test_a.py", ()),
     ],
+    ids=lambda v: ("+".join(v) or "none") if isinstance(v, tuple) else None,
 )
 def test_default_rules(path: str, markers: tuple[str, ...]) -> None:
     assert markers_for_path(path, DEFAULTS) == markers

@@ -732,6 +732,14 @@ def test_no_floors_no_section(pytester: pytest.Pytester) -> None:
             "ERROR: cov_floors_required (ini): 'sometimes' is not valid: expected true or false",
         ),
     ],
+    ids=[
+        "cov-floor-no-percent",
+        "cov-floor-over-100",
+        "cov-floor-negative",
+        "cov-floor-abc",
+        "cov_floors-no-colon",
+        "cov_floors_required-sometimes",
+    ],
 )
 def test_bad_input_is_a_usage_error(
     pytester: pytest.Pytester, args: list[str], message: str

@@ -201,6 +201,8 @@ def test_missing_driver_names_the_extra() -> None:
          "'postgresql://u:***@h:99999/app' is not valid: it is not a valid URL"),
         ("redis_url = http://h", "redis_url (ini): 'http://h' is not valid: expected a redis://"),
     ],
+    ids=["db_name-upper-case", "db_name-leading-digit", "db_name-too-long", "db_unique-maybe",
+         "db_url-mongodb", "db_url-bad-port", "redis_url-http"],
 )  # fmt: skip
 def test_bad_settings_are_usage_errors(pytester: pytest.Pytester, ini: str, message: str) -> None:
     pytester.makeini(f"[pytest]\n{ini}\n")

@@ -139,6 +139,7 @@ def test_every_option_row_is_complete(row: list[str]) -> None:
         ("hygiene", HYGIENE_MODES),
         ("load_profile", PROFILE_NAMES),
     ],
+    ids=["order", "dist", "hygiene", "load_profile"],
 )
 def test_choice_options_name_every_choice(field: str, choices: Sequence[str]) -> None:
     (option,) = (o for o in OPTIONS if o.field == field)

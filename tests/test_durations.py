@@ -46,6 +46,16 @@ def test_parse_store_accepts_its_own_shape() -> None:
         (good({"a": {"call": [-1]}}), "entry for 'a' has values that are not seconds"),
         (good({"a": {"call": [True]}}), "entry for 'a' has values that are not seconds"),
     ],
+    ids=[
+        "list",
+        "no-version",
+        "tests-list",
+        "entry-int",
+        "phase-text",
+        "unknown-phase",
+        "negative-seconds",
+        "bool-seconds",
+    ],
 )
 def test_parse_store_rejects_foreign_shapes(value: object, problem: str) -> None:
     assert parse_store(value) == ({}, problem)
@@ -153,7 +163,9 @@ def test_merge_stores_prefers_stamped_entries_to_old_ones() -> None:
     assert merge_stores([new, old])["a"] == new["a"]
 
 
-@pytest.mark.parametrize("stamp", [[], [1.0, 2.0], ["now"], [-1.0]])
+@pytest.mark.parametrize(
+    "stamp", [[], [1.0, 2.0], ["now"], [-1.0]], ids=["empty", "two", "text", "negative"]
+)
 def test_parse_store_refuses_bad_stamps(stamp: list[object]) -> None:
     store, problem = parse_store({"version": 1, "tests": {"a": {"call": [1.0], "at": stamp}}})
     assert (store, problem) == ({}, "entry for 'a' has a bad stamp")

@@ -490,6 +490,7 @@ def test_header_names_the_profile(pytester: pytest.Pytester) -> None:
         (["--load-vus=many"], "--load-vus: 'many' is not valid"),
         (["--load-time-scale=0"], "--load-time-scale: '0' is not valid: expected a positive"),
     ],
+    ids=["load-profile-bogus", "load-vus-0", "load-vus-many", "load-time-scale-0"],
 )
 def test_bad_options(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     assert_usage_error(pytester, args, f"ERROR: *{message}*")

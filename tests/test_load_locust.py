@@ -157,6 +157,7 @@ def test_resolve_user(tmp_path: Path, locustfile: Path) -> None:
         ({"checks": ["rate>0.99"]}, "unknown metric 'checks'"),
         ({"http_req_duration{status:200}": ["avg<1"]}, "tag 'status' is not available"),
     ],
+    ids=["unknown-method", "rate-on-trend", "unknown-metric", "unknown-tag"],
 )
 def test_bad_thresholds_fail_before_any_run(
     locustfile: Path, thresholds: dict[str, list[str]], message: str

@@ -73,6 +73,7 @@ def test_time_scale_and_k6_forms() -> None:
         (("load", 0), "vus must be 1 or more, not 0"),
         (("load", 1, 0.0), "time_scale must be a positive number"),
     ],
+    ids=["unknown-profile", "zero-vus", "zero-time-scale"],
 )
 def test_build_profile_errors(args: tuple[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -97,6 +98,7 @@ def test_users_never_exceed_the_peak(name: str, vus: int, fraction: float) -> No
         ("soak", {"spike", "soak", "db"}, True),
         ("spike", {"slow", "db"}, True),
     ],
+    ids=lambda v: ("+".join(sorted(v)) or "none") if isinstance(v, set) else None,
 )
 def test_profile_allows(profile: str, markers: set[str], runs: bool) -> None:
     assert profile_allows(profile, markers) is runs

@@ -119,6 +119,7 @@ def test_parse_threshold_object_form() -> None:
         ({"threshold": "avg<1", "delayAbortEval": "soon"}, "duration 'soon' is not a duration"),
         (42, "neither a string"),
     ],
+    ids=["no-threshold", "misspelt-key", "abort-not-bool", "bad-delay", "number"],
 )
 def test_parse_threshold_errors(item: object, message: str) -> None:
     with pytest.raises(ThresholdError, match=message):
@@ -190,6 +191,16 @@ def test_parse_thresholds_checks_metrics_and_types() -> None:
         ({"http_req_duration{status:200}": ["avg<1"]}, "tag 'status' is not available"),
         ({"http_reqs": []}, "expected a list of thresholds"),
         (["p(95)<500"], "are not a mapping"),
+    ],
+    ids=[
+        "rate-on-trend",
+        "p95-on-rate",
+        "avg-on-counter",
+        "count-on-gauge",
+        "unknown-metric",
+        "unknown-tag",
+        "empty-list",
+        "not-a-mapping",
     ],
 )
 def test_parse_thresholds_errors(spec: object, message: str) -> None:
@@ -380,6 +391,7 @@ def test_evaluate_reports_unmeasured_aggregate() -> None:
         ({"value": 2, "min": 1, "max": 2}, "gauge", 1, "value", 2.0),
         ({"avg": 3, "med": 2, "count": 0}, "trend", 0, "med", 2.0),
     ],
+    ids=["rate", "counter", "gauge", "trend"],
 )
 def test_exported_kinds(
     entry: dict[str, float], kind: str, samples: int, key: str, value: float

@@ -308,7 +308,9 @@ def test_store_with_tests_that_no_longer_exist(pytester: pytest.Pytester) -> Non
 
 
 @needs_xdist
-@pytest.mark.parametrize("extra", [[], ["--continue-on-collection-errors"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["--continue-on-collection-errors"]], ids=["default", "continue-on-errors"]
+)
 def test_collection_errors_as_with_xdist_load(pytester: pytest.Pytester, extra: list[str]) -> None:
     pytester.makepyfile(test_a="def test_1(): pass\n", test_b="import nonexistent_module\n")
     ours = pytester.runpytest("-n", "2", "--tempo-dist=duration", *extra)
@@ -343,6 +345,13 @@ DIST = "expected one of off, duration"
         ),
         (["--tempo-dist=bogus"], f"--tempo-dist: 'bogus' is not valid: {DIST}"),
         (["-o", "tempo_dist=fast"], f"tempo_dist (ini): 'fast' is not valid: {DIST}"),
+    ],
+    ids=[
+        "shard-k-zero",
+        "shard-k-over-n",
+        "shard-not-numbers",
+        "tempo-dist-bogus",
+        "tempo_dist-fast",
     ],
 )
 def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:

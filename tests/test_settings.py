@@ -168,6 +168,7 @@ def test_order_flag_and_ini_valid(pytester: pytest.Pytester, mode: str) -> None:
             "'PATH_GLOB: MARKER [[]MARKER...[]]'",
         ),
     ],
+    ids=["tempo-order-bogus", "tempo_order-fast", "tempo_markers-no-colon", "test_types-no-colon"],
 )
 def test_bad_values_are_usage_errors(
     pytester: pytest.Pytester, args: list[str], message: str

@@ -382,6 +382,7 @@ def test_github_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("args", "rows"),
     [(["--slow-report=1"], 1), (["--slow-report=all"], 2), (["-o", "slow_report=all"], 2)],
+    ids=["slow-report-1", "slow-report-all", "slow_report-all"],
 )
 def test_report_rows_option(pytester: pytest.Pytester, args: list[str], rows: int) -> None:
     pytester.makepyfile(test_suite=SUITE)
@@ -389,7 +390,9 @@ def test_report_rows_option(pytester: pytest.Pytester, args: list[str], rows: in
     assert sum("test_suite.py::test_" in line and "s " in line[:10] for line in lines) == rows
 
 
-@pytest.mark.parametrize("args", [["--slow-report=0"], ["--collect-only"]])
+@pytest.mark.parametrize(
+    "args", [["--slow-report=0"], ["--collect-only"]], ids=["slow-report-0", "collect-only"]
+)
 def test_report_hidden_with_zero_or_when_nothing_ran(
     pytester: pytest.Pytester, args: list[str]
 ) -> None:
@@ -420,6 +423,8 @@ def test_timing_switched_off(pytester: pytest.Pytester) -> None:
         (["-o", "slow_strict=maybe"], "slow_strict (ini): 'maybe' is not valid: expected true "
          "or false"),
     ],
+    ids=["slow-threshold-negative", "slow-threshold-abc", "slow_threshold-nan",
+         "slow-report-negative", "slow_report-many", "slow_strict-maybe"],
 )  # fmt: skip
 def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     assert_usage_error(pytester, args, f"ERROR: {message}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ def test_parse_store_accepts_its_own_shape() -> None:
         (good({"a": {"lunch": [1]}}), "entry for 'a' has a bad phase 'lunch'"),
         (good({"a": {"call": [-1]}}), "entry for 'a' has values that are not seconds"),
         (good({"a": {"call": [True]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [1.0, math.nan]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [1, None]}}), "entry for 'a' has values that are not seconds"),
     ],
     ids=[
         "list",
@@ -55,6 +58,8 @@ def test_parse_store_accepts_its_own_shape() -> None:
         "unknown-phase",
         "negative-seconds",
         "bool-seconds",
+        "nan-seconds",
+        "null-seconds",
     ],
 )
 def test_parse_store_rejects_foreign_shapes(value: object, problem: str) -> None:

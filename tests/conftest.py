@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
@@ -32,6 +33,11 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     # Hypothesis's plugin costs each inner xdist worker about a second to load; inner runs
     # do not use it.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:hypothesispytest")
+    # pytest-cov 6 measures every Python subprocess of a --cov run through COV_CORE_*
+    # variables; an inner run is a session of its own and must not add its data (measured
+    # with another configuration) to the outer run's, which then cannot be combined.
+    for name in [name for name in os.environ if name.startswith("COV_CORE_")]:
+        monkeypatch.delenv(name)
     pytester.makeini("[pytest]\nconsole_output_style = classic\n")
     return pytester
 

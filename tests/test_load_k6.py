@@ -531,12 +531,15 @@ def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
         command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
         deadline = time.monotonic() + 30
-        while not processes_mentioning(script_path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not processes_mentioning(script_path):
+        started = False
+        while not started and proc.poll() is None and time.monotonic() < deadline:
+            started = bool(processes_mentioning(script_path))
+            if not started:
+                time.sleep(0.05)
+        if not started or proc.poll() is not None:
             proc.kill()
-            pytest.fail(f"k6 never started; pytest printed:\n{proc.communicate()[0]}")
+            pytest.fail(f"k6 was not running; pytest printed:\n{proc.communicate()[0]}")
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         output, _ = proc.communicate(timeout=30)
-    assert "KeyboardInterrupt" in output
+    assert "KeyboardInterrupt" in output, output
     assert processes_mentioning(script_path) == []

@@ -227,7 +227,6 @@ class TypeSummaryPlugin:
         self._types = tuple(types)
         self._coverage: dict[str, tuple[int, int]] | None = None
         self._note = ""
-        self._error = ""
 
     # tryfirst makes this wrapper an outer one, around pytest-cov's: after our yield the
     # workers' coverage data is combined (as for the coverage floors).

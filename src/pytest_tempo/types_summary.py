@@ -210,9 +210,10 @@ def measure_contexts(
     if not any(context_nodeid(c) is not None for c in data.measured_contexts()):
         return None
     try:
+        # analysis.filename, as coverage's own HTML and JSON reports ask for contexts.
         files = [
-            (analysis.statements, data.contexts_by_lineno(filename))
-            for filename, analysis in analyses(cov)
+            (analysis.statements, data.contexts_by_lineno(analysis.filename))
+            for _, analysis in analyses(cov)
         ]
     except NoDataError:
         files = []

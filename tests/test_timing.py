@@ -153,7 +153,16 @@ def test_same_report_with_and_without_xdist(pytester: pytest.Pytester) -> None:
     def content(*args: str) -> list[str]:
         lines = section(pytester.runpytest(THRESHOLD, "-p", "no:cacheprovider", *args))
         rows = [" ".join(line.split()[-2:]) for line in lines[1:3]]  # marked, node id
-        return rows + [re.sub(r"\d+(\.\d+)?", "N", line) for line in lines[3:]]
+        # Left out: the stale-marker block, which depends on a trivial test's call staying
+        # under 4 ms in both runs (a scheduling pause on a busy machine can exceed that); it
+        # is checked on its own in test_report_rows_order_and_footer.
+        stale = "these may not need the slow marker"
+        rest = [
+            line
+            for line in lines[3:]
+            if not line.startswith((stale, "  test_suite.py::test_marked_fast"))
+        ]
+        return rows + [re.sub(r"\d+(\.\d+)?", "N", line) for line in rest]
 
     assert content() == content("-n", "2")
 

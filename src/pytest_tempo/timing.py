@@ -21,7 +21,7 @@ from .markers import MarkerIndex
 from .step_summary import append_step_summary
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Mapping, Sequence
+    from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
@@ -433,9 +433,9 @@ class TimingPlugin:
             timing.outcome = outcome_of(report, timing.outcome)
 
     @property
-    def timings(self) -> list[TestTiming]:
-        """The tests seen so far (on the controller: every test of the run)."""
-        return list(self._timings.values())
+    def timings(self) -> Collection[TestTiming]:
+        """The tests seen so far (on the controller: every test of the run); a live view."""
+        return self._timings.values()
 
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]

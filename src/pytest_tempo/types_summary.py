@@ -250,8 +250,8 @@ class TypeSummaryPlugin:
                 self._note = NO_CONTEXTS
         return result
 
-    def _rows(self) -> list[TypeRow]:
-        rows = type_rows(self._timing.timings, self._types)
+    def _rows(self, timings: Iterable[TestTiming]) -> list[TypeRow]:
+        rows = type_rows(timings, self._types)
         for row in rows:
             covered, statements = (self._coverage or {}).get(row.name, (0, 0))
             row.covered, row.statements = covered, statements
@@ -261,10 +261,11 @@ class TypeSummaryPlugin:
         """The "test types" section (written in order by ``plugin.Sections``)."""
         if hasattr(terminalreporter.config, "workerinput"):
             return
-        rows = self._rows()
+        timings = self._timing.timings
+        rows = self._rows(timings)
         if not rows:
             return
-        tests = len(self._timing.timings)
+        tests = len(timings)
         with_coverage = self._coverage is not None
         terminalreporter.write_sep("=", "test types")
         for line in render_terminal(rows, tests, with_coverage, self._note):

@@ -448,7 +448,7 @@ def test_markers_restrict_profiles_and_github_summary(
     result.stdout.fnmatch_lines(["*load test marked soak, spike: not run with the stress profile"])
     text = summary.read_text()
     assert "### load (stress, 2 vus)\n\n| test | result | requests |" in text
-    assert "| plain.k6.js::k6 | passed | 2 |" in text
+    assert "| `plain.k6.js::k6` | passed | 2 |" in text
 
 
 def test_missing_k6_skips_naming_the_extra(

@@ -42,6 +42,7 @@ __all__ = [
     "add_options",
     "check_timing_off",
     "load_settings",
+    "read_option",
 ]
 
 OrderMode = Literal["tiers", "durations", "off"]
@@ -822,30 +823,39 @@ def _type_problem(option: Option, raw: object) -> str | None:
     return None
 
 
+def read_option(option: Option, raw: Any, source: str) -> tuple[Any, str | None]:
+    """The value of ``option`` from ``raw`` as it came from ``source`` (the flag, ``NAME
+    (ini)``, ``NAME (env)``), and the message of a problem reported later (a shared environment
+    variable's value this option cannot use, see ``Option.shared_env``) or None.
+
+    A value that cannot be used raises :class:`pytest.UsageError` with one line naming
+    ``source``, the value (cut, and masked where secret) and what is accepted.
+    """
+    if option.action == "store_true" and isinstance(raw, bool):
+        return raw, None
+    problem = _type_problem(option, raw)
+    if problem:
+        raise pytest.UsageError(f"{source}: {problem}")
+    try:
+        return option.parse(raw), None
+    except SettingError as exc:
+        if option.ini_type == "linelist":
+            raise pytest.UsageError(f"{source}: {exc}") from None
+        value = urls.mask_password(raw) if option.secret else raw
+        message = f"{source}: {shown(value)} is not valid: {exc}"
+        if source.removesuffix(" (env)") in option.shared_env:
+            return option.parse(option.default), message
+        raise pytest.UsageError(message) from None
+
+
 def load_settings(config: Config) -> Settings:
     """Read and validate every option; raise :class:`pytest.UsageError` on a bad value."""
     values: dict[str, Any] = {}
     deferred: list[tuple[str, str]] = []
     for option in OPTIONS:
-        raw, source = _raw_value(config, option)
-        if option.action == "store_true" and isinstance(raw, bool):
-            values[option.field] = raw
-            continue
-        problem = _type_problem(option, raw)
-        if problem:
-            raise pytest.UsageError(f"{source}: {problem}")
-        try:
-            values[option.field] = option.parse(raw)
-        except SettingError as exc:
-            if option.ini_type == "linelist":
-                raise pytest.UsageError(f"{source}: {exc}") from None
-            value = urls.mask_password(raw) if option.secret else raw
-            message = f"{source}: {shown(value)} is not valid: {exc}"
-            if source.removesuffix(" (env)") in option.shared_env:
-                values[option.field] = option.parse(option.default)
-                deferred.append((option.field, message))
-                continue
-            raise pytest.UsageError(message) from None
+        values[option.field], problem = read_option(option, *_raw_value(config, option))
+        if problem is not None:
+            deferred.append((option.field, problem))
     return Settings(**values, deferred=tuple(deferred))
 
 

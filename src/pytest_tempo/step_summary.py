@@ -37,7 +37,7 @@ def md_cell(text: str, *, code: bool = False) -> str:
     text = _printable(text)
     if not code:
         return _SPECIAL.sub(r"\\\1", text)
-    if not text:
+    if not text.strip(" "):  # a table cell drops blanks anyway
         return ""
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
     pad = text[0] in "` " or text[-1] in "` "

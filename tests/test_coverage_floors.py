@@ -92,7 +92,11 @@ def test_parse_cov_floors() -> None:
         ("src/x:-5", "line 'src/x:-5': '-5' is not a percentage from 0 to 100"),
         ("src/x:abc", "line 'src/x:abc': 'abc' is not a percentage such as 90 or 92.5"),
         ("src/x:", "line 'src/x:': '' is not a percentage such as 90 or 92.5"),
-        ("src/x:nan", "line 'src/x:nan': 'nan' is not a percentage from 0 to 100"),
+        ("src/x:nan", "line 'src/x:nan': 'nan' is not a percentage such as 90 or 92.5"),
+        (
+            "src/x:\u0669\u0660",
+            "line 'src/x:\u0669\u0660': '\u0669\u0660' is not a percentage such as 90 or 92.5",
+        ),
         ("src/x**: 90", "line 'src/x\\*\\*: 90': File pattern can't include 'x\\*\\*'"),
     ],
 )

@@ -448,7 +448,7 @@ def test_markers_restrict_profiles_and_github_summary(
     result.stdout.fnmatch_lines(["*load test marked soak, spike: not run with the stress profile"])
     text = summary.read_text()
     assert "### load (stress, 2 vus)\n\n| test | result | requests |" in text
-    assert "| plain.k6.js::k6 | passed | 2 |" in text
+    assert "| `plain.k6.js::k6` | passed | 2 |" in text
 
 
 def test_missing_k6_skips_naming_the_extra(
@@ -486,9 +486,9 @@ def test_header_names_the_profile(pytester: pytest.Pytester) -> None:
             "--load-profile: 'bogus' is not valid: expected one of smoke, "
             "load, stress, spike, soak",
         ),
-        (["--load-vus=0"], "--load-vus: '0' is not valid: expected a whole number of 1 or more"),
+        (["--load-vus=0"], "--load-vus: '0' is not valid: expected a whole number from 1 to 10000"),
         (["--load-vus=many"], "--load-vus: 'many' is not valid"),
-        (["--load-time-scale=0"], "--load-time-scale: '0' is not valid: expected a positive"),
+        (["--load-time-scale=0"], "--load-time-scale: '0' is not valid: expected a number over 0"),
     ],
     ids=["load-profile-bogus", "load-vus-0", "load-vus-many", "load-time-scale-0"],
 )

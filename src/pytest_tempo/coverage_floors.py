@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -284,31 +284,27 @@ def terminal_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return lines
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def markdown(verdict: Verdict) -> str:
     """The same verdict as Markdown, for ``GITHUB_STEP_SUMMARY``."""
     out = ["### Coverage floors", ""]
     if verdict.unchecked:
-        out += [f"**{_unchecked_line(verdict)}**", ""]
+        out += [f"**{md_cell(_unchecked_line(verdict))}**", ""]
         return "\n".join(out) + "\n"
     out += ["| pattern | files | covered | floor | result |", "|---|---:|---:|---:|---|"]
     for result in verdict.results:
         pattern, files, covered, floor, status = _cells(result, verdict.precision)
         shown = status if result.met else f"**{status}**"
-        out.append(f"| `{_md(pattern)}` | {files} | {covered} | {floor} | {shown} |")
+        out.append(f"| {md_cell(pattern, code=True)} | {files} | {covered} | {floor} | {shown} |")
     worst = [(r, f) for r in verdict.results for f in r.worst]
     if worst:
         out += ["", "Files with the most missed lines under the failing floors:", ""]
         out += ["| floor | file | missed | lines |", "|---|---|---|---|"]
         for result, f in worst:
             out.append(
-                f"| `{_md(result.floor.pattern)}` | `{_md(f.path)}` | {_missed_text(f)} "
-                f"| {_md(f.missed)} |"
+                f"| {md_cell(result.floor.pattern, code=True)} | {md_cell(f.path, code=True)} "
+                f"| {_missed_text(f)} | {md_cell(f.missed)} |"
             )
-    out += ["", summary_line(verdict), "", ""]
+    out += ["", md_cell(summary_line(verdict)), "", ""]
     return "\n".join(out)
 
 

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -489,10 +489,6 @@ def render_terminal(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(findings: Sequence[Finding]) -> str:
     """The same findings as Markdown tables, for GitHub's step summary."""
     out = ["### Hygiene", ""]
@@ -503,10 +499,11 @@ def render_markdown(findings: Sequence[Finding]) -> str:
         out += [f"#### {title[0].upper()}{title[1:]}", "", "| where | what | tests |"]
         out.append("|---|---|---|")
         for f in block:
-            what = f"`{_cell(f.what)}`"
+            what = md_cell(f.what, code=True)
             if f.rule == "ids" and f.examples:
-                what = f"{_cell(f.what)}, such as `{_cell(_example(f.examples[0]))}`"
-            out.append(f"| `{_cell(f.location)}` | {what} | {f.tests or ''} |")
+                example = md_cell(_example(f.examples[0]), code=True)
+                what = f"{md_cell(f.what)}, such as {example}"
+            out.append(f"| {md_cell(f.location, code=True)} | {what} | {f.tests or ''} |")
         out.append("")
     out.append(summary_line(findings) + ".")
     return "\n".join(out) + "\n\n"

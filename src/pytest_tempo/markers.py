@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-__all__ = ["MARKERS", "MarkerIndex", "marker_lines", "register_markers"]
+__all__ = ["MARKERS", "PYTEST_MARKERS", "MarkerIndex", "marker_lines", "register_markers"]
 
 #: Every built-in marker with its one-line description.
 MARKERS: dict[str, str] = {
@@ -27,6 +27,12 @@ MARKERS: dict[str, str] = {
     "spike": "spike test: a sudden jump to about 10 times the traffic, then back",
     "soak": "soak test: the expected traffic for hours, to find leaks",
 }
+
+#: The markers pytest itself registers (``pytest --markers``); ``tempo_markers`` leaves them be.
+PYTEST_MARKERS = frozenset(
+    ("filterwarnings", "parametrize", "skip", "skipif", "tryfirst", "trylast", "usefixtures",
+     "xfail")
+)  # fmt: skip
 
 
 def marker_lines(settings: Settings) -> list[str]:

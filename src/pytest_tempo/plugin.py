@@ -18,7 +18,7 @@ from .durations import Snapshot, read_store
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
-from .settings import SETTINGS_KEY, add_options, load_settings
+from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .timing import TimingPlugin, type_markers
 from .types_summary import TypeSummaryPlugin
 
@@ -58,6 +58,8 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
+    if config.pluginmanager.is_blocked(TIMING):
+        check_timing_off(config)
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))

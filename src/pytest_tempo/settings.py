@@ -14,11 +14,13 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from fnmatch import translate
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
 from .databases import urls
+from .markers import MARKERS, PYTEST_MARKERS
 from .workers import MAX_IDENTIFIER, is_plain_identifier
 
 if TYPE_CHECKING:
@@ -38,7 +40,9 @@ __all__ = [
     "Settings",
     "TypeRule",
     "add_options",
+    "check_timing_off",
     "load_settings",
+    "read_option",
 ]
 
 OrderMode = Literal["tiers", "durations", "off"]
@@ -49,6 +53,21 @@ HygieneMode = Literal["off", "report", "strict"]
 HYGIENE_MODES: tuple[HygieneMode, ...] = ("off", "report", "strict")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: A decimal number in ASCII digits: ``5``, ``0.25``, ``.5``, ``1e-3``. ``float()`` alone would
+#: also take other scripts' digits (``"\u0661"``), ``_`` separators, ``nan`` and ``inf``.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: A whole number in ASCII digits. ``str.isdigit()`` is also true of ``"\u00b2"``, which
+#: ``int()`` refuses.
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+#: Upper bounds of the numeric options: past them a value is a typo, and would overflow or
+#: exhaust memory further on (k6 stages in milliseconds, virtual users allocated up front).
+MAX_SLOW_THRESHOLD = 86_400  # seconds: a day
+MAX_REPORT_ROWS = 100_000  # ``all`` shows every slow test
+MAX_LOAD_VUS = 10_000  # the spike profile runs 10 times as many
+MAX_TIME_SCALE = 100  # the soak profile's 4 h 10 min become about 17 days
+#: A value shown in an error message is cut to this many characters.
+SHOWN_CHARS = 60
 
 
 class SettingError(ValueError):
@@ -130,6 +149,37 @@ def parse_shard(raw: str) -> ShardSpec:
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------
 
 
+def shown(value: object) -> str:
+    """``value`` as an error message quotes it: ``repr``, so control characters and line
+    breaks stay on one line, and cut after :data:`SHOWN_CHARS` characters."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS + 2 else f"{text[:SHOWN_CHARS]}..."
+
+
+def _line(line: str) -> str:
+    return f"line {shown(line)}"
+
+
+def decimal(raw: str) -> float | None:
+    """``raw`` as a number if it is written as a decimal in ASCII digits, else None."""
+    text = raw.strip()
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def whole(raw: str) -> int | float | None:
+    """``raw`` as a whole number if written in ASCII digits, else None; ``inf`` for one too
+    long for ``int()`` (over 4300 digits), which no bound admits anyway."""
+    text = raw.strip()
+    if not _WHOLE.fullmatch(text):
+        return None
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 18:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
 S = TypeVar("S", bound=str)
 T = TypeVar("T")
 
@@ -153,7 +203,7 @@ parse_order = one_of(ORDER_MODES)
 def _split_line(line: str, what: str) -> tuple[str, str]:
     key, sep, rest = line.partition(":")
     if not sep or not key.strip():
-        raise SettingError(f"line {line!r} is not of the form '{what}'")
+        raise SettingError(f"{_line(line)} is not of the form '{what}'")
     return key.strip(), rest.strip()
 
 
@@ -164,37 +214,56 @@ def parse_test_types(lines: Sequence[str]) -> tuple[TypeRule, ...]:
         glob, rest = _split_line(line, "PATH_GLOB: MARKER [MARKER...]")
         names = tuple(rest.replace(",", " ").split())
         if not names:
-            raise SettingError(f"line {line!r} names no marker; expected 'PATH_GLOB: MARKER ...'")
+            raise SettingError(f"{_line(line)} names no marker; expected 'PATH_GLOB: MARKER ...'")
         for name in names:
             if not _IDENTIFIER.match(name):
                 raise SettingError(
-                    f"line {line!r}: {name!r} is not a marker name (letters, digits, _)"
+                    f"{_line(line)}: {shown(name)} is not a marker name (letters, digits, _)"
                 )
-        rules.append(TypeRule(glob=glob.replace("\\", "/"), markers=names))
+        glob = glob.replace("\\", "/")
+        problem = glob_problem(glob)
+        if problem:
+            raise SettingError(f"{_line(line)}: the glob {shown(glob)} {problem}")
+        rules.append(TypeRule(glob=glob, markers=names))
     return tuple(rules)
 
 
 def parse_markers(lines: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """Parse ``NAME: description`` lines into (name, description) pairs."""
-    result = []
+    """Parse ``NAME: description`` lines into (name, description) pairs.
+
+    A name of pytest-tempo's or pytest's own markers is refused (its description would be
+    replaced, or listed twice), as is a name given twice.
+    """
+    result: dict[str, str] = {}
     for line in _content_lines(lines):
         name, description = _split_line(line, "NAME: description")
+        where = _line(line)
         if not _IDENTIFIER.match(name):
-            raise SettingError(f"line {line!r}: {name!r} is not a marker name (letters, digits, _)")
+            raise SettingError(f"{where}: {shown(name)} is not a marker name (letters, digits, _)")
         if not description:
-            raise SettingError(f"line {line!r} has no description; expected 'NAME: description'")
-        result.append((name, description))
-    return tuple(result)
+            raise SettingError(f"{where} has no description; expected 'NAME: description'")
+        if not description.isprintable():
+            raise SettingError(f"{where}: the description has characters that are not printable")
+        if name in MARKERS:
+            raise SettingError(
+                f"{where}: {name!r} is a built-in marker of pytest-tempo, whose description "
+                "stays; choose another name"
+            )
+        if name in PYTEST_MARKERS:
+            raise SettingError(f"{where}: {name!r} is one of pytest's own markers")
+        if name in result:
+            raise SettingError(f"{where}: the marker {name!r} is already described above")
+        result[name] = description
+    return tuple(result.items())
 
 
 def parse_seconds(raw: str) -> float:
-    """A non-negative, finite number of seconds."""
-    try:
-        value = float(raw.strip().removesuffix("s"))
-    except ValueError:
-        raise SettingError("expected a number of seconds such as 0.5") from None
-    if not math.isfinite(value) or value < 0:
-        raise SettingError("expected a number of seconds of 0 or more")
+    """A number of seconds from 0 to :data:`MAX_SLOW_THRESHOLD`, such as ``0.5`` or ``2s``."""
+    value = decimal(raw.strip().removesuffix("s"))
+    if value is None or not 0 <= value <= MAX_SLOW_THRESHOLD:
+        raise SettingError(
+            f"expected a number of seconds from 0 to {MAX_SLOW_THRESHOLD}, such as 0.5"
+        )
     return value
 
 
@@ -203,13 +272,13 @@ parse_hygiene = one_of(HYGIENE_MODES)
 
 
 def parse_report_rows(raw: str) -> int | None:
-    """A row count of 0 or more, or ``all`` (None)."""
-    value = raw.strip().lower()
-    if value == "all":
+    """A row count from 0 to :data:`MAX_REPORT_ROWS`, or ``all`` (None)."""
+    if raw.strip().lower() == "all":
         return None
-    if not value.isdigit():
-        raise SettingError("expected a whole number of 0 or more, or 'all'")
-    return int(value)
+    value = whole(raw)
+    if not isinstance(value, int) or not 0 <= value <= MAX_REPORT_ROWS:
+        raise SettingError(f"expected a whole number from 0 to {MAX_REPORT_ROWS}, or 'all'")
+    return value
 
 
 def parse_path(raw: str) -> str | None:
@@ -229,13 +298,11 @@ def parse_bool(raw: str) -> bool:
 
 def parse_percent(raw: str) -> float:
     """A percentage from 0 to 100, such as ``90``, ``92.5`` or ``90%``."""
-    text = raw.strip().removesuffix("%").strip()
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingError(f"{raw.strip()!r} is not a percentage such as 90 or 92.5") from None
-    if not math.isfinite(value) or not 0 <= value <= 100:
-        raise SettingError(f"{raw.strip()!r} is not a percentage from 0 to 100")
+    value = decimal(raw.strip().removesuffix("%"))
+    if value is None:
+        raise SettingError(f"{shown(raw.strip())} is not a percentage such as 90 or 92.5")
+    if not 0 <= value <= 100:
+        raise SettingError(f"{shown(raw.strip())} is not a percentage from 0 to 100")
     return value
 
 
@@ -261,17 +328,17 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
         try:
             percent = parse_percent(pct)
         except SettingError as exc:
-            raise SettingError(f"line {line!r}: {exc}") from None
+            raise SettingError(f"{_line(line)}: {exc}") from None
         if not pattern.isprintable():
             # No path has them, and coverage.py before 7.17 loops forever on a line break.
-            raise SettingError(f"line {line!r}: the pattern has characters that are not printable")
+            raise SettingError(f"{_line(line)}: the pattern has characters that are not printable")
         if pattern != "total":
             try:
                 globs_to_regex([pattern])
             except ConfigError as exc:
-                raise SettingError(f"line {line!r}: {exc}") from None
+                raise SettingError(f"{_line(line)}: {exc}") from None
         if pattern in seen:
-            raise SettingError(f"line {line!r}: the pattern {pattern!r} already has a floor")
+            raise SettingError(f"{_line(line)}: the pattern {shown(pattern)} already has a floor")
         seen.add(pattern)
         floors.append(Floor(pattern=pattern, percent=percent))
     return tuple(floors)
@@ -289,27 +356,65 @@ def parse_load_profile(raw: str) -> str | None:
     return value
 
 
-def parse_positive_int(raw: str) -> int:
-    value = raw.strip()
-    if not value.isdigit() or int(value) < 1:
-        raise SettingError("expected a whole number of 1 or more")
-    return int(value)
-
-
-def parse_scale(raw: str) -> float:
-    """A positive, finite factor such as ``0.01``."""
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise SettingError("expected a positive number such as 0.01") from None
-    if not math.isfinite(value) or value <= 0:
-        raise SettingError("expected a positive number such as 0.01")
+def parse_vus(raw: str) -> int:
+    """A number of virtual users from 1 to :data:`MAX_LOAD_VUS`."""
+    value = whole(raw)
+    if not isinstance(value, int) or not 1 <= value <= MAX_LOAD_VUS:
+        raise SettingError(f"expected a whole number from 1 to {MAX_LOAD_VUS}")
     return value
 
 
-def parse_globs(lines: Sequence[str]) -> tuple[str, ...]:
-    """Globs, several per line or one per line."""
-    return tuple(glob for line in _content_lines(lines) for glob in line.split())
+def parse_scale(raw: str) -> float:
+    """A factor over 0 and up to :data:`MAX_TIME_SCALE`, such as ``0.01``."""
+    value = decimal(raw)
+    if value is None or not 0 < value <= MAX_TIME_SCALE:
+        raise SettingError(f"expected a number over 0 and up to {MAX_TIME_SCALE}, such as 0.01")
+    return value
+
+
+def glob_problem(glob: str) -> str | None:
+    """Why ``glob`` (``fnmatch`` syntax, ``/`` separators) can never match a path relative
+    to the rootdir, or None: the end of a sentence whose subject is the glob."""
+    if not glob.isprintable():
+        return "has characters that are not printable"
+    i = 0
+    while (i := glob.find("[", i) + 1) > 0:
+        # Where fnmatch looks for the closing bracket (a "]" right after "[" or "[!" is
+        # part of the set); without one, the "[" silently stands for itself.
+        j = i + (glob[i : i + 1] == "!")
+        j += glob[j : j + 1] == "]"
+        end = glob.find("]", j)
+        if end < 0:
+            return "has an unclosed '['; write '[[]' for a literal '['"
+        i = end
+    if "(?!)" in translate(glob):
+        return "has a character range that is empty, such as [z-a]"
+    if "/" in glob:
+        if glob.startswith("/") or re.match(r"[A-Za-z]:", glob):
+            return "is absolute; paths are matched relative to the rootdir"
+        if any(part in ("", ".", "..") for part in glob.split("/")):
+            return (
+                "has an empty, '.' or '..' part; paths are matched relative to the rootdir, "
+                "as in tests/load/*.js"
+            )
+    return None
+
+
+def _glob_where(line: str, glob: str) -> str:
+    return shown(glob) if line == glob else f"{_line(line)}: the glob {shown(glob)}"
+
+
+def parse_k6_globs(lines: Sequence[str]) -> tuple[str, ...]:
+    """Globs, several per line or one per line; one that can never match is an error."""
+    globs = []
+    for line in _content_lines(lines):
+        for glob in line.split():
+            glob = glob.replace("\\", "/")
+            problem = glob_problem(glob)
+            if problem:
+                raise SettingError(f"{_glob_where(line, glob)} {problem}")
+            globs.append(glob)
+    return tuple(globs)
 
 
 def _content_lines(lines: Sequence[str]) -> list[str]:
@@ -436,7 +541,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SECONDS",
         default="1.0",
         parse=parse_seconds,
-        kind="seconds, 0 or more",
+        kind=f"seconds, from 0 to {MAX_SLOW_THRESHOLD:,} (a day)",
         example="`--slow-threshold=0.5`",
         help="A test whose call phase takes longer than this many seconds is slow.",
     ),
@@ -447,7 +552,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         default="10",
         parse=parse_report_rows,
-        kind="whole number, 0 or more, or `all`",
+        kind=f"whole number from 0 to {MAX_REPORT_ROWS:,}, or `all`",
         example="`--slow-report=all`",
         help="Rows in the Slow Tests Report; `0` hides it, `all` shows every slow test.",
     ),
@@ -619,8 +724,8 @@ OPTIONS: tuple[Option, ...] = (
         ini="load_vus",
         metavar="N",
         default="10",
-        parse=parse_positive_int,
-        kind="whole number, 1 or more",
+        parse=parse_vus,
+        kind=f"whole number from 1 to {MAX_LOAD_VUS:,}",
         example="`--load-vus=50`",
         help="The expected number of virtual users that load profiles scale from.",
     ),
@@ -631,7 +736,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FACTOR",
         default="1",
         parse=parse_scale,
-        kind="positive number",
+        kind=f"number over 0, up to {MAX_TIME_SCALE}",
         example="`--load-time-scale=0.01`",
         help="Multiply every stage of the load profile (and its time limit) by this factor, "
         "e.g. `0.01` to rehearse a profile's shape in seconds.",
@@ -641,8 +746,8 @@ OPTIONS: tuple[Option, ...] = (
         ini="k6_scripts",
         ini_type="linelist",
         default=("*.k6.js",),
-        parse=parse_globs,
-        kind="globs, one or more per line",
+        parse=parse_k6_globs,
+        kind="globs, one or more per line; relative, without `.` or `..` parts",
         example='`k6_scripts = ["perf/*.js"]`',
         help="k6 scripts collected as load test items (`SCRIPT::k6`); a glob with `/` "
         "matches the path relative to the rootdir, any other the file name.",
@@ -700,25 +805,88 @@ def _raw_value(config: Config, option: Option) -> tuple[Any, str]:
     return option.default, "default"
 
 
+def _type_problem(option: Option, raw: object) -> str | None:
+    """Why ``raw`` is not of the type the parser takes (a TOML list or number where text or
+    a list of text was expected), or None."""
+    example = option.example.replace("`", "")
+    if option.ini_type == "linelist":
+        if not isinstance(raw, list | tuple):
+            return f"{shown(raw)} is not valid: expected a list of lines, such as {example}"
+        for item in raw:
+            if not isinstance(item, str):
+                return f"{shown(item)} is not valid: expected text, such as {example}"
+        return None
+    if not isinstance(raw, str):
+        # A secret value is not shown: a password can be anywhere in a list.
+        value = f"a {type(raw).__name__}" if option.secret else shown(raw)
+        return f"{value} is not valid: expected one value, such as {example}"
+    return None
+
+
+def read_option(option: Option, raw: Any, source: str) -> tuple[Any, str | None]:
+    """The value of ``option`` from ``raw`` as it came from ``source`` (the flag, ``NAME
+    (ini)``, ``NAME (env)``), and the message of a problem reported later (a shared environment
+    variable's value this option cannot use, see ``Option.shared_env``) or None.
+
+    A value that cannot be used raises :class:`pytest.UsageError` with one line naming
+    ``source``, the value (cut, and masked where secret) and what is accepted.
+    """
+    if option.action == "store_true" and isinstance(raw, bool):
+        return raw, None
+    problem = _type_problem(option, raw)
+    if problem:
+        raise pytest.UsageError(f"{source}: {problem}")
+    try:
+        return option.parse(raw), None
+    except SettingError as exc:
+        if option.ini_type == "linelist":
+            raise pytest.UsageError(f"{source}: {exc}") from None
+        value = urls.mask_password(raw) if option.secret else raw
+        message = f"{source}: {shown(value)} is not valid: {exc}"
+        if source.removesuffix(" (env)") in option.shared_env:
+            return option.parse(option.default), message
+        raise pytest.UsageError(message) from None
+
+
 def load_settings(config: Config) -> Settings:
     """Read and validate every option; raise :class:`pytest.UsageError` on a bad value."""
     values: dict[str, Any] = {}
     deferred: list[tuple[str, str]] = []
     for option in OPTIONS:
-        raw, source = _raw_value(config, option)
-        if option.action == "store_true" and isinstance(raw, bool):
-            values[option.field] = raw
-            continue
-        try:
-            values[option.field] = option.parse(raw)
-        except SettingError as exc:
-            if option.ini_type == "linelist":
-                raise pytest.UsageError(f"{source}: {exc}") from None
-            shown = urls.mask_password(raw) if option.secret else raw
-            message = f"{source}: {shown!r} is not valid: {exc}"
-            if source.removesuffix(" (env)") in option.shared_env:
-                values[option.field] = option.parse(option.default)
-                deferred.append((option.field, message))
-                continue
-            raise pytest.UsageError(message) from None
+        values[option.field], problem = read_option(option, *_raw_value(config, option))
+        if problem is not None:
+            deferred.append((option.field, problem))
     return Settings(**values, deferred=tuple(deferred))
+
+
+#: What the options only the timing feature carries out do, by field: with
+#: ``-p no:tempo-timing`` nothing does it.
+TIMING_DOES = {
+    "slow_report": "shows the Slow Tests Report",
+    "slow_report_json": "writes the JSON report",
+    "slow_strict": "fails the run on slow tests not marked slow",
+    "html": "writes the HTML page",
+}
+
+
+def check_timing_off(config: Config) -> None:
+    """Under ``-p no:tempo-timing``, an option only the timing feature carries out does
+    nothing: given as a flag, that is a usage error; in the ini (which may serve runs with the
+    feature on too), a warning for the file outputs and the gate, which CI steps may expect."""
+    if hasattr(config, "workerinput"):  # the controller has said it
+        return
+    for option in OPTIONS:
+        does = TIMING_DOES.get(option.field)
+        if does is None:
+            continue
+        raw, source = _raw_value(config, option)
+        message = (
+            f"{source}: has no effect with -p no:tempo-timing, which turns off the timing "
+            f"feature that {does}"
+        )
+        if source == option.flag:
+            raise pytest.UsageError(message)
+        if option.field == "slow_report" or source == "default":
+            continue
+        if option.parse(raw) != option.parse(option.default):
+            config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=3)

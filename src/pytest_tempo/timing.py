@@ -18,7 +18,7 @@ import pytest
 
 from .durations import RECORDED_MARKS, Measured, merge, write_store
 from .markers import MarkerIndex
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
@@ -225,15 +225,18 @@ def render_markdown(summary: TimingSummary, rows: int | None) -> str:
             "|---|---|---|---|---|---|",
         ]
         out += [
-            f"| `{t.nodeid}` | {_seconds(t.call)} | {_seconds(t.setup)} | "
-            f"{_seconds(t.teardown)} | {t.worker} | {'yes' if t.marked_slow else 'no'} |"
+            f"| {md_cell(t.nodeid, code=True)} | {_seconds(t.call)} | {_seconds(t.setup)} | "
+            f"{_seconds(t.teardown)} | {md_cell(t.worker)} | "
+            f"{'yes' if t.marked_slow else 'no'} |"
             for t in shown
         ]
     else:
         out.append("No slow tests.")
     if summary.unmarked:
         out += ["", "#### Mark these slow", "", "| test | call |", "|---|---|"]
-        out += [f"| `{t.nodeid}` | {_seconds(t.call)} |" for t in summary.unmarked]
+        out += [
+            f"| {md_cell(t.nodeid, code=True)} | {_seconds(t.call)} |" for t in summary.unmarked
+        ]
     return "\n".join(out) + "\n\n"
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -191,10 +191,13 @@ def render_markdown(
     head, *body = _table(rows, with_coverage)
     out = ["### Test types", "", "| " + " | ".join(head) + " |"]
     out.append("|---|" + "---:|" * (len(head) - 1))
-    out += ["| `" + cells[0] + "` | " + " | ".join(cells[1:]) + " |" for cells in body]
+    out += [
+        f"| {md_cell(cells[0], code=True)} | " + " | ".join(map(md_cell, cells[1:])) + " |"
+        for cells in body
+    ]
     notes = _notes(rows, tests, with_coverage, note)
     if notes:
-        out += ["", *(n[0].upper() + n[1:] + "." for n in notes)]
+        out += ["", *(md_cell(n[0].upper() + n[1:]) + "." for n in notes)]
     return "\n".join(out) + "\n\n"
 
 

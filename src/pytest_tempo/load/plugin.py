@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..step_summary import append_step_summary
+from ..step_summary import append_step_summary, md_cell
 from .profiles import PROFILE_NAMES, build_profile, profile_allows
 
 if TYPE_CHECKING:
@@ -148,7 +148,10 @@ def _text_table(rows: list[list[str]]) -> list[str]:
 
 def _markdown_table(rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows[1:]]
+    lines += [
+        f"| {md_cell(r[0], code=True)} | " + " | ".join(map(md_cell, r[1:])) + " |"
+        for r in rows[1:]
+    ]
     return lines
 
 

@@ -326,3 +326,154 @@ def test_shards_from_stores_that_differ_by_one_entry(
         assert f"{len(missed)} of 12 tests ran on no shard: {', '.join(missed[:5])}" in output
     if twice:
         assert f"{len(twice)} tests ran on more than one shard: {', '.join(twice[:5])}" in output
+
+
+def selected(result: pytest.RunResult) -> list[str]:
+    return [line.split(" ")[0] for line in result.outlines if line.endswith(" PASSED")]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_shards_split_the_suite_exactly(pytester: pytest.Pytester, count: int) -> None:
+    pytester.makepyfile(**SUITE)
+    union: list[str] = []
+    for k in range(1, count + 1):
+        result = pytester.runpytest("-v", f"--shard={k}/{count}", "-p", "no:cacheprovider")
+        mine = selected(result)
+        result.assert_outcomes(passed=len(mine), deselected=12 - len(mine))
+        result.stdout.fnmatch_lines(
+            [f"tempo shard {k}/{count}: {len(mine)} tests, *balanced by test counts*"]
+        )
+        assert abs(len(mine) - 12 / count) < 1
+        union += mine
+    assert len(union) == len(set(union)) == 12
+
+
+def test_shards_balance_by_recorded_durations(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**SUITE)
+    # Every shard starts from the same store, as CI machines restore the same cache.
+    seed_store(pytester.path, RECORDED)
+    one = pytester.runpytest("-v", "--shard=1/2")
+    shutil.rmtree(pytester.path / ".pytest_cache")
+    seed_store(pytester.path, RECORDED)
+    two = pytester.runpytest("-v", "--shard=2/2")
+    first, second = selected(one), selected(two)
+    assert len(first + second) == len(set(first + second)) == 12
+    assert ("test_a.py::test_0" in first) != ("test_a.py::test_1" in first)  # split apart
+    one.stdout.fnmatch_lines(
+        ["tempo shard 1/2: * tests, ~*s of ~*s, balanced by recorded durations (split basis *)"]
+    )
+    assert "shard=1/2" in one.stdout.str()
+
+
+def test_shards_ignore_collection_order(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**SUITE)
+    plain = selected(pytester.runpytest("-v", "--shard=1/2", "-p", "no:cacheprovider"))
+    reordered = selected(
+        pytester.runpytest("-v", "--shard=1/2", "-p", "no:cacheprovider", "test_b.py", "test_a.py")
+    )
+    assert sorted(plain) == sorted(reordered)
+
+
+@needs_xdist
+def test_shard_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**SUITE)
+    counts = []
+    for k in (1, 2):
+        result = pytester.runpytest("-n", "2", f"--shard={k}/2", "-p", "no:cacheprovider")
+        outcomes = result.parseoutcomes()
+        counts.append(outcomes["passed"])
+        result.stdout.fnmatch_lines(
+            [f"tempo shard {k}/2: {outcomes['passed']} tests, ~*s expected"]
+        )
+    assert sum(counts) == 12
+
+
+@xdist_params
+def test_more_shards_than_tests(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    """An empty shard says so and exits as pytest does when nothing is selected (code 5)."""
+    pytester.makepyfile("def test_1(): pass\ndef test_2(): pass\ndef test_3(): pass\n")
+    empty, record = shard_json(pytester, 5, 8, *xdist_args)
+    assert empty.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    line = "tempo shard 5/8: 0 tests: this shard is empty"
+    empty.stdout.fnmatch_lines(
+        [line + ("*" if xdist_args else " (3 tests collected for 8 shards)")]
+    )
+    assert (record["selected"], record["ran"], record["tests"]) == ([], [], 3)
+    full, record = shard_json(pytester, 2, 8, *xdist_args)
+    full.assert_outcomes(passed=1)
+    assert record["ran"] == ["test_more_shards_than_tests.py::test_2"]
+
+
+def test_too_many_shards_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    assert_usage_error(
+        pytester,
+        ["--shard=1/50000000"],
+        f"ERROR: --shard: '1/50000000' is not valid: expected at most {MAX_SHARDS} shards (N)*",
+    )
+    assert parse_shard(f"{MAX_SHARDS}/{MAX_SHARDS}") == ShardSpec(MAX_SHARDS, MAX_SHARDS)
+
+
+@xdist_params
+def test_the_shard_record_in_the_json_report(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    from importlib.resources import files
+
+    jsonschema = pytest.importorskip("jsonschema")
+    pytester.makepyfile(**SUITE)
+    _, record = shard_json(pytester, 1, 3, *xdist_args)
+    document = json.loads((pytester.path / "shard-1-3.json").read_text())
+    schema = json.loads(files("pytest_tempo").joinpath("schemas/slow-report.json").read_text())
+    jsonschema.validate(document, schema)
+    basis = Basis.of(ALL, {})
+    assert record == {
+        "index": 1,
+        "count": 3,
+        "collection": basis.collection_id,
+        "tests": 12,
+        "basis": basis.basis_id,
+        "selected": sorted(record["ran"]),
+        "ran": record["ran"],
+    }
+    assert len(record["ran"]) == 4
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"version": 1, "count": 2', b"\xff\xfe", "[" * 100_000 + "]" * 100_000, '{"version": 1}'],
+    ids=["truncated", "bad-utf8", "deep", "wrong-shape"],
+)
+def test_merge_refuses_an_unusable_shard_record(tmp_path: Path, content: str | bytes) -> None:
+    seed_store(tmp_path, RECORDED)
+    record = tmp_path / ".pytest_cache" / "v" / "tempo" / "shard"
+    if isinstance(content, bytes):
+        record.write_bytes(content)
+    else:
+        record.write_text(content)
+    code, output = merge(tmp_path / ".pytest_cache", out=tmp_path / "out")
+    assert code == 2
+    assert output.strip().splitlines() == [f"pytest-tempo merge: {record} is not a shard record"]
+
+
+def test_merge_verify_requires_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_store(tmp_path, RECORDED)
+    assert main(["merge", "-o", str(tmp_path / "out"), str(tmp_path / ".pytest_cache")]) == 0
+    args = ["merge", "--verify", "-o", str(tmp_path / "out"), str(tmp_path / ".pytest_cache")]
+    assert main(args) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "pytest-tempo merge: no shard records in the inputs (give the shards' cache folders)"
+    ]
+
+
+@xdist_params
+def test_a_hostile_saved_record_starts_a_new_batch(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(**SUITE)
+    record = pytester.path / ".pytest_cache" / "v" / "tempo" / "shard"
+    record.parent.mkdir(parents=True)
+    record.write_text("[" * 100_000 + "]" * 100_000)
+    result, one = shard_json(pytester, 1, 2, *xdist_args)
+    result.assert_outcomes(passed=6, deselected=None if xdist_args else 6)
+    assert parse_saved(json.loads(record.read_text()))["shards"] == {"1": {
+        "selected": one["selected"], "ran": one["ran"]}}  # fmt: skip

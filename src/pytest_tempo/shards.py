@@ -461,7 +461,7 @@ def verify_runs(runs: Sequence[ShardRun], required: bool) -> Verdict | None:
     if not runs:
         if required:
             return Verdict(
-                False, ["no shard records in the inputs (cache folders of --shard runs)"]
+                False, ["no shard records in the inputs (give the shards' cache folders)"]
             )
         return None
     return verify(runs)
@@ -619,6 +619,6 @@ class ShardPlugin:
         if cache is not None and value is not None:
             self._error = write_saved(cache, value)
 
-    def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self._error:
             terminalreporter.write_line(f"tempo: {self._error}", red=True, bold=True)

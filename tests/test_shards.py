@@ -5,8 +5,7 @@ import math
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +26,9 @@ from pytest_tempo.shards import (
 )
 
 from .conftest import HAS_XDIST, assert_usage_error, xdist_params
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 needs_xdist = pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
 
@@ -129,7 +131,8 @@ def test_basis_ignores_the_collection_order() -> None:
     totals = {"b::t": 1.0, "a::t": 2.0}
     one, two = Basis.of(["a::t", "b::t"], totals), Basis.of(["b::t", "a::t", "a::t"], totals)
     assert one == two
-    assert one.basis_id == two.basis_id and one.collection_id == two.collection_id
+    assert one.basis_id == two.basis_id
+    assert one.collection_id == two.collection_id
     assert Basis.of(["a::t", "b::t"], {"a::t": 2.0, "b::t": 1.5}).basis_id != one.basis_id
 
 
@@ -269,7 +272,7 @@ def test_shards_run_one_after_another_in_one_checkout(
     """Shard 1 rewrites the store; shard 2 still splits from what shard 1 split from."""
     pytester.makepyfile(**SUITE)
     seed_store(pytester.path, RECORDED)
-    first, one = shard_json(pytester, 1, 2, *xdist_args)
+    _first, one = shard_json(pytester, 1, 2, *xdist_args)
     store = json.loads((pytester.path / ".pytest_cache/v/tempo/durations").read_text())
     rewritten = {n: e["call"][len(e["call"]) // 2] for n, e in store["tests"].items()}
     # From the rewritten store alone, shard 2 would lose or repeat tests.
@@ -277,7 +280,8 @@ def test_shards_run_one_after_another_in_one_checkout(
     fresh_two = {t for t, s in zip(fresh.tests, fresh.shards(2), strict=True) if s == 1}
     assert fresh_two | set(one["selected"]) != set(ALL)
     second, two = shard_json(pytester, 2, 2, *xdist_args)
-    assert one["basis"] == two["basis"] and one["collection"] == two["collection"]
+    assert one["basis"] == two["basis"]
+    assert one["collection"] == two["collection"]
     assert sorted(one["ran"] + two["ran"]) == sorted(ALL)
     if not xdist_args:
         second.stdout.fnmatch_lines([f"tempo shard 2/2: *(split basis {one['basis']}, kept*"])
@@ -304,7 +308,7 @@ def test_shards_from_stores_that_differ_by_one_entry(
         if k == 2:
             del store["test_a.py::test_1"]  # this machine never recorded one test
         seed_store(machine, store)
-        result = pytester.runpytest(
+        pytester.runpytest(
             str(machine),
             f"--rootdir={machine}",
             f"--shard={k}/2",
@@ -475,5 +479,6 @@ def test_a_hostile_saved_record_starts_a_new_batch(
     record.write_text("[" * 100_000 + "]" * 100_000)
     result, one = shard_json(pytester, 1, 2, *xdist_args)
     result.assert_outcomes(passed=6, deselected=None if xdist_args else 6)
-    assert parse_saved(json.loads(record.read_text()))["shards"] == {"1": {
-        "selected": one["selected"], "ran": one["ran"]}}  # fmt: skip
+    saved = parse_saved(json.loads(record.read_text()))
+    assert saved is not None
+    assert saved["shards"] == {"1": {"selected": one["selected"], "ran": one["ran"]}}

@@ -482,3 +482,71 @@ def test_a_hostile_saved_record_starts_a_new_batch(
     saved = parse_saved(json.loads(record.read_text()))
     assert saved is not None
     assert saved["shards"] == {"1": {"selected": one["selected"], "ran": one["ran"]}}
+
+
+PROJECT = {
+    f"tests/test_{name}.py": "import pytest\n\n"
+    + "\n".join(f"def test_{i}(): pass" for i in range(count))
+    + "\n\n@pytest.mark.parametrize('n', range(4))\ndef test_p(n): pass\n"
+    for name, count in (("api", 6), ("models", 5), ("views", 3))
+}
+
+
+def project_copy(root: Path) -> Path:
+    for name, text in PROJECT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "pytest.ini").write_text("[pytest]\nconsole_output_style = classic\n")
+    return root
+
+
+def pytest_in(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@needs_xdist
+@pytest.mark.slow
+def test_the_ci_recipe_end_to_end(pytester: pytest.Pytester) -> None:
+    """The GitHub Actions recipe, played locally: one store restored into three fresh
+    copies of a project, a shard under -n 2 in each, their cache folders merged into a fresh
+    checkout's .pytest_cache, and a next run there that splits from the merged store."""
+    ids = [f"tests/test_{m}.py::test_{i}" for m, c in (("api", 6), ("models", 5), ("views", 3))
+           for i in range(c)]  # fmt: skip
+    recorded = {nodeid: 0.01 * (i % 7) for i, nodeid in enumerate(ids)}
+    recorded["tests/test_api.py::test_0"] = 3.0  # parametrized tests: never recorded
+    machines = []
+    for k in (1, 2, 3):
+        machine = project_copy(pytester.path / f"machine{k}")
+        seed_store(machine, recorded)  # actions/cache/restore
+        result = pytest_in(machine, "-n", "2", f"--shard={k}/3")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"tempo shard {k}/3: " in result.stdout
+        machines.append(machine / ".pytest_cache")  # upload-artifact, download-artifact
+    fresh = project_copy(pytester.path / "fresh")
+    # A folder pytest already created (merge -o creates a missing one as pytest would).
+    (fresh / ".pytest_cache").mkdir()
+    code, output = merge(*machines, out=fresh / ".pytest_cache")
+    assert code == 0, output
+    assert output.splitlines()[-1] == (
+        "pytest-tempo merge: 3 of 3 shards, 26 tests, each ran on exactly one shard"
+    )
+    # The union of the shards is the full collection, each test once.
+    collected = pytest_in(fresh, "--collect-only", "-q", "-p", "no:cacheprovider").stdout
+    collection = sorted(line for line in collected.splitlines() if "::" in line)
+    assert len(collection) == 26
+    ran = [n for m in machines for n in json.loads((m / "v/tempo/shard").read_text())["shards"]
+           .popitem()[1]["ran"]]  # fmt: skip
+    assert sorted(ran) == collection
+    # The next run reads the merged store: every test now has a record.
+    after = pytest_in(fresh, "--shard=1/3", "-v")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "balanced by recorded durations" in after.stdout
+    store = json.loads((fresh / ".pytest_cache/v/tempo/durations").read_text())
+    assert set(collection) <= set(store["tests"])

@@ -221,4 +221,4 @@ def test_cli_is_installed() -> None:
     result = subprocess.run(
         [str(script), "merge", "--help"], check=True, capture_output=True, text=True
     )
-    assert "usage: pytest-tempo merge [-h] -o OUT IN [IN ...]" in result.stdout
+    assert "usage: pytest-tempo merge [-h] -o OUT [--verify] IN [IN ...]" in result.stdout

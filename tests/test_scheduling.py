@@ -14,9 +14,7 @@ from pytest_tempo.scheduling import (
     Plan,
     estimates,
     lpt_partition,
-    parse_shard,
     plan_units,
-    shard_of,
 )
 
 from .conftest import HAS_XDIST, assert_usage_error
@@ -117,26 +115,6 @@ def test_lpt_partition_properties(costs: list[float], bins: int) -> None:
 def test_lpt_partition_within_four_thirds_of_optimal(costs: list[float], bins: int) -> None:
     loads = [sum(costs[i] for i in p) for p in lpt_partition(costs, bins)]
     assert max(loads) <= 4 / 3 * brute_force_optimum(costs, bins) + 1e-9
-
-
-@given(st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=30), st.integers(1, 6),
-       st.data())  # fmt: skip
-def test_shards_partition_the_collection(ids: list[str], count: int, data: st.DataObject) -> None:
-    totals = {n: data.draw(st.floats(0, 10)) for n in ids if data.draw(st.booleans())}
-    plan = plan_units(ids, totals)
-    shards = shard_of(plan, count)
-    assert sorted(i for s in shards for i in s) == list(range(len(ids)))
-
-
-@pytest.mark.parametrize("raw", ["0/2", "3/2", "a/b", "1", "1/0", "-1/2", ""])
-def test_parse_shard_rejects(raw: str) -> None:
-    with pytest.raises(ValueError, match="expected K/N"):
-        parse_shard(raw)
-
-
-def test_parse_shard() -> None:
-    spec = parse_shard(" 2/4 ")
-    assert (spec.index, spec.count) == (2, 4)
 
 
 # --- the scheduler, simulated -------------------------------------------------------------
@@ -356,68 +334,3 @@ DIST = "expected one of off, duration"
 )
 def test_bad_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     assert_usage_error(pytester, args, f"ERROR: {message}")
-
-
-SHARD_SUITE = {
-    "test_a": "\n".join(f"def test_{i}(): pass" for i in range(7)),
-    "test_b": "\n".join(f"def test_{i}(): pass" for i in range(5)),
-}
-
-
-def selected(result: pytest.RunResult) -> list[str]:
-    return [line.split(" ")[0] for line in result.outlines if line.endswith(" PASSED")]
-
-
-@pytest.mark.parametrize("count", [2, 3])
-def test_shards_split_the_suite_exactly(pytester: pytest.Pytester, count: int) -> None:
-    pytester.makepyfile(**SHARD_SUITE)
-    union: list[str] = []
-    for k in range(1, count + 1):
-        result = pytester.runpytest("-v", f"--shard={k}/{count}", "-p", "no:cacheprovider")
-        mine = selected(result)
-        result.assert_outcomes(passed=len(mine), deselected=12 - len(mine))
-        result.stdout.fnmatch_lines(
-            [f"tempo shard {k}/{count}: {len(mine)} tests, *balanced by test counts*"]
-        )
-        assert abs(len(mine) - 12 / count) < 1
-        union += mine
-    assert len(union) == len(set(union)) == 12
-
-
-def test_shards_balance_by_recorded_durations(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(**SHARD_SUITE)
-    recorded = {"test_a.py::test_0": 6.0, "test_a.py::test_1": 5.0, "test_b.py::test_0": 1.0}
-    # Every shard starts from the same store, as CI machines restore the same cache.
-    seed_store(pytester, recorded)
-    one = pytester.runpytest("-v", "--shard=1/2")
-    seed_store(pytester, recorded)
-    two = pytester.runpytest("-v", "--shard=2/2")
-    first, second = selected(one), selected(two)
-    assert len(first + second) == len(set(first + second)) == 12
-    assert ("test_a.py::test_0" in first) != ("test_a.py::test_1" in first)  # split apart
-    one.stdout.fnmatch_lines(
-        ["tempo shard 1/2: * tests, ~*s of ~*s, balanced by recorded durations"]
-    )
-    assert "shard=1/2" in one.stdout.str()
-
-
-def test_shards_ignore_collection_order(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(**SHARD_SUITE)
-    plain = selected(pytester.runpytest("-v", "--shard=1/2", "-p", "no:cacheprovider"))
-    reordered = selected(
-        pytester.runpytest("-v", "--shard=1/2", "-p", "no:cacheprovider", "test_b.py", "test_a.py")
-    )
-    assert sorted(plain) == sorted(reordered)
-
-
-@needs_xdist
-def test_shard_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(**SHARD_SUITE)
-    counts = []
-    for k in (1, 2):
-        result = pytester.runpytest("-n", "2", f"--shard={k}/2", "-p", "no:cacheprovider")
-        outcomes = result.parseoutcomes()
-        counts.append(outcomes["passed"])
-        line = f"tempo shard {k}/2: {outcomes['passed']} tests, ~*s expected"
-        result.stdout.fnmatch_lines([line])
-    assert sum(counts) == 12

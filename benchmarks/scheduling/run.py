@@ -135,7 +135,7 @@ def simulated(seeds: int) -> None:
 
 
 def shards(seeds: int) -> None:
-    from pytest_tempo.scheduling import plan_units, shard_of
+    from pytest_tempo.shards import Basis
 
     print("\nshard balance: max shard / mean shard seconds (median over seeds)")
     for count in (2, 4, 8):
@@ -143,8 +143,11 @@ def shards(seeds: int) -> None:
         for seed in range(seeds):
             durations = skewed_mix(seed, 3000)
             ids = [f"t::{i}" for i in range(len(durations))]
-            plan = plan_units(ids, dict(zip(ids, durations, strict=True)))
-            loads = [sum(durations[i] for i in s) for s in shard_of(plan, count)]
+            seconds = dict(zip(ids, durations, strict=True))
+            basis = Basis.of(ids, seconds)
+            loads = [0.0] * count
+            for nodeid, shard in zip(basis.tests, basis.shards(count), strict=True):
+                loads[shard] += seconds[nodeid]
             values.append(max(loads) / (sum(loads) / count))
         print(f"  N={count}: {statistics.median(values):.3f}")
 

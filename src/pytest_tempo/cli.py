@@ -3,7 +3,8 @@
 ``pytest-tempo merge -o OUT IN [IN ...]`` joins the stores of several runs (the shards of a CI
 matrix) into one, so the next run balances its shards on everything the last one measured.
 Each IN and OUT is a store file (``.pytest_cache/v/tempo/durations``) or a cache folder
-(``.pytest_cache``).
+(``.pytest_cache``). When the cache folders hold the records of ``--shard`` runs, it also checks
+that the shards fit together (see ``pytest_tempo.shards.verify``) and exits 1 when they do not.
 
 ``pytest-tempo reference`` prints the configuration reference (every flag, ini key, marker,
 fixture, plugin name and hook) as Markdown.
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         "inputs", nargs="+", type=Path, metavar="IN", help="store file or cache folder"
     )
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    merge.add_argument(
+        "--verify", action="store_true", help="fail (exit 1) unless the inputs hold shard records"
+    )
     commands.add_parser("reference", help="print the configuration reference as Markdown")
     args = parser.parse_args(argv)
     if args.command == "reference":
@@ -35,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(render_reference())
         return 0
+    from .shards import read_runs, verify_runs
+
     try:
         stores = [load_file(path) for path in args.inputs]
+        runs = [run for path in args.inputs for run in read_runs(path)]
     except ValueError as exc:
         print(f"pytest-tempo merge: {exc}", file=sys.stderr)
         return 2
@@ -50,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(f"pytest-tempo merge: {len(merged)} tests from {len(stores)} stores into {args.output}")
-    return 0
+    verdict = verify_runs(runs, required=args.verify)
+    if verdict is None:
+        return 0
+    for line in verdict.lines:
+        print(f"pytest-tempo merge: {line}", file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,9 +78,9 @@ def pytest_configure(config: Config) -> None:
         manager.register(summary, SUMMARY)
     # Features that are off unless configured are imported only when they are on.
     if settings.shard is not None:
-        from .scheduling import ShardPlugin
+        from .shards import ShardPlugin
 
-        manager.register(ShardPlugin(settings.shard, snapshot.totals), SHARDING)
+        manager.register(ShardPlugin(config, settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
         if settings.dist == "duration":

@@ -1,9 +1,9 @@
-"""Duration-aware distribution: the xdist scheduler (``--tempo-dist=duration``) and shards.
+"""Duration-aware distribution: the xdist scheduler (``--tempo-dist=duration``).
 
 The pure part plans: :func:`plan_units` turns a collection and recorded durations into units
 (single tests, or whole modules whose shared fixtures are too costly to split), ordered smoke
-first, then longest first; :func:`lpt_partition` splits costs into balanced bins for
-``--shard``. :class:`DurationScheduling` implements pytest-xdist's scheduler protocol
+first, then longest first; :func:`lpt_partition` splits costs into balanced bins.
+:class:`DurationScheduling` implements pytest-xdist's scheduler protocol
 (``xdist/scheduler/protocol.py``) on top of a plan.
 
 Rule for keeping fixture groups together: a module whose tests recorded module- or
@@ -24,7 +24,6 @@ import pytest
 
 from .classify import markers_for_path
 from .durations import median
-from .settings import ShardSpec, parse_shard
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -36,12 +35,8 @@ __all__ = [
     "DurationScheduling",
     "Plan",
     "SchedulingPlugin",
-    "ShardPlugin",
-    "ShardSpec",
     "lpt_partition",
-    "parse_shard",
     "plan_units",
-    "shard_of",
 ]
 
 
@@ -135,12 +130,6 @@ def lpt_partition(costs: Sequence[float], bins: int) -> list[list[int]]:
     for indices in result:
         indices.sort()
     return result
-
-
-def shard_of(plan: Plan, count: int) -> list[list[int]]:
-    """Collection indices per shard, balanced by the plan's unit costs (LPT over units)."""
-    bins = lpt_partition(plan.costs, count)
-    return [sorted(i for u in b for i in plan.units[u]) for b in bins]
 
 
 class DurationScheduling:
@@ -344,67 +333,6 @@ class DurationScheduling:
 
 def _collect_report(nodeid: str, message: str) -> Any:
     return pytest.CollectReport(nodeid=nodeid, outcome="failed", longrepr=message, result=[])
-
-
-class ShardPlugin:
-    """``--shard=K/N``: deselects every test outside shard K, as ``-k`` does.
-
-    The partition is computed over the node ids in sorted order, so every machine computes
-    the same shards whatever order its plugins (pytest-randomly, say) collected them in.
-    """
-
-    def __init__(self, spec: ShardSpec, totals: Mapping[str, float]) -> None:
-        self.spec = spec
-        self._totals = totals
-        self.expected: float | None = None
-        self.all_seconds: float | None = None
-        self.selected = 0
-
-    def select(self, nodeids: Sequence[str]) -> set[str]:
-        """The node ids of this shard; also sets the expected seconds."""
-        ordered = sorted(set(nodeids))
-        plan = plan_units(ordered, self._totals)
-        shards = shard_of(plan, self.spec.count)
-        mine = {ordered[i] for i in shards[self.spec.index - 1]}
-        cost = dict(zip(ordered, estimates(ordered, self._totals), strict=True))
-        self.expected = sum(cost[n] for n in mine)
-        self.all_seconds = sum(cost.values())
-        self.selected = len(mine)
-        return mine
-
-    def describe(self) -> str:
-        known = "recorded durations" if self._totals else "test counts (no durations recorded)"
-        return (
-            f"tempo shard {self.spec.index}/{self.spec.count}: {self.selected} tests, "
-            f"~{self.expected or 0:.1f}s of ~{self.all_seconds or 0:.1f}s, balanced by {known}"
-        )
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        mine = self.select([item.nodeid for item in items])
-        keep = [item for item in items if item.nodeid in mine]
-        drop = [item for item in items if item.nodeid not in mine]
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
-
-    def pytest_report_collectionfinish(self) -> str:
-        return self.describe()
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
-        # The xdist controller does not collect; its workers deselected already.
-        if self.expected is None:
-            cost = estimates(ids, self._totals) if ids else []
-            self.expected, self.selected = sum(cost), len(ids)
-            reporter = node.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.write_line(
-                    f"tempo shard {self.spec.index}/{self.spec.count}: {len(ids)} tests, "
-                    f"~{self.expected:.1f}s expected"
-                )
 
 
 class SchedulingPlugin:

@@ -127,6 +127,10 @@ class Settings:
         return dict(self.deferred).get(field)
 
 
+#: The largest N of ``--shard=K/N``.
+MAX_SHARDS = 10_000
+
+
 @dataclass(frozen=True)
 class ShardSpec:
     """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
@@ -136,13 +140,15 @@ class ShardSpec:
 
 
 def parse_shard(raw: str) -> ShardSpec:
-    """Parse ``K/N`` with 1 <= K <= N; raise ValueError saying what is accepted."""
+    """Parse ``K/N`` with 1 <= K <= N <= MAX_SHARDS; raise ValueError saying what is accepted."""
     k, sep, n = raw.strip().partition("/")
     if not sep or not k.strip().isdigit() or not n.strip().isdigit():
         raise ValueError("expected K/N with whole numbers, such as 1/4")
     index, count = int(k), int(n)
     if count < 1 or not 1 <= index <= count:
         raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
+    if count > MAX_SHARDS:
+        raise ValueError(f"expected at most {MAX_SHARDS} shards (N), such as 1/4")
     return ShardSpec(index, count)
 
 
@@ -596,9 +602,10 @@ OPTIONS: tuple[Option, ...] = (
         metavar="K/N",
         default="",
         parse=parse_shard_option,
-        kind="`K/N`, whole numbers with 1 <= K <= N",
+        kind="`K/N`, whole numbers with 1 <= K <= N <= 10000",
         example="`--shard=2/4`",
-        help="Run only shard K of N (1-based), the shards balanced by recorded durations.",
+        help="Run only shard K of N (1-based), the shards balanced by recorded durations; "
+        "each shard records what it was split from, for `pytest-tempo merge` to verify.",
     ),
     Option(
         field="html",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 _CALL_KEY = pytest.StashKey[float]()
+#: Parts other features add to the ``--slow-report-json`` document: key -> a function giving
+#: the value at the end of the session (None leaves the key out).
+REPORT_EXTRAS = pytest.StashKey[dict[str, Callable[[], object]]]()
 SHARED_SCOPES = ("session", "package", "module", "class")
 
 
@@ -500,6 +504,10 @@ class TimingPlugin:
         path = self._settings.slow_report_json
         if path:
             document = to_json(summary, list(self._timings.values()))
+            for key, part in self._config.stash.get(REPORT_EXTRAS, {}).items():
+                value = part()
+                if value is not None:
+                    document[key] = value
             try:
                 with open(path, "w", encoding="utf-8") as f:
                     # One line, by json's C encoder (an indent would turn it off): for a

@@ -149,6 +149,7 @@ def test_option_table_is_consistent() -> None:
         ("durations", ["test_smoke", "test_recorded_faster", "test_recorded_slower"]),
         ("off", ["test_recorded_slower", "test_recorded_faster", "test_smoke"]),
     ],
+    ids=["tiers", "durations", "off"],
 )
 def test_order_flag_and_ini_valid(pytester: pytest.Pytester, mode: str, order: list[str]) -> None:
     """Each mode, given by flag or by ini, orders the run as that mode does."""

@@ -351,6 +351,8 @@ def test_durations_mode_runs_fastest_first(
     pytester.makeconftest(ORDER_RECORDER)
     seed_store(pytester, {"test_one.py::test_1": 0.3, "test_one.py::test_2": 0.1,
                           "test_one.py::test_4": 0.2, "test_one.py::test_5": 0.05})  # fmt: skip
+    # Smoke first, fastest first inside each tier (the default tiers mode would run
+    # test_4, test_5, test_1, test_2, test_3).
     expected = [
         "test_one.py::test_5",
         "test_one.py::test_4",
@@ -361,12 +363,6 @@ def test_durations_mode_runs_fastest_first(
     result = pytester.runpytest("--tempo-order=durations", *xdist_args)
     result.assert_outcomes(passed=5)
     assert_ran_in_order(pytester, expected, xdist_args)
-    # The default mode keeps pytest's order inside a tier: smoke first, then the rest (no
-    # cache: the store plays no part).
-    pytester.runpytest("-p", "no:cacheprovider", *xdist_args).assert_outcomes(passed=5)
-    tiers = ["test_one.py::test_4", "test_one.py::test_5", "test_one.py::test_1",
-             "test_one.py::test_2", "test_one.py::test_3"]  # fmt: skip
-    assert_ran_in_order(pytester, tiers, xdist_args)
 
 
 @xdist_params

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gc
 import importlib.util
 import os
 
@@ -22,16 +21,6 @@ xdist_params = pytest.mark.parametrize(
         ),
     ],
 )
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Keep the garbage collector's pauses short during the in-process pytester runs.
-
-    Those runs time trivial tests against thresholds of a few milliseconds, inside a process
-    that holds the whole collected suite; a full collection over all of it can pause a test
-    for that long. Freezing what exists after collection keeps later collections small.
-    """
-    gc.freeze()
 
 
 @pytest.fixture

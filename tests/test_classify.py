@@ -4,12 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tempo.classify import markers_for_path
-from pytest_tempo.settings import DEFAULT_TEST_TYPES, TypeRule, parse_test_types
+from pytest_tempo.classify import BUILTIN_TYPES, markers_for_path, type_markers
+from pytest_tempo.settings import DEFAULT_TEST_TYPES, Settings, TypeRule, parse_test_types
 
 from .conftest import xdist_params
 
 DEFAULTS = parse_test_types(DEFAULT_TEST_TYPES)
+
+
+def test_type_markers_are_the_builtin_types_then_those_of_the_rules() -> None:
+    rules = (TypeRule("checks/*", ("contract", "unit")), TypeRule("api/*", ("api",)))
+    assert type_markers(Settings(test_types=rules)) == (*BUILTIN_TYPES, "contract", "api")
+    assert type_markers(Settings(test_types=())) == BUILTIN_TYPES
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pytest_tempo.databases.redis import glob_escape
 from pytest_tempo.databases.sqlite import APPLICATION_ID, SQLiteProvisioner, file_lock, is_ours
 from pytest_tempo.databases.urls import UrlError, mask_password, parse_db_url, parse_redis_url
 from pytest_tempo.settings import Settings
-from pytest_tempo.workers import MASTER, WorkerInfo
+from pytest_tempo.workers import MASTER, WorkerInfo, db_name
 
 from .conftest import xdist_params
 
@@ -519,10 +519,30 @@ def test_worker_database_unused_touches_nothing(pytester: pytest.Pytester) -> No
     assert not (pytester.path / "data").exists()
 
 
-def test_worker_ids_outside_master(monkeypatch: pytest.MonkeyPatch) -> None:
-    worker = WorkerInfo(MASTER, 0, 1, "r")
-    settings = Settings(db_url=parse_db_url("postgresql://h/app"), db_name="base")
-    assert worker_url(settings, worker, "base", Path()).text == "postgresql://h/base"
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://h/app",
+            ["postgresql://h/base", "postgresql://h/base_gw0", "postgresql://h/base_gw1",
+             "postgresql://h/base_gw12"],
+        ),
+        (
+            "sqlite:///d/app.db",
+            ["sqlite:///d/app.db", "sqlite:///d/app_gw0.db", "sqlite:///d/app_gw1.db",
+             "sqlite:///d/app_gw12.db"],
+        ),
+    ],
+    ids=["server", "sqlite-file"],
+)  # fmt: skip
+def test_worker_ids_outside_master(url: str, expected: list[str]) -> None:
+    """Master keeps the base database; every xdist worker, a replacement worker past the
+    count included, gets one of its own."""
+    settings = Settings(db_url=parse_db_url(url), db_name="base")
+    workers = [WorkerInfo(MASTER, 0, 1, "r")]
+    workers += [WorkerInfo(f"gw{i}", i, 2, "r") for i in (0, 1, 12)]
+    urls = [worker_url(settings, w, db_name(settings.db_name, w.id), Path()).text for w in workers]
+    assert urls == expected
 
 
 def test_optional_hookimpl_survives_the_plugin_switched_off(pytester: pytest.Pytester) -> None:

@@ -11,24 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tempo.hygiene import (
-    RULES,
-    Finding,
-    Tally,
+from pytest_tempo.hygiene.findings import RULES, Finding, Tally, merge
+from pytest_tempo.hygiene.render import describe, render_markdown, render_terminal
+from pytest_tempo.hygiene.rules import (
     bare_skip_message,
-    describe,
     explicit_id,
     mark_problems,
-    markers_strict,
-    merge,
     natural_id,
-    raise_site,
     registered_markers,
-    render_markdown,
-    render_terminal,
     unreadable_args,
-    xfail_strict_default,
 )
+from pytest_tempo.hygiene.scan import markers_strict, raise_site, xfail_strict_default
 
 from .conftest import assert_usage_error, xdist_params
 
@@ -304,7 +297,7 @@ def _hidden_raise() -> None:
 def test_raise_site_is_the_caller_of_a_hidden_frame() -> None:
     with pytest.raises(Raised) as excinfo:
         _hidden_raise()  # the site
-    site = raise_site(excinfo.tb)
+    site = raise_site(excinfo)
     assert site is not None
     path, line, module = site
     assert path == __file__
@@ -312,6 +305,42 @@ def test_raise_site_is_the_caller_of_a_hidden_frame() -> None:
     source = Path(path).read_text(encoding="utf-8").splitlines()
     assert source[line - 1].strip() == "_hidden_raise()  # the site"
     assert raise_site(None) is None
+
+
+def _hidden_for_key_errors(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    return excinfo.errisinstance(KeyError)
+
+
+def _raise_shown_by_callable() -> None:
+    # pytest asks a callable __tracebackhide__ whether to hide the frame for this exception:
+    # it hides it for a KeyError only, so this frame raising Raised is the site.
+    __tracebackhide__ = _hidden_for_key_errors
+    raise Raised  # the site the callable leaves shown
+
+
+def _raise_everything_hidden() -> None:
+    __tracebackhide__ = True
+    raise Raised
+
+
+def test_raise_site_asks_a_callable_tracebackhide_as_pytest_does() -> None:
+    with pytest.raises(Raised) as excinfo:
+        _raise_shown_by_callable()
+    site = raise_site(excinfo)
+    assert site is not None
+    source = Path(site[0]).read_text(encoding="utf-8").splitlines()
+    assert source[site[1] - 1].strip() == "raise Raised  # the site the callable leaves shown"
+
+
+def test_raise_site_of_a_traceback_hidden_throughout_is_none() -> None:
+    try:
+        _raise_everything_hidden()
+    except Raised as error:
+        # A traceback of the hidden frame alone: no frame is left to name.
+        hidden_only = error.__traceback__.tb_next if error.__traceback__ else None
+        assert hidden_only is not None
+        excinfo = pytest.ExceptionInfo.from_exc_info((Raised, error, hidden_only))
+    assert raise_site(excinfo) is None
 
 
 # --- tally, merge, plain data, rendering ----------------------------------------------------

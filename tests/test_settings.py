@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import TYPE_CHECKING
@@ -162,11 +163,37 @@ def test_option_table_is_consistent() -> None:
 # --- through pytest -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["tiers", "durations", "off"])
-def test_order_flag_and_ini_valid(pytester: pytest.Pytester, mode: str) -> None:
-    pytester.makepyfile("def test_a(): pass")
-    pytester.runpytest(f"--tempo-order={mode}").assert_outcomes(passed=1)
-    pytester.runpytest("-o", f"tempo_order={mode}").assert_outcomes(passed=1)
+@pytest.mark.parametrize(
+    ("mode", "order"),
+    [
+        ("tiers", ["test_smoke", "test_recorded_slower", "test_recorded_faster"]),
+        ("durations", ["test_smoke", "test_recorded_faster", "test_recorded_slower"]),
+        ("off", ["test_recorded_slower", "test_recorded_faster", "test_smoke"]),
+    ],
+    ids=["tiers", "durations", "off"],
+)
+def test_order_flag_and_ini_valid(pytester: pytest.Pytester, mode: str, order: list[str]) -> None:
+    """Each mode, given by flag or by ini, orders the run as that mode does."""
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+        def test_recorded_slower(): pass
+        def test_recorded_faster(): pass
+        @pytest.mark.smoke
+        def test_smoke(): pass
+        """
+    )
+    store = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
+    store.parent.mkdir(parents=True)
+    seeded = {"test_a.py::test_recorded_slower": 0.5, "test_a.py::test_recorded_faster": 0.1}
+    tests = {n: {"setup": [0.0], "call": [s], "teardown": [0.0]} for n, s in seeded.items()}
+    for args in ([f"--tempo-order={mode}"], ["-o", f"tempo_order={mode}"]):
+        # Seeded afresh: each run orders by the same durations, not by the last run's.
+        store.write_text(json.dumps({"version": 1, "tests": tests}))
+        result = pytester.runpytest("-v", *args)
+        result.assert_outcomes(passed=3)
+        ran = [line.split()[0] for line in result.outlines if line.endswith(" PASSED")]
+        assert ran == [f"test_a.py::{name}" for name in order], args
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 
 from pytest_tempo.coverage_floors import FileCoverage, evaluate, markdown
 from pytest_tempo.hygiene import Finding
-from pytest_tempo.hygiene import render_markdown as hygiene_markdown
+from pytest_tempo.hygiene.render import render_markdown as hygiene_markdown
 from pytest_tempo.load.plugin import _markdown_table, summary_rows
 from pytest_tempo.settings import Floor
 from pytest_tempo.step_summary import md_cell

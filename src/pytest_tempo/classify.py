@@ -14,9 +14,12 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
     from pathlib import Path
 
-    from .settings import TypeRule
+    from .settings import Settings, TypeRule
 
-__all__ = ["TypesPlugin", "markers_for_path"]
+__all__ = ["BUILTIN_TYPES", "TypesPlugin", "markers_for_path", "type_markers"]
+
+#: The test types every suite has, whatever its ``test_types``.
+BUILTIN_TYPES = ("unit", "integration", "e2e", "smoke", "load")
 
 
 def markers_for_path(relpath: str, rules: Sequence[TypeRule]) -> tuple[str, ...]:
@@ -32,6 +35,14 @@ def markers_for_path(relpath: str, rules: Sequence[TypeRule]) -> tuple[str, ...]
         if fnmatchcase(relpath, rule.glob) or any(fnmatchcase(p, rule.glob) for p in parents):
             found.update(dict.fromkeys(rule.markers))
     return tuple(found)
+
+
+def type_markers(settings: Settings) -> tuple[str, ...]:
+    """The markers that name a test type: the usual ones and those of ``test_types``."""
+    names = dict.fromkeys(BUILTIN_TYPES)
+    for rule in settings.test_types:
+        names.update(dict.fromkeys(rule.markers))
+    return tuple(names)
 
 
 class TypesPlugin:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import __version__
-from .classify import TypesPlugin
+from .classify import TypesPlugin, type_markers
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
 from .durations import Snapshot, read_store
@@ -19,7 +19,7 @@ from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
-from .timing import TimingPlugin, type_markers
+from .timing import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .classify import type_markers
 from .durations import RECORDED_MARKS, Measured, merge, write_store
 from .markers import MarkerIndex
 from .step_summary import append_step_summary, md_cell
@@ -152,17 +153,6 @@ def summarize(
         total=sum(t.total for t in every),
         workers=dict(sorted(workers.items())),
     )
-
-
-BUILTIN_TYPES = ("unit", "integration", "e2e", "smoke", "load")
-
-
-def type_markers(settings: Settings) -> tuple[str, ...]:
-    """The markers that name a test type: the usual ones and those of ``test_types``."""
-    names = dict.fromkeys(BUILTIN_TYPES)
-    for rule in settings.test_types:
-        names.update(dict.fromkeys(rule.markers))
-    return tuple(names)
 
 
 def outcome_of(report: TestReport, before: str) -> str:

@@ -1,0 +1,171 @@
+"""The hooks of the hygiene report: :class:`HygienePlugin`, registered as ``tempo-hygiene``.
+It gathers findings where pytest makes them, ships a worker's to the controller, and on the
+controller fails the run (``strict``) and writes the section. The judging is in
+:mod:`.rules`, the reading of pytest's objects in :mod:`.scan`, the text in :mod:`.render`.
+
+Where the findings come from:
+
+- Collection findings (marks, ids) are computed where tests are collected: the only process
+  without pytest-xdist, each worker with it. A worker ships them as plain data through
+  ``config.workeroutput``; the controller merges them in ``pytest_testnodedown``. Each worker
+  collects the whole suite, so merging keeps one of each.
+- Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason) are noticed in a
+  ``pytest_runtest_makereport`` wrapper where the test runs and attached to the report as
+  plain data, which pytest-xdist carries to the controller (it serialises
+  ``report.__dict__``); the controller counts them in ``pytest_runtest_logreport``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..step_summary import append_step_summary
+from .findings import Finding, Tally, merge
+from .render import plural, render_markdown, render_terminal
+from .rules import bare_call, bare_skip_message, registered_markers, relative
+from .scan import CollectionScan, markers_strict, raise_site, xfail_strict_default
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from pytest import CallInfo, Config, Item, Session, TerminalReporter, TestReport
+
+    from ..settings import HygieneMode
+
+__all__ = ["HygienePlugin"]
+
+#: The key of the collection findings in a worker's workeroutput.
+WORKEROUTPUT_KEY = "tempo_hygiene"
+#: The attribute of a test report that says the test called pytest.skip()/xfail() bare.
+REPORT_ATTR = "tempo_hygiene"
+
+
+class HygienePlugin:
+    """Finds, reports and (``strict``) fails the run on hygiene problems."""
+
+    def __init__(self, config: Config, mode: HygieneMode) -> None:
+        self._config = config
+        self._mode = mode
+        self._controller = not hasattr(config, "workerinput")
+        self._root = str(config.rootpath)
+        self._collected: list[Finding] = []
+        self._remote: list[Finding] = []
+        self._module_skips = Tally()
+        self._calls = Tally()
+        self._findings: list[Finding] | None = None
+        self._failed = False
+        self._error = ""
+
+    # --- where tests are collected -------------------------------------------------------
+
+    def pytest_collection_finish(self, session: Session) -> None:
+        config = session.config
+        registered = None
+        if not markers_strict(config):
+            registered = registered_markers(config.getini("markers"))
+        scan = CollectionScan(registered, xfail_strict_default(config))
+        for item in session.items:
+            scan.add(item)
+        self._collected = scan.findings()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        longrepr = report.longrepr
+        if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+            path, line, message = longrepr
+            if bare_skip_message(str(message)):
+                where = relative(str(path), self._root)
+                self._module_skips.add(
+                    "reason",
+                    f"{where}:{line}",
+                    "pytest.skip() at module level",
+                    report.nodeid,
+                    where,
+                    int(line),
+                )
+
+    def pytest_sessionfinish(self, session: Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller reports
+            findings = merge(self._collected, self._module_skips.findings())
+            workeroutput[WORKEROUTPUT_KEY] = [f.to_plain() for f in findings]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        for value in output.get(WORKEROUTPUT_KEY, ()):
+            finding = Finding.from_plain(value)
+            if finding is not None:
+                self._remote.append(finding)
+
+    # --- where tests run ----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: Item, call: CallInfo[None]
+    ) -> Generator[None, TestReport, TestReport]:
+        report = yield
+        excinfo = call.excinfo
+        if excinfo is not None:
+            what = bare_call(excinfo.value)
+            site = raise_site(excinfo) if what else None
+            # Raised by pytest itself: a skip mark (judged at collection), not a call.
+            if site is not None and not _is_pytest(site[2]):
+                path = relative(site[0], self._root)
+                setattr(report, REPORT_ATTR, [what, path, site[1]])
+        return report
+
+    def pytest_runtest_logreport(self, report: TestReport) -> None:
+        if not self._controller:
+            return
+        value = report.__dict__.get(REPORT_ATTR)
+        if isinstance(value, list) and len(value) == 3:
+            what, path, line = value
+            self._calls.add("reason", f"{path}:{line}", str(what), report.nodeid, path, line)
+
+    # --- the controller -----------------------------------------------------------------
+
+    def _final(self) -> list[Finding]:
+        if self._findings is None:
+            self._findings = merge(
+                self._collected,
+                self._remote,
+                self._module_skips.findings(),
+                self._calls.findings(),
+            )
+        return self._findings
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: Session) -> Generator[None, object, object]:
+        result = yield
+        # After the loop (the workers are down, their findings merged), before the session
+        # ends: the exit code still follows testsfailed, as for --slow-strict.
+        if self._controller and self._mode == "strict" and self._final():
+            self._failed = True
+            session.testsfailed += 1
+        return result
+
+    def terminal_section(self, terminalreporter: TerminalReporter) -> None:
+        """The "hygiene" section and, in strict mode, the line that fails the run."""
+        if not self._controller:
+            return
+        findings = self._final()
+        if findings:
+            terminalreporter.write_sep("=", "hygiene")
+            for line in render_terminal(findings):
+                terminalreporter.write_line(line)
+            # Here rather than at session finish: the step summary keeps the sections' order.
+            self._error = append_step_summary(render_markdown(findings))
+        if self._failed:
+            terminalreporter.write_line(
+                f"FAIL tempo_hygiene=strict: {plural(len(findings), 'hygiene finding')}",
+                red=True,
+                bold=True,
+            )
+        if self._error:
+            terminalreporter.write_line(f"tempo: {self._error}", red=True, bold=True)
+
+
+def _is_pytest(module: str) -> bool:
+    return module == "_pytest" or module.startswith("_pytest.")

@@ -1,0 +1,85 @@
+"""The output of the hygiene report: findings as the lines of the terminal's "hygiene"
+section and as Markdown tables for GitHub's step summary. Pure: plain findings in, text out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..step_summary import md_cell
+from .findings import RULES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .findings import Finding, Rule
+
+__all__ = ["describe", "plural", "render_markdown", "render_terminal", "summary_line"]
+
+#: The rules as counted in the last line.
+SHORT: dict[Rule, str] = {
+    "reason": "without a reason",
+    "strict": "not strict",
+    "marker": "not registered",
+    "ids": "unreadable ids",
+}
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _example(name: str, width: int = 60) -> str:
+    return name if len(name) <= width else name[: width - 4] + "...]"
+
+
+def describe(finding: Finding) -> str:
+    """One finding as a line of text (without indentation)."""
+    text = f"{finding.location}: {finding.what}"
+    if finding.rule == "ids":
+        such = f", such as {_example(finding.examples[0])}" if finding.examples else ""
+        return f"{text} ({plural(finding.tests, 'test')}{such})"
+    if finding.tests > 1:
+        text += f" ({finding.tests} tests)"
+    elif finding.examples and finding.examples[0] != finding.location:
+        text += f" (in {finding.examples[0]})"
+    return text
+
+
+def summary_line(findings: Sequence[Finding]) -> str:
+    """``6 hygiene findings: 3 without a reason, ...``."""
+    counts = {rule: sum(1 for f in findings if f.rule == rule) for rule in RULES}
+    parts = [f"{n} {SHORT[rule]}" for rule, n in counts.items() if n]
+    return f"{plural(len(findings), 'hygiene finding')}: {', '.join(parts)}"
+
+
+def render_terminal(findings: Sequence[Finding]) -> list[str]:
+    """The lines of the "hygiene" section: a block per rule, then a count."""
+    lines: list[str] = []
+    for rule, title in RULES.items():
+        block = [f for f in findings if f.rule == rule]
+        if block:
+            lines.append(f"{title}:")
+            lines.extend(f"  {describe(f)}" for f in block)
+    lines.append(summary_line(findings))
+    return lines
+
+
+def render_markdown(findings: Sequence[Finding]) -> str:
+    """The same findings as Markdown tables, for GitHub's step summary."""
+    out = ["### Hygiene", ""]
+    for rule, title in RULES.items():
+        block = [f for f in findings if f.rule == rule]
+        if not block:
+            continue
+        out += [f"#### {title[0].upper()}{title[1:]}", "", "| where | what | tests |"]
+        out.append("|---|---|---|")
+        for f in block:
+            what = md_cell(f.what, code=True)
+            if f.rule == "ids" and f.examples:
+                example = md_cell(_example(f.examples[0]), code=True)
+                what = f"{md_cell(f.what)}, such as {example}"
+            out.append(f"| {md_cell(f.location, code=True)} | {what} | {f.tests or ''} |")
+        out.append("")
+    out.append(summary_line(findings) + ".")
+    return "\n".join(out) + "\n\n"

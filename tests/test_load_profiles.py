@@ -129,12 +129,10 @@ def test_profile_allows(
 def test_check_profile_names() -> None:
     assert check_profile_names(("stress", "soak")) is None
     assert check_profile_names(()) == (
-        "load_profiles() names no profile; expected one or more of smoke, load, stress, "
-        "spike, soak"
+        "load_profiles() names no profile; expected one or more of smoke, load, stress, spike, soak"
     )
     assert check_profile_names(("stress", "heavy")) == (
-        "load_profiles('heavy'): unknown profile; expected one of smoke, load, stress, "
-        "spike, soak"
+        "load_profiles('heavy'): unknown profile; expected one of smoke, load, stress, spike, soak"
     )
 
 

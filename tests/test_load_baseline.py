@@ -228,6 +228,7 @@ def test_k6_groups_take_the_run_and_each_tagged_submetric() -> None:
         "http_reqs": Exported.from_summary({"count": 20, "rate": 10.0}),
         "http_req_failed": Exported.from_summary({"passes": 1, "fails": 19, "value": 0.05}),
         "iterations": Exported.from_summary({"count": 20, "rate": 10.0}),
+        "http_req_duration{expected_response:true}": trend(5, 9),
     }
     groups = k6_groups(metrics)
     assert groups == {

@@ -482,8 +482,14 @@ def k6_groups(metrics: Mapping[str, Series]) -> Groups:
     tags = {""}
     for name in metrics:
         base, brace, rest = name.partition("{")
-        if brace and base in ("http_req_duration", "http_req_failed", "http_reqs"):
-            tags.add(rest.removesuffix("}"))
+        tag = rest.removesuffix("}")
+        # k6 always exports http_req_duration{expected_response:true}: not a tag of the user's
+        if (
+            brace
+            and base in ("http_req_duration", "http_req_failed", "http_reqs")
+            and (tag != "expected_response:true")
+        ):
+            tags.add(tag)
 
     def get(metric: str, tag: str) -> Series | None:
         return metrics.get(f"{metric}{{{tag}}}" if tag else metric)

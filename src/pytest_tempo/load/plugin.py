@@ -120,11 +120,10 @@ class LoadState:
             return f"load test marked {marked}: not run with the {self.profile.name} profile"
         return None
 
-    def missing_engine(self, reason: str) -> None:
-        """Skip the test because its engine is missing, or fail it under ``load_require``."""
-        if self.require:
-            pytest.fail(f"{reason} (ini load_require = true)", pytrace=False)
-        pytest.skip(reason)
+    def missing_engine(self, reason: str) -> str | None:
+        """Under ``load_require``, the failure for a test whose engine is missing (else it
+        skips with ``reason``)."""
+        return f"{reason} (ini load_require = true)" if self.require else None
 
     @contextlib.contextmanager
     def watching(self, target: object = None) -> Iterator[Watcher | None]:
@@ -137,10 +136,13 @@ class LoadState:
             return
         if isinstance(chosen, str) and not chosen.strip().isdigit() and self.root is not None:
             chosen = self.root / chosen  # a PID file relative to the rootdir
+        problem = None
         try:
             process = resolve(chosen)
         except WatchError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         with Watcher(process) as watcher:
             yield watcher
 
@@ -406,8 +408,11 @@ class LoadPlugin:
         if reason:
             pytest.skip(reason)
         unavailable = locust_available()
-        if unavailable:
-            state.missing_engine(unavailable)
+        # A missing engine under load_require fails the test when it calls load_test (a
+        # failure, not a set-up error); otherwise the test skips.
+        blocked = state.missing_engine(unavailable) if unavailable else None
+        if unavailable and not blocked:
+            pytest.skip(unavailable)
         base = request.path.parent
         calls = [0]
 
@@ -422,6 +427,9 @@ class LoadPlugin:
             allow_empty: bool = False,
             watch: object = None,
         ) -> LoadMetrics:
+            __tracebackhide__ = True
+            if blocked:
+                pytest.fail(blocked, pytrace=False)
             active = state.profile
             assert active is not None
             if isinstance(profile, str):

@@ -195,7 +195,7 @@ def test_locust_baseline_update_then_regression(
         [
             "E * load baseline: none recorded for smoke/2vus/x0.03; record one with "
             "--load-baseline=update (or a run with the default auto mode)"
-        ]  # fmt: skip
+        ]
     )
     pytester.runpytest(*run, "--load-baseline=update").assert_outcomes(passed=1)
     assert len(_store(pytester)["items"]["test_web.py::test_web"]["smoke/2vus/x0.03"]) == 1  # type: ignore[index]
@@ -264,7 +264,7 @@ def test_rss_growth_of_a_leaking_target_fails_and_a_steady_one_passes(
         [f"server under test_servers.py::test_server?steady?: pid {steady.pid}: CPU peak *"]
     )
     steady_line = next(
-        line for line in result.outlines if line.startswith(f"server under") and "steady]" in line
+        line for line in result.outlines if line.startswith("server under") and "steady]" in line
     )
     assert "(steady growth)" not in steady_line
 
@@ -388,7 +388,7 @@ def test_k6_binary_then_missing_skips_or_fails_under_load_require(
         [
             f"k6_binary / K6_BINARY: '{tmp_path / 'nowhere'}' is not an executable k6 binary "
             "(and there is no k6 on PATH)"
-        ]  # fmt: skip
+        ]
     )
     if K6 is not None:  # the configured binary (here its folder) is used when PATH has none
         pytester.makeini(f"[pytest]\nk6_binary = {Path(K6).parent}\n")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pytest_tempo.load.baseline import (
     BASELINE_RUNS,
     KEPT_RUNS,
+    MIN_REQUESTS,
     Limit,
     RegressionSpecError,
     baseline_of,
@@ -135,8 +136,10 @@ def test_limits_cross_only_in_the_worse_direction_and_past_noise() -> None:
     assert p95.crossed(100, 121)
     assert not p95.crossed(100, 120)
     assert not p95.crossed(100, 50)  # faster is never a regression
-    assert not p95.crossed(0.5, 1.2)  # +140%, but under the 1 ms noise floor
-    assert p95.crossed(0.0, 5.0)  # from exactly zero: any real rise
+    assert not p95.crossed(2.3, 7.2)  # +213%, but under the 5 ms noise floor
+    assert p95.crossed(2.3, 7.3)
+    assert p95.crossed(0.0, 5.0)  # from exactly zero: any rise past the floor
+    assert Limit("p95", 1, "ms").crossed(2.0, 3.1)  # an explicit ms limit is its own floor
     rps = Limit("rps", 15, "%")
     assert rps.crossed(100, 84)
     assert not rps.crossed(100, 86)
@@ -200,6 +203,22 @@ def test_groups_are_compared_by_name() -> None:
     assert "p95 ms {name:/slow}  10.0      160.0" in format_comparison(bad, "s")
 
 
+def test_groups_with_few_requests_are_not_compared() -> None:
+    limits = parse_regression("p95:+20%")
+    records = [{"at": 1.0, "groups": {"": {"p95": 10.0, "requests": 500},
+                                      "name:/rare": {"p95": 10.0, "requests": 3}}}]  # fmt: skip
+    now = {"": {"p95": 10.0, "requests": 49}, "name:/rare": {"p95": 900.0, "requests": 400}}
+    result = compare(now, records, limits)
+    assert result is not None
+    assert result.rows == ()
+    assert result.few == ("", "name:/rare")
+    now[""]["requests"] = 50
+    result = compare(now, records, limits)
+    assert result is not None
+    assert [r.group for r in result.rows] == [""]
+    assert MIN_REQUESTS == 50
+
+
 @given(
     st.lists(st.floats(1, 1e4), min_size=1, max_size=12),
     st.floats(0, 100),
@@ -232,7 +251,15 @@ def test_k6_groups_take_the_run_and_each_tagged_submetric() -> None:
     }
     groups = k6_groups(metrics)
     assert groups == {
-        "": {"p50": 5, "p95": 9, "p99": 9, "avg": 5, "rps": 10.0, "error_rate": 0.05},
+        "": {
+            "p50": 5,
+            "p95": 9,
+            "p99": 9,
+            "avg": 5,
+            "rps": 10.0,
+            "requests": 20,
+            "error_rate": 0.05,
+        },
         "name:/slow": {"p50": 150, "p95": 160, "p99": 160, "avg": 150},
     }
 
@@ -246,7 +273,8 @@ def test_locust_groups_per_name() -> None:
     ]  # fmt: skip
     groups = locust_groups(entries, 2.0)
     assert groups["name:/a"] == {
-        "p50": 10, "p95": 10, "p99": 10, "avg": 10, "rps": 2.0, "error_rate": 0.25
+        "p50": 10, "p95": 10, "p99": 10, "avg": 10, "rps": 2.0, "requests": 4,
+        "error_rate": 0.25,
     }  # fmt: skip
     assert groups[""]["rps"] == 3.0
     assert groups[""]["error_rate"] == pytest.approx(1 / 6, abs=1e-4)

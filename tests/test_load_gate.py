@@ -33,8 +33,9 @@ TARGET = Path(__file__).with_name("load_target.py")
 #: The slower release: 150 ms more per request, against about 1 ms.
 SLOWER_MS = 150
 #: Limits with room for a loaded machine's noise, far under what 150 ms more does.
-LIMITS = "load_regression = p95:+75ms, rps:-30%, error_rate:+0.5pp"
-K6_RUN = ["--load-profile=smoke", "--load-vus=2", "--load-time-scale=0.02", "-p", "no:tempo-timing"]
+LIMITS = "load_regression = p95:+75ms, rps:-40%, error_rate:+0.5pp"
+#: Smoke at 6% of its length (3.3 s), 5 users: 50 requests and more even 150 ms slower.
+K6_RUN = ["--load-profile=smoke", "--load-vus=5", "--load-time-scale=0.06", "-p", "no:tempo-timing"]
 
 K6_SCRIPT = """\
 // tempo: stages
@@ -47,7 +48,7 @@ export const options = {
 
 export default function () {
   http.get(`${__ENV.BASE_URL}/`, { tags: { name: 'root' } });
-  sleep(0.1);
+  sleep(0.05);
 }
 """
 
@@ -56,7 +57,7 @@ from locust import HttpUser, constant, task
 
 
 class Web(HttpUser):
-    wait_time = constant(0.1)
+    wait_time = constant(0.05)
 
     @task
     def root(self):
@@ -150,11 +151,11 @@ def test_k6_baseline_recorded_then_regression_fails_with_the_table(
     slower.stdout.fnmatch_lines(
         [
             "load baseline: regression against the median of the last 2 passing run(s) of "
-            "smoke/2vus/x0.02 (last recorded *)",
+            "smoke/5vus/x0.06 (last recorded *)",
             "",
             "metric * baseline * now * change * limit * result",
             "p95 ms * REGRESSION",
-            "req/s * -* -30% * REGRESSION",
+            "req/s * -* -40% * REGRESSION",
             "error rate * 0.00% * 0.00% * +0.0pp * +0.5pp * ok",
             "p95 ms {name:root} * +75ms * REGRESSION",
         ]
@@ -180,25 +181,19 @@ def test_locust_baseline_update_then_regression(
             load_test("locustfile.py:Web", host=os.environ["BASE_URL"])
         """
     )
-    run = [
-        "--load-profile=smoke",
-        "--load-vus=2",
-        "--load-time-scale=0.03",
-        "-p",
-        "no:tempo-timing",
-    ]
+    run = K6_RUN
 
     monkeypatch.setenv("BASE_URL", target(0).url)
     missing = pytester.runpytest(*run, "--load-baseline=compare")
     missing.assert_outcomes(failed=1)
     missing.stdout.fnmatch_lines(
         [
-            "E * load baseline: none recorded for smoke/2vus/x0.03; record one with "
+            "E * load baseline: none recorded for smoke/5vus/x0.06; record one with "
             "--load-baseline=update (or a run with the default auto mode)"
         ]
     )
     pytester.runpytest(*run, "--load-baseline=update").assert_outcomes(passed=1)
-    assert len(_store(pytester)["items"]["test_web.py::test_web"]["smoke/2vus/x0.03"]) == 1  # type: ignore[index]
+    assert len(_store(pytester)["items"]["test_web.py::test_web"]["smoke/5vus/x0.06"]) == 1  # type: ignore[index]
 
     monkeypatch.setenv("BASE_URL", target(SLOWER_MS).url)
     pytester.runpytest(*run, "--load-baseline=off").assert_outcomes(passed=1)

@@ -2,8 +2,9 @@
 
 A *record* is one passing run of one load item: its time and, per group, the key results
 ``p50``, ``p95``, ``p99`` (request duration, ms), ``avg`` (ms), ``rps`` (requests per second)
-and ``error_rate`` (0 to 1). The group ``""`` is the whole run; the others are one per named
-request (Locust's ``name``) or per tagged submetric k6 exported (``name:/api``).
+and ``error_rate`` (0 to 1), and the number of ``requests`` (a group is compared only when
+both sides made :data:`MIN_REQUESTS`). The group ``""`` is the whole run; the others are one
+per named request (Locust's ``name``) or per tagged submetric k6 exported (``name:/api``).
 
 Records are kept per item and per *shape*: the profile, the virtual users and the time scale
 (a rehearsal at ``--load-time-scale=0.01`` is never compared with a full run). The baseline
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASELINE_RUNS",
+    "COUNTED",
     "KEPT_RUNS",
     "METRICS",
+    "MIN_REQUESTS",
     "Comparison",
     "Limit",
     "Row",
@@ -63,8 +66,9 @@ __all__ = [
 BASELINE_RUNS = 5
 #: Records kept per item and shape.
 KEPT_RUNS = 20
-#: Latency changes smaller than this never count: timer and scheduling noise on a fast target.
-NOISE_FLOOR_MS = 1.0
+#: Under a relative limit, a latency change smaller than this never counts: on a loaded CI
+#: machine scheduling alone moves a fast endpoint's p95 by a few milliseconds (+60% on 2 ms).
+NOISE_FLOOR_MS = 5.0
 STORE_VERSION = 1
 
 Unit = Literal["%", "pp", "ms"]
@@ -78,6 +82,11 @@ METRICS: dict[str, tuple[str, str, int]] = {
     "rps": ("req/s", "", -1),
     "error_rate": ("error rate", "rate", +1),
 }
+#: Recorded with the metrics but never a limit: how many requests a group made.
+COUNTED = "requests"
+#: A group is compared only when the run and its baseline made this many requests at least:
+#: the p95 of a few dozen requests is decided by one or two of them.
+MIN_REQUESTS = 50
 _UNITS: dict[str, tuple[Unit, ...]] = {
     "p50": ("%", "ms"),
     "p95": ("%", "ms"),
@@ -127,7 +136,7 @@ class Limit:
         worse = (now - baseline) * self.direction
         if worse <= 0:
             return False
-        if METRICS[self.metric][1] == "ms" and worse < NOISE_FLOOR_MS:
+        if self.unit == "%" and METRICS[self.metric][1] == "ms" and worse < NOISE_FLOOR_MS:
             return False
         change = self.change(baseline, now)
         if change is None:  # any rise from exactly zero
@@ -197,7 +206,7 @@ def _clean_groups(value: object) -> Groups:
         kept = {
             name: float(number)
             for name, number in metrics.items()
-            if name in METRICS
+            if (name in METRICS or name == COUNTED)
             and isinstance(number, (int, float))
             and not isinstance(number, bool)
             and math.isfinite(number)
@@ -255,11 +264,13 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A run against its baseline: one row per limit and group both have."""
+    """A run against its baseline: one row per limit and group both have; ``few`` holds the
+    groups left out because the run or the baseline made under :data:`MIN_REQUESTS`."""
 
     rows: tuple[Row, ...]
     runs: int
     last_at: float | None
+    few: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> list[Row]:
@@ -275,11 +286,17 @@ def compare(
         return None
     base = baseline_of(kept)
     rows: list[Row] = []
+    few: list[str] = []
     for group in sorted(now, key=lambda g: (g != "", g)):
+        before = base.get(group, {})
+        counts = (now[group].get(COUNTED, MIN_REQUESTS), before.get(COUNTED, MIN_REQUESTS))
+        if before and min(counts) < MIN_REQUESTS:
+            few.append(group)
+            continue
         for limit in limits:
-            if limit.metric in now[group] and limit.metric in base.get(group, {}):
-                rows.append(Row(group, limit, base[group][limit.metric], now[group][limit.metric]))
-    return Comparison(tuple(rows), min(len(kept), BASELINE_RUNS), kept[-1]["at"])
+            if limit.metric in now[group] and limit.metric in before:
+                rows.append(Row(group, limit, before[limit.metric], now[group][limit.metric]))
+    return Comparison(tuple(rows), min(len(kept), BASELINE_RUNS), kept[-1]["at"], tuple(few))
 
 
 def _value(metric: str, value: float) -> str:
@@ -470,6 +487,7 @@ def groups_from_series(
             if not reqs.samples:
                 continue
             _add(group, "rps", reqs.aggregate("rate"))
+            _add(group, COUNTED, reqs.aggregate("count"))
         if failed is not None and failed.samples > 0:
             _add(group, "error_rate", failed.aggregate("rate"))
         if group:

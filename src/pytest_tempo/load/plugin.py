@@ -214,6 +214,8 @@ class LoadState:
             elif comparison.regressions:
                 verdict["baseline"] = "regression"
                 failure = format_comparison(comparison, self.shape)
+            elif not comparison.rows and comparison.few:
+                verdict["baseline"] = "few"
             else:
                 verdict["baseline"] = f"ok ({comparison.runs} runs)"
         if mode in ("auto", "update") and failure is None:
@@ -274,6 +276,8 @@ def notes_lines(
     entries: Sequence[tuple[str, str, Mapping[str, Any]]], problems: Sequence[str] = ()
 ) -> list[str]:
     """Lines under the "load" table: the baselines, each watched server, store problems."""
+    from .baseline import MIN_REQUESTS
+
     lines: list[str] = []
     verdicts = [str(data["baseline"]) for _, _, data in entries if data.get("baseline")]
     if verdicts:
@@ -281,9 +285,10 @@ def notes_lines(
         for verdict in verdicts:
             word = verdict.split(" ")[0]
             counts[word] = counts.get(word, 0) + 1
-        order = ("ok", "regression", "recorded", "none")
+        order = ("ok", "regression", "few", "recorded", "none")
         names = {"ok": "within limits", "regression": "regressed", "recorded": "recorded",
-                 "none": "without a baseline"}  # fmt: skip
+                 "none": "without a baseline",
+                 "few": f"not compared (under {MIN_REQUESTS} requests)"}  # fmt: skip
         parts = [f"{counts[w]} {names[w]}" for w in order if w in counts]
         lines.append("baselines: " + ", ".join(parts))
     for nodeid, _, data in entries:

@@ -310,8 +310,8 @@ class K6Item(pytest.Item):
                 usage=self._state.usage(watcher, profile),
                 passed=report is None,
             )
-            if report is None and problem is not None:
-                raise K6Failure(problem)
+            if problem is not None:  # a server that leaked or died, shown with any threshold
+                report = problem if report is None else f"{report}\n\n{problem}"
         if report is not None:
             raise K6Failure(report)
 

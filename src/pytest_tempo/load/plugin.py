@@ -473,10 +473,10 @@ class LoadPlugin:
                     usage=metrics.usage,
                     passed=report is None and chosen == active,
                 )
+            if problem is not None:  # a server that leaked or died, shown with any threshold
+                report = problem if report is None else f"{report}\n\n{problem}"
             if report is not None:
                 raise LoadTestFailed(report)
-            if problem is not None:
-                raise LoadTestFailed(problem)
             assert metrics is not None
             return metrics
 

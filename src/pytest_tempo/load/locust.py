@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from .process import Completed
     from .profiles import Profile
+    from .resources import Usage
 
 __all__ = [
     "LOCUST_KINDS",
@@ -169,7 +170,8 @@ class LoadMetrics:
     """What a ``load_test`` run measured; returned by the fixture for further assertions.
 
     ``metrics["http_req_duration"].aggregate("p(95)")`` or ``metrics.value(...)`` read any
-    (sub)metric; ``history`` is ``(seconds, users running, users planned)`` samples.
+    (sub)metric; ``history`` is ``(seconds, users running, users planned)`` samples;
+    ``usage`` the watched server's CPU and RSS.
     """
 
     requests: int
@@ -180,6 +182,8 @@ class LoadMetrics:
     results: list[Result] = field(default_factory=list)
     workers: int = 0
     aborted: str | None = None
+    #: The watched server's CPU and RSS (``load_test(..., watch=...)``), else None.
+    usage: Usage | None = None
 
     @property
     def peak_users(self) -> int:

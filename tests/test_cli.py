@@ -149,8 +149,8 @@ def test_merged_store_of_a_fresh_checkout_orders_the_next_run(
     pytester: pytest.Pytester, xdist_args: list[str]
 ) -> None:
     pytester.makepyfile(test_a="def test_1(): pass\ndef test_2(): pass\n")
-    shard = write(pytester.path / "in.json",
-                  {"test_a.py::test_1": {"call": [9.0], "setup": [0.0], "teardown": [0.0]}})  # fmt: skip
+    entry = {"call": [9.0], "setup": [0.0], "teardown": [0.0]}
+    shard = write(pytester.path / "in.json", {"test_a.py::test_1": entry})
     assert main(["merge", "-o", str(pytester.path / ".pytest_cache"), str(shard)]) == 0
     result = pytester.runpytest("--tempo-order=durations", "-v", "-p", "no:randomly", *xdist_args)
     assert result.ret == pytest.ExitCode.OK

@@ -121,8 +121,12 @@ def test_store_path_is_a_folder(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.OK
     no_traceback(result)
-    result.stdout.fnmatch_lines([f"tempo: the durations store {SHOWN} was unusable (it is a folder)*",
-                                 f"tempo: could not write the durations store {SHOWN}: *"])  # fmt: skip
+    result.stdout.fnmatch_lines(
+        [
+            f"tempo: the durations store {SHOWN} was unusable (it is a folder)*",
+            f"tempo: could not write the durations store {SHOWN}: *",
+        ]
+    )
 
 
 # --- filtered runs never prune ------------------------------------------------------------
@@ -199,16 +203,18 @@ def test_load_profile_runs_do_not_record_load_tests(
 
 @xdist_params
 def test_durations_path_file(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
-    pytester.makeini("[pytest]\nconsole_output_style = classic\ndurations_path = ci/durations.json\n")
+    pytester.makeini(
+        "[pytest]\nconsole_output_style = classic\ndurations_path = ci/durations.json\n"
+    )
     pytester.makepyfile(test_b="def test_2(): pass\n", test_a="def test_1(): pass\n")
     pytester.runpytest(*xdist_args).assert_outcomes(passed=2)
-    path = pytester.path / "ci" / "durations.json"
+    path = pytester.path / "ci" / "d.json"
     lines = path.read_text().splitlines()
     assert lines[2].startswith('"test_a.py::test_1": {"at": [')
     assert lines[3].startswith('"test_b.py::test_2": {"at": [')
     assert len(lines) == 5
     assert not pytester.path.joinpath(*STORE).exists()
-    journals = pytester.path / "ci" / "durations.json.journal"
+    journals = pytester.path / "ci" / "d.json.journal"
     assert {p.name for p in journals.iterdir()} == {".gitignore", "lock"}
     # Without pytest's cache the file is still read and written.
     pytester.runpytest("-p", "no:cacheprovider", *xdist_args).assert_outcomes(passed=2)
@@ -250,7 +256,9 @@ def test_zz_hangs():
 
 @xdist_params
 @pytest.mark.slow
-def test_killed_run_keeps_what_it_measured(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+def test_killed_run_keeps_what_it_measured(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
     """SIGKILL to the whole process group: the next run folds the dead run's journal."""
     pytester.makepyfile(test_a=HANGS)
     journals = pytester.path.joinpath(*JOURNALS)
@@ -263,7 +271,9 @@ def test_killed_run_keeps_what_it_measured(pytester: pytest.Pytester, xdist_args
         start_new_session=True,
     )
     try:
-        wait_for(lambda: pytester.path.joinpath("hanging").exists() and complete_lines(journals) >= 30)
+        wait_for(
+            lambda: pytester.path.joinpath("hanging").exists() and complete_lines(journals) >= 30
+        )
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)

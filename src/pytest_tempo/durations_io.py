@@ -244,8 +244,9 @@ def file_key(path: Path) -> FileKey | None:
 def encode(store: Store, folded: list[str], readable: bool = False) -> str:
     """The store's text: compact JSON, or one test per line with sorted keys (``readable``)."""
     if not readable:
-        value = {"version": VERSION, "tests": store, "folded": folded}
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        # Unsorted: sorting 100,000 entries' keys would cost a third of the time.
+        value = {"version": VERSION, "folded": folded, "tests": store}
+        return json.dumps(value, separators=(",", ":"))
     body = json.dumps(store, sort_keys=True, separators=(", ", ": "))
     if store:
         # '}, "' occurs only between two entries: entries hold lists, not objects, and a

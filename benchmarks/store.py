@@ -28,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_tempo.durations import KEEP, Measured, fold
+from pytest_tempo.durations import KEEP, Measured, Store, fold
 from pytest_tempo.durations_io import Location, Recorder, encode, open_store, write_atomic
 
 
-def big_store(tests: int) -> dict[str, dict[str, list[float]]]:
-    store = {}
+def big_store(tests: int) -> Store:
+    store: Store = {}
     for i in range(tests):
         nodeid = f"tests/unit/test_module_{i // 50:04d}.py::TestThing::test_case_{i:06d}[param]"
         base = 0.0001 * (1 + i % 997)

@@ -203,9 +203,7 @@ def test_load_profile_runs_do_not_record_load_tests(
 
 @xdist_params
 def test_durations_path_file(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
-    pytester.makeini(
-        "[pytest]\nconsole_output_style = classic\ndurations_path = ci/durations.json\n"
-    )
+    pytester.makeini("[pytest]\nconsole_output_style = classic\ndurations_path = ci/d.json\n")
     pytester.makepyfile(test_b="def test_2(): pass\n", test_a="def test_1(): pass\n")
     pytester.runpytest(*xdist_args).assert_outcomes(passed=2)
     path = pytester.path / "ci" / "d.json"

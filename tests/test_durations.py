@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
@@ -24,7 +25,10 @@ from pytest_tempo.durations import (
     round_seconds,
     to_record,
 )
-from pytest_tempo.durations_io import decode, encode
+from pytest_tempo.durations_io import Location, Recorder, decode, encode, open_store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def good(tests: object) -> dict[str, object]:
@@ -263,3 +267,17 @@ def test_merge_stores_prefers_stamped_entries_to_old_ones() -> None:
 def test_parse_store_refuses_bad_stamps(stamp: list[object]) -> None:
     store, problem = parse_store({"version": 1, "tests": {"a": {"call": [1.0], "at": stamp}}})
     assert (store, problem) == ({}, "entry for 'a' has a bad stamp")
+
+
+def test_other_top_level_keys_survive(tmp_path: Path) -> None:
+    """Records other features keep in the store document outlive every update."""
+    location = Location.of_file(tmp_path / "store.json")
+    location.path.write_text(json.dumps({"version": 1, "tests": {}, "plan": {"n": 4}}))
+    recorder = Recorder(location, open_store(location))
+    recorder.extra["run"] = {"k": 1}
+    measured = Measured(call=1.0, phases={"call"}, at=5.0)
+    assert recorder.finish({"t::a": measured}, None) == []
+    parsed = open_store(location)[0]
+    assert parsed.extra == {"plan": {"n": 4}, "run": {"k": 1}}
+    assert parsed.store == {"t::a": {"at": [5.0], "call": [1.0]}}
+    assert decode(encode({}, [], extra={"tests": 1, "x": 2})).extra == {"x": 2}

@@ -63,6 +63,8 @@ MAX_SECONDS = 1e6
 MAX_STAMP = 1e11
 #: How many folded journals a store remembers, so a journal is never folded twice.
 FOLDED_KEEP = 64
+#: The top-level keys of a store document that this module reads and writes.
+DOCUMENT_KEYS = ("version", "tests", "folded")
 
 #: node id -> phase -> recent seconds, newest last (and "marks" -> recorded markers).
 Store = dict[str, dict[str, Any]]
@@ -169,6 +171,8 @@ class Parsed:
     folded: list[str] = field(default_factory=list)
     problem: str | None = None
     fresh: bool = False
+    #: the document's other top-level keys, kept as they are through every update
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_document(value: object) -> Parsed:
@@ -204,7 +208,8 @@ def parse_document(value: object) -> Parsed:
         problem = first
     elif bad:
         problem = f"{bad} bad entries, the first: {first}"
-    return Parsed(store, folded[-FOLDED_KEEP:], problem)
+    extra = {k: v for k, v in value.items() if k not in DOCUMENT_KEYS}
+    return Parsed(store, folded[-FOLDED_KEEP:], problem, extra=extra)
 
 
 def parse_store(value: object) -> tuple[Store, str | None]:

@@ -34,13 +34,13 @@ import os
 import stat
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .durations import (
+    DOCUMENT_KEYS,
     FOLDED_KEEP,
     STORE_KEY,
     VERSION,
@@ -73,6 +73,7 @@ __all__ = [
     "Recorder",
     "decode",
     "encode",
+    "load_document",
     "load_file",
     "open_store",
     "output_path",
@@ -241,24 +242,34 @@ def file_key(path: Path) -> FileKey | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def encode(store: Store, folded: list[str], readable: bool = False) -> str:
-    """The store's text: compact JSON, or one test per line with sorted keys (``readable``)."""
+def encode(
+    store: Store,
+    folded: list[str],
+    readable: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The store's text: compact JSON, or one test per line with sorted keys (``readable``).
+
+    ``extra``: other top-level keys of the document (records of other features), kept.
+    """
+    extra = {k: v for k, v in (extra or {}).items() if k not in DOCUMENT_KEYS}
     if not readable:
         # Unsorted: sorting 100,000 entries' keys would cost a third of the time.
-        value = {"version": VERSION, "folded": folded, "tests": store}
+        value = {"version": VERSION, "folded": folded, **extra, "tests": store}
         return json.dumps(value, separators=(",", ":"))
     body = json.dumps(store, sort_keys=True, separators=(", ", ": "))
     if store:
         # '}, "' occurs only between two entries: entries hold lists, not objects, and a
         # quote inside a node id is escaped.
         body = "{\n" + body[1:-1].replace('}, "', '},\n"') + "\n}"
-    return f'{{"version": {VERSION}, "folded": {json.dumps(folded)},\n"tests": {body}}}\n'
+    head = json.dumps({"version": VERSION, "folded": folded, **extra}, sort_keys=True)[:-1]
+    return f'{head},\n"tests": {body}}}\n'
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a temporary file beside ``path`` and rename it over ``path``; raise OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         with open(temporary, "w", encoding="utf-8") as f:
             f.write(text)
@@ -384,13 +395,15 @@ class Recorder:
         self._flush_seconds = flush_seconds
         self._lock_timeout = lock_timeout
         self._posix = posix
-        self.id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.id = f"{os.getpid()}-{os.urandom(6).hex()}"
         self._queue: deque[tuple[str, Measured]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._write = threading.Lock()
         self._fd: int | None = None
         self._broken = False
+        #: top-level keys this run sets in the store document (other features' records)
+        self.extra: dict[str, Any] = {}
 
     @property
     def journal(self) -> Path:
@@ -407,6 +420,9 @@ class Recorder:
     def _run(self) -> None:
         while not self._stop.wait(self._flush_seconds):
             self.flush()
+            if not self._posix and self._fd is not None:  # alive, for runs without flock
+                with contextlib.suppress(OSError):
+                    os.utime(self.journal)
 
     def flush(self) -> None:
         """Append the queued tests to the journal (created on first use)."""
@@ -499,7 +515,8 @@ class Recorder:
             folded.append(self.id)
             if existing is not None:
                 store = prune(store, {*existing, *measured})
-            text = encode(store, folded[-FOLDED_KEEP:], self.location.readable)
+            extra = {**parsed.extra, **self.extra}
+            text = encode(store, folded[-FOLDED_KEEP:], self.location.readable, extra)
             write_atomic(self.location.path, text)
         except OSError as exc:
             self.flush()  # the journal keeps this run for the next one
@@ -543,6 +560,11 @@ def store_path(path: Path) -> Path:
 
 def load_file(path: Path) -> Store:
     """Read a store file or a cache folder's store; raise ValueError with a one-line reason."""
+    return load_document(path).store
+
+
+def load_document(path: Path) -> Parsed:
+    """:func:`load_file`, with the document's other parts (``folded``, ``extra``)."""
     target = store_path(path)
     text, problem, _ = read_text(target)
     if problem is not None:
@@ -556,7 +578,7 @@ def load_file(path: Path) -> Store:
         raise ValueError(f"{path} is not a durations store: {parsed.problem}")
     if parsed.problem:
         raise ValueError(f"{path} has bad entries: {parsed.problem}")
-    return parsed.store
+    return parsed
 
 
 def output_path(out: Path) -> tuple[Path, bool]:

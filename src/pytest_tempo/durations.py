@@ -3,11 +3,12 @@
 The value (in pytest's cache under the key ``tempo/durations``, or in the file of
 ``durations_path``)::
 
-    {"version": 1, "tests": {"tests/test_a.py::test_x": {"at": [1750000000.0],
-        "setup": [0.01], "call": [1.2, 1.1], "teardown": [0.0], "shared": [0.0],
-        "marks": []}}, "folded": ["4242-1f0e..."]}
+    {"version": 1, "folded": ["4242-1f0e..."], "tests": {"tests/test_a.py::test_x": {
+        "at": [1750000000.0], "setup": [0.01], "call": [1.2, 1.1], "teardown": [0.0],
+        "shared": [0.0], "marks": []}}}
 
-``folded`` names the last run journals folded in, so none is ever folded twice. The
+``folded`` names the last run journals folded in, so none is ever folded twice; other
+top-level keys are kept as they are (:attr:`Parsed.extra`). The
 functions here take and return plain data: :func:`parse_document` checks a value read from
 disk, :func:`fold` adds a run's measurements, :func:`merge_stores` joins the stores of
 shards, :func:`to_record`/:func:`from_record` are the lines of a run's journal. The files,

@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from pytest_tempo.durations import KEEP, Measured, Store, fold
-from pytest_tempo.durations_io import Location, Recorder, encode, open_store, write_atomic
+from pytest_tempo.durations_io import Location, encode, open_store, write_atomic
+from pytest_tempo.durations_record import Recorder
 
 
 def big_store(tests: int) -> Store:

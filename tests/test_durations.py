@@ -25,7 +25,8 @@ from pytest_tempo.durations import (
     round_seconds,
     to_record,
 )
-from pytest_tempo.durations_io import Location, Recorder, decode, encode, open_store
+from pytest_tempo.durations_io import Location, decode, encode, open_store
+from pytest_tempo.durations_record import Recorder
 
 if TYPE_CHECKING:
     from pathlib import Path

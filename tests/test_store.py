@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_tempo.durations import Measured
-from pytest_tempo.durations_io import Location, Lock, Recorder, load_file, open_store
+from pytest_tempo.durations_io import Location, load_file, open_store
+from pytest_tempo.durations_record import Lock, Recorder
 
 from .conftest import xdist_params
 

@@ -15,7 +15,8 @@ from .classify import TypesPlugin
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
 from .durations import Snapshot
-from .durations_io import Location, Recorder, open_store, unusable
+from .durations_io import Location, open_store, unusable
+from .durations_record import Recorder
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
-    from .durations_io import Recorder
+    from .durations_record import Recorder
     from .settings import Settings
 
 __all__ = [

@@ -14,7 +14,9 @@ from . import __version__
 from .classify import TypesPlugin, type_markers
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
-from .durations import Snapshot, read_store
+from .durations import Snapshot
+from .durations_io import Location, open_store, unusable
+from .durations_record import Recorder
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
@@ -25,7 +27,6 @@ from .types_summary import TypeSummaryPlugin
 if TYPE_CHECKING:
     from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
-    from .durations import Store
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
@@ -66,13 +67,13 @@ def pytest_configure(config: Config) -> None:
     manager = config.pluginmanager
     # register() skips a name blocked with -p no:NAME.
     manager.register(TypesPlugin(settings.test_types, config.rootpath), TYPES)
-    store, problem, snapshot = _durations(config)
+    recorder, problem, snapshot = _durations(config, settings)
     if settings.order != "off":
         ordering = OrderingPlugin(
             settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
         )
         manager.register(ordering, ORDERING)
-    timing = TimingPlugin(config, settings, store, problem, snapshot.calls)
+    timing = TimingPlugin(config, settings, recorder, problem, snapshot.calls)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
@@ -102,16 +103,22 @@ def pytest_configure(config: Config) -> None:
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
 
 
-def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:
-    """The store (controller only; None without a cache) and the snapshot ordering uses."""
+def _durations(config: Config, settings: Settings) -> tuple[Recorder | None, str | None, Snapshot]:
+    """The recorder (controller only; None without a store), the line saying what was wrong
+    with the store, if anything, and the snapshot ordering uses."""
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the cache
+    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the store
         return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS))
-    cache = getattr(config, "cache", None)
-    if cache is None:  # -p no:cacheprovider
-        return None, None, Snapshot()
-    store, problem = read_store(cache)
-    return store, problem, Snapshot.of(store)
+    if settings.durations_path is not None:
+        location = Location.of_file(config.rootpath / settings.durations_path)
+    else:
+        cache = getattr(config, "cache", None)
+        if cache is None:  # -p no:cacheprovider
+            return None, None, Snapshot()
+        location = Location.of_cache(cache)
+    parsed, key = open_store(location)
+    problem = unusable(location, parsed) if parsed.problem else None
+    return Recorder(location, (parsed, key)), problem, Snapshot.of(parsed.store)
 
 
 class Sections:

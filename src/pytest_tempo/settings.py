@@ -115,6 +115,7 @@ class Settings:
     slow_report: int | None = 10  # None: every slow test
     slow_report_json: str | None = None
     slow_strict: bool = False
+    durations_path: str | None = None  # None: the store is in pytest's cache
     dist: DistMode = "off"
     shard: ShardSpec | None = None
     html: str | None = None
@@ -639,6 +640,19 @@ OPTIONS: tuple[Option, ...] = (
         kind="`true` or `false`",
         example="`slow_strict = true`",
         help="Fail the run when a test not marked `slow` exceeds the slow threshold.",
+    ),
+    Option(
+        field="durations_path",
+        flag="--durations-path",
+        ini="durations_path",
+        metavar="PATH",
+        default="",
+        shown_default="unset: pytest's cache (`.pytest_cache/v/tempo/durations`)",
+        parse=parse_path,
+        kind="path, relative to the rootdir",
+        example='`durations_path = ".tempo-durations.json"`',
+        help="Keep the durations store in this file instead of pytest's cache, so it can be "
+        "committed: one test per line, sorted, values rounded to 4 significant digits.",
     ),
     Option(
         field="dist",

@@ -81,10 +81,13 @@ def pytest_configure(config: Config) -> None:
         manager.register(ShardPlugin(settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
-        if settings.dist == "duration":
+        dist = str(config.getoption("dist", "no"))
+        if settings.dist == "duration" and _replaces(dist):
+            from .costs import stamps_of
             from .scheduling import SchedulingPlugin
 
-            manager.register(SchedulingPlugin(snapshot, settings.test_types), SCHEDULING)
+            plugin = SchedulingPlugin(snapshot, settings.test_types, dist, stamps_of(store))
+            manager.register(plugin, SCHEDULING)
     if settings.cov_floors:
         from .coverage_floors import CoverageFloorsPlugin
 
@@ -145,7 +148,22 @@ def _dist_part(config: Config, settings: Settings) -> str | None:
         return "dist=duration (inactive: pytest-xdist is not installed)"
     if not getattr(config.option, "numprocesses", None):
         return "dist=duration (inactive without -n)"
-    return "dist=duration"
+    dist = str(config.getoption("dist", "no"))
+    if dist == "load":
+        return "dist=duration"
+    if _replaces(dist):
+        return f"dist=duration (groups of --dist {dist})"
+    return f"dist=duration (inactive with --dist {dist})"
+
+
+def _replaces(dist: str) -> bool:
+    """Whether ``--tempo-dist=duration`` schedules under xdist's ``--dist`` mode.
+
+    Only ``load`` (what ``-n`` gives by default) is replaced; with ``loadscope``,
+    ``loadfile`` or ``loadgroup`` the duration scheduler keeps xdist's groups together.
+    ``each``, ``worksteal`` and ``no`` are left to xdist.
+    """
+    return dist in ("load", "loadscope", "loadfile", "loadgroup")
 
 
 def header_line(settings: Settings, active: set[str], dist: str | None = None) -> str:

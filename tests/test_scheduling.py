@@ -48,7 +48,7 @@ def recorded_for(durations: list[float], noise: float = 0.1, seed: int = 0) -> d
 # --- planning and partitioning ------------------------------------------------------------
 
 
-def test_estimates_use_the_median_for_unknown_tests() -> None:
+def test_shard_estimates_use_the_median_for_unknown_tests() -> None:
     assert estimates(["a", "b", "c", "d"], {"a": 1.0, "b": 3.0, "c": 10.0}) == [1, 3, 10, 3]
     assert estimates(["a", "b"], {}) == [1.0, 1.0]
 
@@ -59,12 +59,14 @@ def test_plan_smoke_first_then_longest_first() -> None:
                                    "s.py::smoke": 0.1}, smoke={"s.py::smoke"})  # fmt: skip
     assert [collection[u[0]] for u in plan.units] == [
         "s.py::smoke",
+        "m.py::new",  # unrecorded: ranked as 4 mean tests, so it starts early
         "m.py::b",
         "m.py::c",
-        "m.py::new",  # unknown: the median of the known ones (2.0)
         "m.py::a",
     ]
-    assert plan.costs == (0.1, 5.0, 3.0, 2.0, 1.0)
+    # Recorded seconds plus the per-test floor (10th percentile of totals, at most 10 ms);
+    # the unrecorded test costs its module's mean.
+    assert plan.costs == pytest.approx((0.11, 3.01, 5.01, 3.01, 1.01))
 
 
 def test_plan_keeps_modules_with_costly_shared_fixtures_together() -> None:
@@ -223,13 +225,15 @@ RECORDER = """
 
 
 def seed_store(pytester: pytest.Pytester, tests: dict[str, float], marks: dict[str, list[str]]
-               | None = None) -> None:  # fmt: skip
+               | None = None, shared: dict[str, float] | None = None) -> None:  # fmt: skip
     path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = {
+    value: dict[str, dict[str, Any]] = {
         n: {"setup": [0.0], "call": [s], "teardown": [0.0], "marks": (marks or {}).get(n, [])}
         for n, s in tests.items()
     }
+    for n, seconds in (shared or {}).items():
+        value[n]["shared"] = [seconds]
     path.write_text(json.dumps({"version": 1, "tests": value}))
 
 
@@ -421,3 +425,97 @@ def test_shard_under_xdist(pytester: pytest.Pytester) -> None:
         line = f"tempo shard {k}/2: {outcomes['passed']} tests, ~*s expected"
         result.stdout.fnmatch_lines([line])
     assert sum(counts) == 12
+
+
+@needs_xdist
+def test_crash_in_a_grouped_module_fails_only_the_crashing_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """A module kept together for its costly fixture: one test kills its worker."""
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(
+        test_db="""
+        import os
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def db():
+            return {}
+
+        def test_0(db): pass
+        def test_1(db): pass
+        def test_2(db): os._exit(1)
+        def test_3(db): pass
+        def test_4(db): pass
+        def test_5(db): pass
+        """,
+        test_other="\n".join(f"def test_{i}(): pass" for i in range(12)),
+    )
+    db = {f"test_db.py::test_{i}": 0.01 for i in range(6)}
+    other = {f"test_other.py::test_{i}": 0.05 for i in range(12)}
+    seed_store(pytester, db | other, shared={"test_db.py::test_0": 0.05})
+    result = pytester.runpytest("-n", "2", "--tempo-dist=duration")
+    result.assert_outcomes(passed=17, failed=1)
+    result.stdout.fnmatch_lines(["*worker 'gw*' crashed while running 'test_db.py::test_2'*"])
+    runs = ran(pytester)
+    everything = [n for ids in runs.values() for n in ids]
+    assert everything.count("test_db.py::test_2") == 1  # never sent again
+    assert sorted(set(everything)) == sorted(everything)  # nothing ran twice
+    assert len(everything) == 18
+    # The module went to one worker as a whole: what ran before the crash ran there.
+    crashed_on = next(w for w, ids in runs.items() if "test_db.py::test_2" in ids)
+    assert {"test_db.py::test_0", "test_db.py::test_1"} <= set(runs[crashed_on]), runs
+
+
+@needs_xdist
+def test_dist_each_runs_every_test_on_every_worker(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile("\n".join(f"def test_{i}(): pass" for i in range(6)))
+    result = pytester.runpytest("-n", "2", "--dist", "each", "--tempo-dist=duration")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["tempo *dist=duration (inactive with --dist each)*"])
+    runs = ran(pytester)
+    assert len(runs) == 2
+    assert all(len(ids) == 6 for ids in runs.values())
+
+
+@needs_xdist
+def test_dist_loadscope_keeps_groups_and_sends_the_longest_first(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(RECORDER)
+    modules = {f"test_m{m}": "\n".join(f"def test_{i}(): pass" for i in range(3)) for m in range(4)}
+    pytester.makepyfile(**modules)
+    # test_m3 is the longest module, collected last; xdist's loadscope would send it last.
+    recorded = {f"test_m{m}.py::test_{i}": 0.01 * (m + 1) for m in range(4) for i in range(3)}
+    recorded["test_m3.py::test_0"] = 2.0
+    seed_store(pytester, recorded)
+    result = pytester.runpytest("-n", "2", "--dist", "loadscope", "--tempo-dist=duration")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["tempo *dist=duration (groups of --dist loadscope)*"])
+    runs = ran(pytester)
+    for m in range(4):  # every module on one worker
+        assert sum(any(n.startswith(f"test_m{m}.py") for n in ids) for ids in runs.values()) == 1
+    # (tiers ordering moved the slow test_0 to the end of the collection: test_1 leads)
+    assert any(ids[0].startswith("test_m3.py::") for ids in runs.values())
+
+
+@pytest.mark.parametrize(
+    ("dist", "expected"),
+    [
+        ("load", "dist=duration"),
+        ("loadfile", "dist=duration (groups of --dist loadfile)"),
+        ("loadgroup", "dist=duration (groups of --dist loadgroup)"),
+        ("worksteal", "dist=duration (inactive with --dist worksteal)"),
+    ],
+)
+@needs_xdist
+def test_header_names_what_schedules(pytester: pytest.Pytester, dist: str, expected: str) -> None:
+    pytester.makepyfile("def test_1(): pass\ndef test_2(): pass\n")
+    result = pytester.runpytest(
+        "-n", "1", "--dist", dist, "--tempo-dist=duration", "--collect-only"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    header = [line for line in result.outlines if line.startswith("tempo ")]
+    assert header, result.stdout.str()
+    assert header[0].endswith(expected)

@@ -143,7 +143,9 @@ def overhead_floor(
 
 def estimate(collection: Sequence[str], data: CostData) -> Estimate:
     """The model of the module docstring, for every test of ``collection`` in order."""
-    recorded_ids = [n for n in collection if n in data.totals and math.isfinite(data.totals[n])]
+    # The averages read every recorded test, collected this time or not (a run with -k still
+    # knows what the rest of the suite costs).
+    recorded_ids = [n for n, v in data.totals.items() if math.isfinite(v)]
     if not recorded_ids:
         alone = [UNKNOWN_ALONE] * len(collection)
         return Estimate(alone, [False] * len(collection), FLOOR_MIN, UNKNOWN_ALONE)

@@ -76,6 +76,7 @@ class FakeNode:
         self.shutdown_sent = False
         self.down = False
         self.running: int | None = None
+        self.batches: list[int] = []  # the size of every send_runtest_some
 
     def __repr__(self) -> str:
         return f"<FakeNode {self.gateway.id}>"
@@ -85,6 +86,7 @@ class FakeNode:
         return self.down or self.shutdown_sent
 
     def send_runtest_some(self, indices: list[int]) -> None:
+        self.batches.append(len(indices))
         self.queue.extend(indices)
 
     def send_runtest_all(self) -> None:
@@ -92,6 +94,7 @@ class FakeNode:
 
     def send_steal(self, indices: list[int]) -> None:
         self.sim.steals.append((self, list(indices)))
+        self.sim.result.steals += 1
 
     def shutdown(self) -> None:
         self.shutdown_sent = True
@@ -105,6 +108,9 @@ class SimResult:
     )  # index, node, start, end
     crashed: list[str] = field(default_factory=list)
     idle_tail: dict[str, float] = field(default_factory=dict)
+    steals: int = 0
+    #: the largest number of tests queued on a worker at once
+    deepest_queue: int = 0
 
     def executed(self) -> list[int]:
         return sorted(r[0] for r in self.runs)
@@ -205,6 +211,8 @@ class Simulator:
                 break
             self.clock, _, _, node, index = heapq.heappop(self.events)
             node.running = None
+            deepest = max(len(n.queue) for n in self.nodes)
+            self.result.deepest_queue = max(self.result.deepest_queue, deepest)
             if not node.down:
                 self.sched.mark_test_complete(node, index, self.durations[index])
         stalled = [n for n in self.nodes if not n.down and n.queue]

@@ -20,7 +20,17 @@ from pytest_tempo.scheduling import (
 )
 
 from .conftest import HAS_XDIST, assert_usage_error
-from .simulation import QUIET, lower_bound, simulate, skewed_mix
+from .simulation import (
+    QUIET,
+    Shape,
+    Simulator,
+    apply_fault,
+    lower_bound,
+    real_suite,
+    run_cell,
+    simulate,
+    skewed_mix,
+)
 
 
 def quiet_log(*args: object) -> None:
@@ -519,3 +529,128 @@ def test_header_names_what_schedules(pytester: pytest.Pytester, dist: str, expec
     header = [line for line in result.outlines if line.startswith("tempo ")]
     assert header, result.stdout.str()
     assert header[0].endswith(expected)
+
+
+# --- real-world shapes and faults, simulated ----------------------------------------------
+
+
+def test_tests_recorded_at_zero_do_not_pile_up() -> None:
+    """Most tests recorded at zero, each costing 1 ms of overhead: queues stay short."""
+    durations = [0.001] * 3000 + [1.0, 0.8, 0.6, 0.5]
+    recorded = {f"test_mod.py::test_{i}": 0.0 for i in range(3000)}
+    recorded |= {f"test_mod.py::test_{3000 + i}": d for i, d in enumerate(durations[3000:])}
+    result = simulate(duration_scheduler(recorded), durations, 4)
+    assert result.executed() == list(range(3004))
+    # An eighth of a worker's share at most (3000 / 4 / 8), never thousands at once.
+    assert result.deepest_queue <= 3004 / 4 / 8 + 2
+    assert result.makespan / lower_bound(durations, 4) <= 1.02
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 4), st.data())
+def test_fewer_than_two_tests_per_worker_get_the_best_assignment(
+    workers: int, data: st.DataObject
+) -> None:
+    count = data.draw(st.integers(1, 2 * workers - 1))
+    durations = data.draw(st.lists(st.floats(0.01, 10), min_size=count, max_size=count))
+    recorded = {f"test_mod.py::test_{i}": d for i, d in enumerate(durations)}
+    result = simulate(duration_scheduler(recorded), durations, workers)
+    assert result.executed() == list(range(count))
+    # Each test is dispatched at once: the longest ones first to the least loaded worker.
+    optimum = brute_force_optimum(durations, workers)
+    assert result.makespan == pytest.approx(optimum)
+
+
+def grouped_plan(collection: list[str], n: int) -> Plan:
+    totals = dict.fromkeys(collection, 0.01)
+    return plan_units(collection, totals, (), {"db.py::t0": 0.05}, n)
+
+
+def test_crash_in_a_grouped_module_returns_only_what_did_not_run() -> None:
+    collection = [f"db.py::t{i}" for i in range(6)] + [f"x.py::t{i}" for i in range(30)]
+    durations = [0.01] * 36
+    plan = grouped_plan(collection, 2)
+    assert plan.units[0] == (0, 1, 2, 3, 4, 5)  # the module goes as one unit, first
+
+    def make(config: Any, workers: int) -> DurationScheduling:
+        return DurationScheduling(config, quiet_log, grouped_plan, workers)
+
+    result = simulate(make, durations, 2, crash_on={2}, nodeids=collection)
+    assert result.crashed == ["db.py::t2"]
+    ran = [r[0] for r in result.runs]
+    assert sorted(ran) == [i for i in range(36) if i != 2]  # t0 and t1 not run again
+    # The rest of the module was broken up: its tests went back one by one, and the
+    # worker that was left took the first of them before the replacement worker came up.
+    rest = {node for index, node, _, _ in result.runs if index in (3, 4, 5)}
+    assert len(rest) == 2
+
+
+def test_a_plugin_may_run_the_crashed_test_again() -> None:
+    """``pytest_handlecrashitem`` implementations call ``mark_test_pending``."""
+    durations = [0.01] * 10
+    sim = Simulator(duration_scheduler(), durations, 2, crash_on={4})
+    sched = sim.sched
+    original = sched.remove_node
+
+    def remove_and_retry(node: Any) -> str | None:
+        crashed = original(node)
+        if crashed is not None:
+            sched.mark_test_pending(crashed)
+        return crashed
+
+    sched.remove_node = remove_and_retry
+    result = sim.run()
+    assert result.crashed == ["test_mod.py::test_4"]
+    assert result.executed() == list(range(10))  # the retry ran, once
+
+
+def test_end_game_takes_back_tests_from_a_long_queue() -> None:
+    """One worker is stuck on its first test; the other, run dry, takes back half of the
+    stuck worker's queue (never its first two tests: a worker holds its next one)."""
+    from types import SimpleNamespace
+
+    from .simulation import FakeConfig, FakeNode
+
+    sim: Any = SimpleNamespace(steals=[], result=SimpleNamespace(steals=0), collection=[])
+    collection = [f"m.py::t{i}" for i in range(40)]
+    sched = DurationScheduling(FakeConfig(2), quiet_log, duration_plan(collection), 2)
+    fast, stuck = FakeNode(sim, "gw0"), FakeNode(sim, "gw1")
+    for node in (fast, stuck):
+        sched.add_node(node)
+        sched.add_node_collection(node, collection)
+    sched.schedule()
+    assert len(sched.node2pending[stuck]) > 2
+    while sched.pending or len(sched.node2pending[fast]) >= 2:
+        sched.mark_test_complete(fast, sched.node2pending[fast][0])
+    (victim, indices), *_ = sim.steals
+    assert victim is stuck
+    queued = sched.node2pending[stuck]
+    assert indices == queued[len(queued) - len(indices) :]  # from the tail
+    assert set(indices).isdisjoint(queued[:2])
+    assert not sched.tests_finished  # the answer is awaited
+    sched.remove_pending_tests_from_node(stuck, indices)
+    assert set(indices) <= set(sched.node2pending[fast])  # the idle worker took them
+    assert set(indices).isdisjoint(sched.node2pending[stuck])
+
+
+def duration_plan(collection: list[str]) -> Any:
+    recorded = dict.fromkeys(collection, 0.5)
+    return lambda c, n: plan_units(c, recorded, (), None, n)
+
+
+SMALL = Shape("small", 1200, 0.5, 0.65, 0.05)
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+@pytest.mark.parametrize("fault", ["complete", "50% unrecorded", "1 ms overhead", "crash"])
+@pytest.mark.parametrize("workers", [2, 8])
+def test_small_matrix_against_xdist(fault: str, workers: int) -> None:
+    """The benchmark's rules on a small suite (the full matrix: benchmarks/scheduling)."""
+    case = apply_fault(real_suite(SMALL, seed=3), fault, workers, seed=3)
+    ratios = run_cell(case, workers, ("duration", "load", "worksteal", "oracle"))
+    better = min(ratios["load"], ratios["worksteal"])
+    if fault == "50% unrecorded":
+        assert ratios["duration"] <= max(1.10, 1.02 * better)
+    else:
+        assert ratios["duration"] <= min(1.05, better) + 1e-9
+    assert ratios["oracle"] <= ratios["duration"] + 1e-9 or ratios["oracle"] <= 1.01

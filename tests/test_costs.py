@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,7 +94,11 @@ def test_stale_entries_weigh_less_in_the_averages() -> None:
 
 
 def test_stamps_of_a_store() -> None:
-    store = {"a": {"call": [1.0], "at": [5.0]}, "b": {"call": [1.0]}, "c": {"at": "bad"}}
+    store: dict[str, dict[str, Any]] = {
+        "a": {"call": [1.0], "at": [5.0]},
+        "b": {"call": [1.0]},
+        "c": {"at": "bad"},
+    }
     assert stamps_of(store) == {"a": 5.0}
     assert stamps_of(None) == {}
 

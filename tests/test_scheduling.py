@@ -593,7 +593,7 @@ def test_a_plugin_may_run_the_crashed_test_again() -> None:
     original = sched.remove_node
 
     def remove_and_retry(node: Any) -> str | None:
-        crashed = original(node)
+        crashed: str | None = original(node)
         if crashed is not None:
             sched.mark_test_pending(crashed)
         return crashed

@@ -10,6 +10,7 @@ does. No process is started and no time passes: durations are virtual seconds.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -429,7 +430,15 @@ def run_cell(case: Case, workers: int, modes: tuple[str, ...]) -> dict[str, floa
             ratios[mode] = lpt_oracle(ran, workers) / bound
             continue
         make = duration_maker(case.recorded) if mode == "duration" else makers[mode]
-        result = simulate(make, case.durations, workers, set(case.crash_on), 4, case.nodeids)
+        try:
+            result = simulate(make, case.durations, workers, set(case.crash_on), 4, case.nodeids)
+        except RuntimeError:
+            if mode == "duration":
+                raise
+            # xdist's loadscope re-queues the test that crashed its worker and can then
+            # leave a worker holding one test without a shutdown: it never ends.
+            ratios[mode] = math.nan
+            continue
         expected = [i for i in range(len(case.durations)) if i not in case.crash_on]
         if result.executed() != expected:
             raise AssertionError(f"{mode}: tests lost or run twice")

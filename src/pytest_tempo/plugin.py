@@ -81,8 +81,9 @@ def pytest_configure(config: Config) -> None:
         manager.register(ShardPlugin(settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
+        # Registered without -n too (--dist no), where xdist never asks for a scheduler.
         dist = str(config.getoption("dist", "no"))
-        if settings.dist == "duration" and _replaces(dist):
+        if settings.dist == "duration" and (dist == "no" or _replaces(dist)):
             from .costs import stamps_of
             from .scheduling import SchedulingPlugin
 

@@ -166,11 +166,15 @@ class Simulator:
             else:
                 self.sched.remove_pending_tests_from_node(node, [])
 
-    def try_start(self, node: FakeNode) -> None:
+    def can_start(self, node: FakeNode) -> bool:
         if node.down or node.running is not None or not node.queue:
+            return False
+        # A worker waits until it knows the next test, or that there is none.
+        return len(node.queue) >= 2 or node.shutdown_sent
+
+    def try_start(self, node: FakeNode) -> None:
+        if not self.can_start(node):
             return
-        if len(node.queue) < 2 and not node.shutdown_sent:
-            return  # a worker waits until it knows the next test
         index = node.queue.pop(0)
         if index in self.crash_on:
             self.crash_on.discard(index)
@@ -209,6 +213,9 @@ class Simulator:
                 self.try_start(node)
             self.answer_steals()
             if not self.events:
+                # A crash may have brought up a replacement that can start right away.
+                if any(self.can_start(node) for node in self.nodes) or self.steals:
+                    continue
                 break
             self.clock, _, _, node, index = heapq.heappop(self.events)
             node.running = None

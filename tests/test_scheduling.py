@@ -25,6 +25,7 @@ from .simulation import (
     Shape,
     Simulator,
     apply_fault,
+    duration_maker,
     lower_bound,
     real_suite,
     run_cell,
@@ -654,3 +655,27 @@ def test_small_matrix_against_xdist(fault: str, workers: int) -> None:
     else:
         assert ratios["duration"] <= min(1.05, better) + 1e-9
     assert ratios["oracle"] <= ratios["duration"] + 1e-9 or ratios["oracle"] <= 1.01
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.lists(st.floats(0, 2), min_size=0, max_size=60),
+    st.data(),
+)
+def test_every_test_runs_once_whatever_the_record_says(
+    workers: int, durations: list[float], data: st.DataObject
+) -> None:
+    """Random durations, a random part recorded (wrongly, by up to 10x), random crashes:
+    every test that did not crash its worker runs exactly once, and the run ends."""
+    ids = [f"m{i % 3}.py::test_{i // 3}[{i}]" for i in range(len(durations))]
+    recorded = {
+        n: d * data.draw(st.sampled_from([0.1, 1.0, 10.0]))
+        for n, d in zip(ids, durations, strict=True)
+        if data.draw(st.booleans())
+    }
+    crashes = set(data.draw(st.lists(st.integers(0, max(len(ids) - 1, 0)), max_size=2)))
+    crashes &= set(range(len(ids)))
+    result = simulate(duration_maker(recorded), durations, workers, crashes, 4, ids)
+    assert sorted(result.crashed) == sorted(ids[i] for i in crashes)
+    assert result.executed() == [i for i in range(len(ids)) if i not in crashes]

@@ -442,8 +442,9 @@ def run_cell(case: Case, workers: int, modes: tuple[str, ...]) -> dict[str, floa
         except RuntimeError:
             if mode == "duration":
                 raise
-            # xdist's loadscope re-queues the test that crashed its worker and can then
-            # leave a worker holding one test without a shutdown: it never ends.
+            # xdist's loadscope puts every group of a crashed worker back, finished ones
+            # too (xdist/scheduler/loadscope.py, remove_node); handing out a finished group
+            # sends nothing, and a worker left holding one test waits for ever.
             ratios[mode] = math.nan
             continue
         expected = [i for i in range(len(case.durations)) if i not in case.crash_on]

@@ -27,6 +27,7 @@ from .types_summary import TypeSummaryPlugin
 if TYPE_CHECKING:
     from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
+    from .durations import Store
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
@@ -67,7 +68,7 @@ def pytest_configure(config: Config) -> None:
     manager = config.pluginmanager
     # register() skips a name blocked with -p no:NAME.
     manager.register(TypesPlugin(settings.test_types, config.rootpath), TYPES)
-    recorder, problem, snapshot = _durations(config, settings)
+    recorder, problem, snapshot, store = _durations(config, settings)
     if settings.order != "off":
         ordering = OrderingPlugin(
             settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
@@ -84,10 +85,14 @@ def pytest_configure(config: Config) -> None:
         manager.register(ShardPlugin(config, settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
-        if settings.dist == "duration":
+        # Registered without -n too (--dist no), where xdist never asks for a scheduler.
+        dist = str(config.getoption("dist", "no"))
+        if settings.dist == "duration" and (dist == "no" or _replaces(dist)):
+            from .costs import stamps_of
             from .scheduling import SchedulingPlugin
 
-            manager.register(SchedulingPlugin(snapshot, settings.test_types), SCHEDULING)
+            plugin = SchedulingPlugin(snapshot, settings.test_types, dist, stamps_of(store))
+            manager.register(plugin, SCHEDULING)
     if settings.cov_floors:
         from .coverage_floors import CoverageFloorsPlugin
 
@@ -103,22 +108,24 @@ def pytest_configure(config: Config) -> None:
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
 
 
-def _durations(config: Config, settings: Settings) -> tuple[Recorder | None, str | None, Snapshot]:
+def _durations(
+    config: Config, settings: Settings
+) -> tuple[Recorder | None, str | None, Snapshot, Store | None]:
     """The recorder (controller only; None without a store), the line saying what was wrong
-    with the store, if anything, and the snapshot ordering uses."""
+    with the store, if anything, the snapshot ordering uses, and the store as read."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # an xdist worker: the controller's snapshot, never the store
-        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS))
+        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS)), None
     if settings.durations_path is not None:
         location = Location.of_file(config.rootpath / settings.durations_path)
     else:
         cache = getattr(config, "cache", None)
         if cache is None:  # -p no:cacheprovider
-            return None, None, Snapshot()
+            return None, None, Snapshot(), None
         location = Location.of_cache(cache)
     parsed, key = open_store(location)
     problem = unusable(location, parsed) if parsed.problem else None
-    return Recorder(location, (parsed, key)), problem, Snapshot.of(parsed.store)
+    return Recorder(location, (parsed, key)), problem, Snapshot.of(parsed.store), parsed.store
 
 
 class Sections:
@@ -154,7 +161,22 @@ def _dist_part(config: Config, settings: Settings) -> str | None:
         return "dist=duration (inactive: pytest-xdist is not installed)"
     if not getattr(config.option, "numprocesses", None):
         return "dist=duration (inactive without -n)"
-    return "dist=duration"
+    dist = str(config.getoption("dist", "no"))
+    if dist == "load":
+        return "dist=duration"
+    if _replaces(dist):
+        return f"dist=duration (groups of --dist {dist})"
+    return f"dist=duration (inactive with --dist {dist})"
+
+
+def _replaces(dist: str) -> bool:
+    """Whether ``--tempo-dist=duration`` schedules under xdist's ``--dist`` mode.
+
+    Only ``load`` (what ``-n`` gives by default) is replaced; with ``loadscope``,
+    ``loadfile`` or ``loadgroup`` the duration scheduler keeps xdist's groups together.
+    ``each``, ``worksteal`` and ``no`` are left to xdist.
+    """
+    return dist in ("load", "loadscope", "loadfile", "loadgroup")
 
 
 def header_line(settings: Settings, active: set[str], dist: str | None = None) -> str:

@@ -664,7 +664,9 @@ OPTIONS: tuple[Option, ...] = (
         kind="`off` or `duration`",
         example="`--tempo-dist=duration`",
         help="With `-n` (pytest-xdist): `duration` hands out smoke tests first, then the "
-        "longest first by recorded durations; `off` leaves scheduling to pytest-xdist.",
+        "longest first by recorded durations, in place of `--dist load`, and sends the groups "
+        "of `--dist loadscope`, `loadfile` and `loadgroup` longest first; `off` leaves "
+        "scheduling to pytest-xdist.",
     ),
     Option(
         field="shard",

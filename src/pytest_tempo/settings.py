@@ -337,8 +337,7 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
         return ()
     # coverage is a dependency; imported only when there are floors, so that loading the
     # plugin stays cheap (importing coverage costs about 25 ms).
-    from coverage.exceptions import ConfigError
-    from coverage.files import globs_to_regex
+    from ._coverage import GlobError, glob_regex
 
     floors: list[Floor] = []
     seen: set[str] = set()
@@ -354,8 +353,8 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
             raise SettingError(f"{_line(line)}: the pattern has characters that are not printable")
         if pattern != "total":
             try:
-                globs_to_regex([pattern])
-            except ConfigError as exc:
+                glob_regex(pattern)
+            except GlobError as exc:
                 raise SettingError(f"{_line(line)}: {exc}") from None
         if pattern in seen:
             raise SettingError(f"{_line(line)}: the pattern {shown(pattern)} already has a floor")

@@ -309,9 +309,12 @@ def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> 
         conn.commit()
         conn.close()
 
+    # One provisioner per simulated worker, kept until the end: each is an owner.
+    workers = [SQLiteProvisioner() for _ in range(4)]
+
     def worker(n: int) -> None:
         url = parse_db_url(f"sqlite:///{tmp_path}/app_gw{n}.db")
-        SQLiteProvisioner().create(url, "run", template=template, build=build)
+        workers[n].create(url, "run", template=template, build=build)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
@@ -323,6 +326,8 @@ def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> 
         conn = sqlite3.connect(tmp_path / f"app_gw{n}.db")
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
         conn.close()
+    for provisioner in workers:
+        provisioner.close()
     SQLiteProvisioner().drop_template(template, "another run")
     assert (tmp_path / "app_tmpl.db").exists()
     SQLiteProvisioner().drop_template(template, "run")
@@ -440,7 +445,9 @@ def test_keyboard_interrupt_still_drops(pytester: pytest.Pytester, xdist_args: l
 
 def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///app.db\n")
-    SQLiteProvisioner().create(parse_db_url(f"sqlite:///{pytester.path}/app.db"), "killed")
+    killed = SQLiteProvisioner()
+    killed.create(parse_db_url(f"sqlite:///{pytester.path}/app.db"), "killed")
+    killed.close()  # its owner lock goes, as when its process dies
     conn = sqlite3.connect(pytester.path / "app.db")
     conn.execute("CREATE TABLE stale (x)")
     conn.commit()
@@ -458,7 +465,7 @@ def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
-    assert not (pytester.path / "app.db").exists()
+    assert sorted(p.name for p in pytester.path.glob("app.db*")) == []
 
 
 def test_a_foreign_file_is_refused_without_a_traceback(pytester: pytest.Pytester) -> None:

@@ -150,7 +150,9 @@ def test_keyboard_interrupt_drops_the_database(pytester: pytest.Pytester, my: st
 
 def test_leftover_of_a_killed_run_is_recreated(pytester: pytest.Pytester, my: str) -> None:
     leftover = parse_db_url(f"mysql://root:@127.0.0.1:3306/{my}")
-    MySQLProvisioner().create(leftover, "killedrun")
+    killed = MySQLProvisioner()
+    killed.create(leftover, "killedrun")
+    killed.close()  # its owner lock goes, as when its process dies
     execute(f"CREATE TABLE {quote_identifier(my)}.stale (x int)")
     pytester.makeini(ini(my))
     pytester.makepyfile(SUITE)

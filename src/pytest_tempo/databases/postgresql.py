@@ -200,7 +200,6 @@ class PostgresProvisioner:
         if found is not None and not found.conn.closed:
             return found
         psycopg = import_driver("psycopg", "postgres", "PostgreSQL")
-        errors = import_driver("psycopg.errors", "postgres", "PostgreSQL")
         try:
             conn = self._connect(url, REGISTRY_DATABASE)
         except psycopg.OperationalError as exc:

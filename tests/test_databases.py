@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from pytest_tempo.databases.base import DatabaseError, import_driver, marker, marker_run
 from pytest_tempo.databases.fixtures import template_url, worker_url
-from pytest_tempo.databases.redis import glob_escape
 from pytest_tempo.databases.owners import Action, DbState, decide, new_owner_id, owner_key
+from pytest_tempo.databases.redis import glob_escape
 from pytest_tempo.databases.sqlite import (
     APPLICATION_ID,
     SQLiteProvisioner,
@@ -603,7 +603,8 @@ def test_decide_never_takes_from_a_live_owner_or_a_stranger(
 
 def test_owner_keys_are_stable_and_distinct() -> None:
     a, b = new_owner_id(), new_owner_id()
-    assert a != b and len(a) == 32
+    assert a != b
+    assert len(a) == 32
     assert owner_key(a) == owner_key(a) != owner_key(b)
     assert -(2**63) <= owner_key(a) < 2**63
 

@@ -22,12 +22,14 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .conftest import SERVICES, require_service
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX")]
 
@@ -136,8 +138,10 @@ def pg_leftovers(base: str) -> list[str]:
             "SELECT datname FROM pg_database WHERE datname LIKE %s", [base + "%"])]  # fmt: skip
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'tempo_registry'").fetchone():
             with psycopg.connect(url.rsplit("/", 1)[0] + "/tempo_registry") as reg:
-                found += [f"intent:{r[0]}" for r in reg.execute(
-                    "SELECT name FROM tempo_resources WHERE name LIKE %s", [base + "%"])]  # fmt: skip
+                rows = reg.execute(
+                    "SELECT name FROM tempo_resources WHERE name LIKE %s", [base + "%"]
+                )
+                found += [f"intent:{r[0]}" for r in rows]
     return sorted(found)
 
 

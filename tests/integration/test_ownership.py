@@ -64,8 +64,7 @@ def user_database(backend: str, name: str) -> None:
         with psycopg.connect(SERVICES["PostgreSQL"][3], autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
     else:
-        import pymysql
-
+        pymysql = pytest.importorskip("pymysql")
         conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE {name}")

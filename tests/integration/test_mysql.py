@@ -152,8 +152,8 @@ def test_leftover_of_a_killed_run_is_recreated(pytester: pytest.Pytester, my: st
     leftover = parse_db_url(f"mysql://root:@127.0.0.1:3306/{my}")
     killed = MySQLProvisioner()
     killed.create(leftover, "killedrun")
-    killed.close()  # its owner lock goes, as when its process dies
     execute(f"CREATE TABLE {quote_identifier(my)}.stale (x int)")
+    killed.close()  # its owner lock goes, as when its process dies
     pytester.makeini(ini(my))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)

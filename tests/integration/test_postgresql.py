@@ -190,9 +190,9 @@ def test_leftover_of_a_killed_run_is_recreated(
     leftover = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
     killed = PostgresProvisioner()
     killed.create(leftover, "killedrun")
-    killed.close()  # its owner lock goes, as when its process dies
     with psycopg.connect(leftover.text) as conn:
         conn.execute("CREATE TABLE stale (x int)")
+    killed.close()  # its owner lock goes, as when its process dies
     pytester.makeini(ini(pg))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)

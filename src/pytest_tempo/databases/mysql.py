@@ -190,7 +190,7 @@ class MySQLProvisioner:
         except pymysql.err.OperationalError as exc:
             conn.close()
             if exc.args and exc.args[0] == _ACCESS_DENIED_DB:
-                raise _no_create(url) from None
+                raise _no_create(url, registry=True) from None
             raise
         registry.execute(_SCHEMA)
         rows, _ = registry.execute(
@@ -273,8 +273,11 @@ class MySQLProvisioner:
         """MySQL builds no template."""
 
 
-def _no_create(url: DbUrl) -> DatabaseError:
+def _no_create(url: DbUrl, registry: bool = False) -> DatabaseError:
+    where = f" (here {REGISTRY_DATABASE}, where pytest-tempo records who owns what)"
     return DatabaseError(
-        f"MySQL/MariaDB user {url.user!r} may not create databases on {url.address}; GRANT "
-        "it CREATE and DROP, or use a user that has them"
+        f"MySQL/MariaDB user {url.user!r} may not create databases on {url.address}"
+        f"{where if registry else ''}; GRANT it CREATE and DROP on the test databases and "
+        f"CREATE, SELECT, INSERT, UPDATE, DELETE on {REGISTRY_DATABASE}, or use a user that "
+        "has them"
     )

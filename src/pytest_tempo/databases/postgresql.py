@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["PostgresProvisioner", "lock_key"]
 
 _MAINTENANCE = ("postgres", "template1")
-#: Detect a peer that vanished: first probe after 10 s idle, then every 5 s, 3 probes.
+#: Detect a peer that vanished: first probe after 10 s idle, then every 5 s, 3 probes; data
+#: sent and not acknowledged for 30 s ends the connection (libpq's tcp_user_timeout, in ms).
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-               "keepalives_count": 3}  # fmt: skip
+               "keepalives_count": 3, "tcp_user_timeout": 30000}  # fmt: skip
 
 
 def lock_key(name: str) -> int:

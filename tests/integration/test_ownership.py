@@ -294,3 +294,50 @@ def test_redis_errors_are_one_line(redis_url: str) -> None:
     assert str(info.value) == (
         "Redis at 127.0.0.1:6379: DB index is out of range (url: redis://127.0.0.1:6379/99)"
     )
+
+
+def test_redis_runs_starting_together_reclaim_every_dead_namespace(redis_url: str) -> None:
+    """Every dead namespace is reclaimed by exactly one of them; the live ones are kept."""
+    import threading
+
+    import redis
+
+    token = uuid.uuid4().hex[:8]
+    dead = [f"tempo:{token}d{n}:gw0:" for n in range(6)]
+    live = [f"tempo:{token}l{n}:gw0:" for n in range(4)]
+    client = redis.Redis.from_url(redis_url)
+    starters = [RedisOwner(redis_url) for _ in live]
+    try:
+        for ns in dead:
+            owner = RedisOwner(redis_url)
+            owner.claim(ns)
+            client.set(ns + "k", 1)
+            owner.close()
+        barrier = threading.Barrier(len(live))
+        errors: list[BaseException] = []
+
+        def start(owner: RedisOwner, ns: str) -> None:
+            barrier.wait()
+            try:
+                owner.claim(ns)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        pairs = zip(starters, live, strict=True)
+        threads = [threading.Thread(target=start, args=pair) for pair in pairs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        reclaimed = [ns for owner in starters for ns in owner.reclaimed]
+        # Each at most once (a run elsewhere on the server may have reclaimed some first).
+        assert len(reclaimed) == len(set(reclaimed))
+        assert set(reclaimed) <= set(dead)
+        assert redis_leftovers(dead) == []
+        assert redis_leftovers(live) == sorted(f"owner:{ns}" for ns in live)
+    finally:
+        for owner in starters:
+            owner.close()
+        redis_cleanup(dead + live)
+        client.close()

@@ -11,7 +11,9 @@ the namespaces. A process that uses a namespace owns it:
 
 An owner is alive while a client of its name is connected (or, without ``CLIENT LIST``,
 while its ``tempo-alive`` key lives). Before using a namespace, a process reclaims every
-namespace in ``tempo-owners`` whose owner is dead: its keys are deleted, its entry removed.
+namespace in ``tempo-owners`` whose owner is dead: its keys are deleted, its entry removed
+(``tempo-reclaim:<namespace>``, set with ``NX``, picks one reclaimer among runs starting
+together).
 Namespaces made by versions without owners are not in the hash and are left alone.
 Timeouts: 5 s to connect and per command, unless the URL's query sets ``socket_timeout`` or
 ``socket_connect_timeout``.
@@ -36,6 +38,8 @@ OWNERS = "tempo-owners"
 ALIVE_PREFIX = "tempo-alive:"
 ALIVE_TTL = 30
 RENEW_EVERY = 10.0
+RECLAIM_PREFIX = "tempo-reclaim:"
+RECLAIM_TTL = 60
 
 
 def glob_escape(text: str) -> str:
@@ -167,7 +171,6 @@ class RedisOwner:
 
     def sweep(self) -> list[str]:
         """Delete the keys of every namespace whose owner is dead; return the namespaces."""
-        redis = import_driver("redis", "redis", "Redis namespaces")
         owners = {k.decode(): v.decode() for k, v in (self._client.hgetall(OWNERS) or {}).items()}
         if not owners:
             return []
@@ -178,23 +181,31 @@ class RedisOwner:
                 continue
             # Take it over first: two runs sweeping at once never both clear it, and a kill
             # now leaves a namespace owned by a dead owner again.
-            with self._client.pipeline() as pipe:
-                try:
-                    pipe.watch(OWNERS)
-                    current = pipe.hget(OWNERS, namespace)
-                    if current is None or current.decode() != owner:
-                        continue
-                    pipe.multi()
-                    pipe.hset(OWNERS, namespace, self.name)
-                    pipe.execute()
-                except redis.exceptions.WatchError:
-                    continue
+            if not self._take_over(namespace, owner):
+                continue
             if namespace:
                 _clear(self._client, namespace, 500)
             self._client.hdel(OWNERS, namespace)
-            self._client.delete(ALIVE_PREFIX + owner)
+            self._client.delete(ALIVE_PREFIX + owner, RECLAIM_PREFIX + namespace)
             reclaimed.append(namespace)
         return reclaimed
+
+    def _take_over(self, namespace: str, owner: str) -> bool:
+        """Make this process the owner of ``namespace`` if ``owner`` still has it.
+
+        A short-lived key ``tempo-reclaim:<namespace>`` (``SET NX``) decides who reclaims
+        it when several runs start together; if the winner dies before it is done, the
+        key expires and the namespace is a dead owner's again.
+        """
+        guard = RECLAIM_PREFIX + namespace
+        if not self._client.set(guard, self.name, nx=True, ex=RECLAIM_TTL):
+            return False
+        current = self._client.hget(OWNERS, namespace)
+        if current is None or current.decode() != owner:
+            self._client.delete(guard)
+            return False
+        self._client.hset(OWNERS, namespace, self.name)
+        return True
 
     def claim(self, namespace: str) -> None:
         """Own ``namespace``: reclaim the dead owners' first, then clear it for this run."""

@@ -51,6 +51,13 @@ ROOT = Path(__file__).parent
 BLOCK = os.environ.get("CHAOS_BLOCK") == "1"
 
 
+def publish(name, text):
+    # Written all at once: the chaos test may look at any moment.
+    tmp = ROOT / f".{name}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, ROOT / name)
+
+
 def wait_for_go():
     deadline = time.monotonic() + 120
     while BLOCK and not (ROOT / "go").exists() and time.monotonic() < deadline:
@@ -59,17 +66,17 @@ def wait_for_go():
 
 def pytest_tempo_build_template(url, backend, config):
     if os.environ.get("CHAOS_MODE") == "kill-during-create":
-        (ROOT / f"building-{os.getpid()}").write_text(url)
+        publish(f"building-{os.getpid()}", url)
         wait_for_go()
 """
 
 TEST_DB = """
 import json, os
-from conftest import ROOT, wait_for_go
+from conftest import publish, wait_for_go
 
 
 def _record(worker, what):
-    (ROOT / f"ready-{worker}").write_text(json.dumps({"pid": os.getpid(), "what": what}))
+    publish(f"ready-{worker}", json.dumps({"pid": os.getpid(), "what": what}))
 
 
 def test_one(worker_database, tempo_worker):
@@ -94,7 +101,7 @@ def test_four(worker_database, tempo_worker):
 
 TEST_REDIS = """
 import json, os, redis
-from conftest import ROOT, wait_for_go
+from conftest import publish, wait_for_go
 
 
 def _use(namespace, worker, url):
@@ -102,7 +109,7 @@ def _use(namespace, worker, url):
     for n in range(10):
         client.set(f"{namespace}k{n}", n)
     client.close()
-    (ROOT / f"ready-{worker}").write_text(json.dumps({"pid": os.getpid(), "what": namespace}))
+    publish(f"ready-{worker}", json.dumps({"pid": os.getpid(), "what": namespace}))
 
 
 def test_one(worker_namespace, tempo_worker, pytestconfig):

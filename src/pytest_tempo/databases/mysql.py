@@ -186,21 +186,25 @@ class MySQLProvisioner:
         conn = self._connect(url)
         registry = _MyRegistry(conn, self.owner, f"MySQL/MariaDB at {url.address}")
         try:
-            registry.execute(f"CREATE DATABASE IF NOT EXISTS {REGISTRY_DATABASE}")
-        except pymysql.err.OperationalError as exc:
-            conn.close()
-            if exc.args and exc.args[0] == _ACCESS_DENIED_DB:
-                raise _no_create(url, registry=True) from None
+            try:
+                registry.execute(f"CREATE DATABASE IF NOT EXISTS {REGISTRY_DATABASE}")
+            except pymysql.err.OperationalError as exc:
+                if exc.args and exc.args[0] == _ACCESS_DENIED_DB:
+                    raise _no_create(url, registry=True) from None
+                raise
+            registry.execute(_SCHEMA)
+            rows, _ = registry.execute(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = "
+                "'SCHEMA_COMMENT'"
+            )
+            registry.comments = bool(rows[0][0])
+            rows, _ = registry.execute("SELECT GET_LOCK(%s, 0)", [lock_name(self.owner)])
+            if rows[0][0] != 1:  # pragma: no cover - the name is fresh
+                raise DatabaseError(f"cannot take the owner lock on {url.address}")
+        except BaseException:
+            conn.close()  # never an owner connection without its lock
             raise
-        registry.execute(_SCHEMA)
-        rows, _ = registry.execute(
-            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-            "'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'"
-        )
-        registry.comments = bool(rows[0][0])
-        rows, _ = registry.execute("SELECT GET_LOCK(%s, 0)", [lock_name(self.owner)])
-        if rows[0][0] != 1:  # pragma: no cover - the name is fresh
-            raise DatabaseError(f"cannot take the owner lock on {url.address}")
         self._registries[key] = registry
         self.reclaimed.extend(registry.sweep())
         return registry

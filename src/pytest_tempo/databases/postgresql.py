@@ -211,15 +211,21 @@ class PostgresProvisioner:
         except psycopg.Error as exc:
             raise connect_error(url, exc) from None
         registry = _PgRegistry(conn, self.owner, f"PostgreSQL at {url.address}")
-        if conn.execute("SELECT to_regclass(%s)", [registry.table]).fetchone()[0] is None:
-            # Serialised: concurrent CREATE TABLE IF NOT EXISTS and GRANT collide otherwise.
-            conn.execute("SELECT pg_advisory_lock(%s)", [lock_key(REGISTRY_DATABASE)])
-            try:
-                conn.execute(_SCHEMA.format(table=registry.table))
-                conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {registry.table} TO PUBLIC")
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", [lock_key(REGISTRY_DATABASE)])
-        conn.execute("SELECT pg_advisory_lock(%s)", [owner_key(self.owner)])
+        try:
+            if conn.execute("SELECT to_regclass(%s)", [registry.table]).fetchone()[0] is None:
+                # Serialised: concurrent CREATE TABLE IF NOT EXISTS and GRANT collide otherwise.
+                conn.execute("SELECT pg_advisory_lock(%s)", [lock_key(REGISTRY_DATABASE)])
+                try:
+                    conn.execute(_SCHEMA.format(table=registry.table))
+                    conn.execute(
+                        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {registry.table} TO PUBLIC"
+                    )
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [lock_key(REGISTRY_DATABASE)])
+            conn.execute("SELECT pg_advisory_lock(%s)", [owner_key(self.owner)])
+        except BaseException:
+            conn.close()  # never an owner connection without its lock
+            raise
         self._registries[key] = registry
         self.reclaimed.extend(registry.sweep())
         return registry

@@ -341,3 +341,57 @@ def test_redis_runs_starting_together_reclaim_every_dead_namespace(redis_url: st
             owner.close()
         redis_cleanup(dead + live)
         client.close()
+
+
+def test_redis_without_client_list_an_owner_lives_as_long_as_its_alive_key(
+    redis_url: str,
+) -> None:
+    """Where ACLs forbid CLIENT LIST, the renewed tempo-alive key is the sign of life.
+
+    On database 15, which no other test uses, so no other run's sweep (which can see that
+    the ghost has no connection) gets there first.
+    """
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/15"
+    client = redis.Redis.from_url(url)
+    user = "tempo_noclientlist_" + uuid.uuid4().hex[:8]
+    token = uuid.uuid4().hex[:10]
+    ns, mine = f"tempo:{token}:gw0:", f"tempo:{token}:gw1:"
+    ghost = "tempo-owner-" + uuid.uuid4().hex  # a killed owner whose key has not expired yet
+    restricted = RedisOwner(f"redis://{user}:pw@127.0.0.1:6379/15")
+    unrestricted = RedisOwner(url)
+    client.acl_setuser(
+        user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+        commands=["+@all", "-client|list"],
+    )  # fmt: skip
+
+    def left() -> list[bytes]:
+        return [*client.scan_iter(match=ns + "*"), *([b"owner"] * client.hexists(OWNERS, ns))]
+
+    try:
+        client.hset(OWNERS, ns, ghost)
+        client.set(ns + "k", 1)
+        client.set("tempo-alive:" + ghost, "1", ex=30)
+        restricted.claim(mine)
+        assert restricted.reclaimed == []  # alive, as far as it can tell
+        assert left() == [(ns + "k").encode(), b"owner"]
+        client.delete("tempo-alive:" + ghost)  # the TTL ran out
+        restricted.release(mine)
+        restricted.claim(mine)
+        assert restricted.reclaimed == [ns]
+        assert left() == []
+        # With CLIENT LIST the same ghost is dead at once: no client bears its name.
+        client.hset(OWNERS, ns, ghost)
+        client.set("tempo-alive:" + ghost, "1", ex=30)
+        unrestricted.claim(f"tempo:{token}:gw2:")
+        assert unrestricted.reclaimed == [ns]
+        assert left() == []
+    finally:
+        restricted.close()
+        unrestricted.close()
+        client.acl_deluser(user)
+        keys = [*client.scan_iter(match=f"tempo:{token}:*"), "tempo-alive:" + ghost]
+        client.delete(*keys)
+        client.hdel(OWNERS, ns, mine, f"tempo:{token}:gw2:")
+        client.close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,13 @@ from pytest_tempo.databases.sqlite import (
     is_ours,
     try_lock,
 )
-from pytest_tempo.databases.urls import UrlError, mask_password, parse_db_url, parse_redis_url
+from pytest_tempo.databases.urls import (
+    DbUrl,
+    UrlError,
+    mask_password,
+    parse_db_url,
+    parse_redis_url,
+)
 from pytest_tempo.settings import Settings
 from pytest_tempo.workers import MASTER, WorkerInfo
 
@@ -666,3 +676,45 @@ def test_try_lock_sees_a_lock_another_open_file_holds(tmp_path: Path) -> None:
     with open(path, "a+", encoding="utf-8") as first, open(path, "a+", encoding="utf-8") as again:
         assert try_lock(first)
         assert not try_lock(again)
+
+
+def _open_count(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+def test_sqlite_a_sweepers_brief_lock_is_not_taken_for_a_live_owner(tmp_path: Path) -> None:
+    """A process sweeping the directory locks each owner file for a moment, then removes it
+    if its owner is dead; a worker creating that database meanwhile waits and goes on."""
+    owner_file = tmp_path / "app.db.tempo-owner"
+    owner_file.write_text("run=killed pid=1\n")
+    outcome: list[object] = []
+    provisioner = SQLiteProvisioner()
+    url = parse_db_url(f"sqlite:///{tmp_path}/app.db")
+    with open(owner_file, "a+", encoding="utf-8") as sweeper:
+        assert try_lock(sweeper)  # the sweeper holds it ...
+        thread = threading.Thread(target=lambda: outcome.append(_create(provisioner, url)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _open_count(owner_file) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the worker has opened the owner file too
+        time.sleep(0.2)  # it tries to lock it meanwhile: held, well within the grace
+        owner_file.unlink()  # ... reclaims the dead owner's file, and lets go
+    thread.join(timeout=30)
+    assert outcome == ["created"]
+    assert is_ours(tmp_path / "app.db")
+    provisioner.drop(url, "new")
+    provisioner.close()
+
+
+def _create(provisioner: SQLiteProvisioner, url: DbUrl) -> object:
+    try:
+        provisioner.create(url, "new")
+    except DatabaseError as exc:
+        return exc
+    return "created"

@@ -44,6 +44,8 @@ _HEADER = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 #: The owner file of ``app.db`` is ``app.db.tempo-owner``.
 OWNER_SUFFIX = ".tempo-owner"
+#: How long a lock on an owner file may be a sweeping process's before it is an owner's.
+SWEEP_GRACE = 2.0
 
 
 def try_lock(handle: IO[str]) -> bool:
@@ -62,6 +64,21 @@ def try_lock(handle: IO[str]) -> bool:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return False
+    return True
+
+
+def _lock_unless_owned(handle: IO[str]) -> bool:
+    """Lock an owner file unless a live owner holds it.
+
+    Another process sweeping the directory holds the lock of each file it looks at for a
+    moment (the time to remove a few files); an owner holds it for its whole life. A lock
+    still held after :data:`SWEEP_GRACE` seconds is an owner's.
+    """
+    deadline = time.monotonic() + SWEEP_GRACE
+    while not try_lock(handle):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
     return True
 
 
@@ -195,7 +212,7 @@ class SQLiteProvisioner:
         while True:
             existed = owner.exists()
             handle = open(owner, "a+", encoding="utf-8")  # noqa: SIM115 - kept open: the lock
-            if not try_lock(handle):
+            if not _lock_unless_owned(handle):
                 handle.close()
                 raise DatabaseError(
                     f"the SQLite file {path} is in use by another run; set db_unique = true "
@@ -203,7 +220,7 @@ class SQLiteProvisioner:
                 )
             if _same_file(handle, owner):
                 break
-            handle.close()  # removed by its owner meanwhile: make a new one
+            handle.close()  # removed meanwhile (by its owner, or reclaimed): make a new one
         if existed:
             _remove(path)  # a dead owner's file, whatever state it was left in
         else:

@@ -20,14 +20,13 @@ import re
 import shutil
 import sys
 import sysconfig
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .process import Completed, run_in_group, tail
+from .process import Completed, engine_folder, run_in_group, tail
 from .thresholds import (
     Exported,
     MetricThresholds,
@@ -255,12 +254,12 @@ def run_script(
     except OSError:
         text = ""  # k6 reports the missing script itself
     thresholds = inspect_thresholds(k6, script, profile)
-    with tempfile.TemporaryDirectory(prefix="tempo-k6-") as tmp:
-        export = Path(tmp) / "summary.json"
+    with engine_folder("tempo-k6-") as tmp:
+        export = tmp / "summary.json"
         command = build_command(
             k6, script, profile, export, stages=wants_stages(text), stats=trend_stats(thresholds)
         )
-        done = run_in_group(command, timeout=time_limit, cwd=cwd)
+        done = run_in_group(command, timeout=time_limit, cwd=cwd, owned=tmp)
         summary = None
         if export.is_file():
             try:

@@ -19,6 +19,7 @@ from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, load_settings
+from .signals import SignalPlugin
 from .timing import TimingPlugin, type_markers
 from .types_summary import TypeSummaryPlugin
 
@@ -40,6 +41,8 @@ SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 HYGIENE = "tempo-hygiene"
+#: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
+SIGNALS = "tempo-signals"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
 #: The features that write a section after pytest's summary, in the order of the sections.
@@ -58,6 +61,9 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
+    signals = SignalPlugin()
+    if config.pluginmanager.register(signals, SIGNALS) is not None:
+        signals.install()
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))

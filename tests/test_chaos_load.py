@@ -52,8 +52,8 @@ QUIET = 0.5
 #: Killed runs: the smoke profile at 40% (22 s): still running when the kill comes. The
 #: run that loses one worker goes on with the other test, so it is shorter (10%, 5.5 s).
 SCALE = {"sigterm": 0.4, "sigkill-group": 0.4, "sigkill-worker": 0.1}
-#: The second run: 2% (1.1 s).
-SECOND_SCALE = 0.02
+#: The second run: 4% (2.2 s).
+SECOND_SCALE = 0.04
 
 K6 = find_k6()
 LOCUST = locust_available()
@@ -186,7 +186,11 @@ def k6_project(path: Path, a: Server, b: Server) -> Callable[[Proc], bool]:
     project = str(path)
 
     def is_engine(proc: Proc) -> bool:
-        return " run " in proc.cmdline and f"{project}/" in proc.cmdline and "k6" in proc.cmdline
+        return (
+            " run " in proc.cmdline
+            and f"{project}/" in proc.cmdline
+            and "_supervisor.py" not in proc.cmdline
+        )
 
     return is_engine
 
@@ -196,7 +200,12 @@ def locust_project(path: Path, a: Server, b: Server) -> Callable[[Proc], bool]:
     (path / "test_load.py").write_text(textwrap.dedent(LOCUST_TESTS.format(a=a.url, b=b.url)))
 
     def is_engine(proc: Proc) -> bool:
-        return "_locust_child" in proc.cmdline and "--worker" not in proc.cmdline
+        cmdline = proc.cmdline
+        return (
+            "_locust_child" in cmdline
+            and "--worker" not in cmdline
+            and "_supervisor.py" not in cmdline
+        )
 
     return is_engine
 
@@ -238,6 +247,7 @@ def test_killed_run_leaves_nothing(
     make = k6_project if engine == "k6" else locust_project
     is_engine = make(path, *targets)
     log = path / "killed.log"
+    began = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             command(SCALE[mode]), cwd=path, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -305,10 +315,9 @@ def test_killed_run_leaves_nothing(
         assert proc.returncode == 1, output
         assert "crashed" in output, output
         assert part_gone is not None
-    print(f"chaos: {engine} {mode} wanted={wanted} exit={proc.returncode} "
-          f"gone={gone:.2f}s killed-worker-gone={part_gone or 0:.2f}s "
-          f"last-request={last:+.2f}s")  # fmt: skip
+    killed_after = killed_at - began
     # A second run of the same project passes and leaves nothing either.
+    second_began = time.monotonic()
     second = subprocess.run(
         command(SECOND_SCALE),
         cwd=path,
@@ -322,3 +331,7 @@ def test_killed_run_leaves_nothing(
     assert "2 passed" in second.stdout
     assert leftover_folders(tmpdir) == []
     assert watch.left() == []
+    print(f"chaos: {engine} {mode} requests-before-kill>={wanted} killed-after={killed_after:.1f}s "
+          f"exit={proc.returncode} all-gone={gone:.2f}s worker-part-gone={part_gone or 0:.2f}s "
+          f"last-request={last:+.2f}s second-run={time.monotonic() - second_began:.1f}s "
+          f"leftovers=0")  # fmt: skip

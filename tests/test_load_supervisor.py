@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from typing import TYPE_CHECKING
 
@@ -219,11 +218,10 @@ def test_engine_dies_with_a_killed_supervisor(tmp_path: Path) -> None:
 
 @linux_only
 def test_parent_death_signal_is_available() -> None:
-    code = textwrap.dedent(
-        """\
-        import signal, sys
-                print(set_parent_death_signal(signal.SIGTERM))
-        """
+    code = (
+        "import signal\n"
+        "from pytest_tempo.load._supervisor import set_parent_death_signal\n"
+        "print(set_parent_death_signal(signal.SIGTERM))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)  # fmt: skip

@@ -120,26 +120,39 @@ def test_fast():
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_waits(resource, n):
-    open("started-" + os.environ.get("PYTEST_XDIST_WORKER", "main") + f"-{n}", "w").close()
-    time.sleep(60)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    try:
+        open(f"started-{worker}-{n}", "w").close()
+        time.sleep(60)
+    except BaseException as exc:
+        with open(f"stopped-{worker}", "w") as f:
+            f.write(type(exc).__name__)
+        raise
 """
 
 
-def _start(path: Path, args: list[str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:randomly", *args]
-    return subprocess.Popen(
-        command, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+def _start(path: Path, args: list[str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "pytest", "-v", "-p", "no:locust", "-p", "no:randomly", *args]
+    with open(path / "run.log", "wb") as log:
+        return subprocess.Popen(
+            command, cwd=path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
-def _wait_for(path: Path, pattern: str, count: int, proc: subprocess.Popen[str]) -> None:
+def _wait_for(path: Path, pattern: str, proc: subprocess.Popen[bytes], passed: str = "") -> None:
+    """Until a file matching ``pattern`` exists and the output says test ``passed`` passed."""
     deadline = time.monotonic() + 60
-    while len(list(path.glob(pattern))) < count:
+    lines = (f"{passed} PASSED", f"PASSED {passed}")  # without xdist, with it
+    while not (list(path.glob(pattern)) and (not passed or any(x in _output(path) for x in lines))):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"the run did not get going:\n{proc.communicate()[0]}")
+            proc.wait()
+            pytest.fail(f"the run did not get going:\n{_output(path)}")
         time.sleep(0.02)
+
+
+def _output(path: Path) -> str:
+    return (path / "run.log").read_text(errors="replace")
 
 
 @posix_only
@@ -149,16 +162,22 @@ def test_sigterm_tears_down_and_writes_the_durations_store(
 ) -> None:
     pytester.makepyfile(test_project=PROJECT)
     with _start(pytester.path, xdist_args) as proc:
-        # every worker in a test that waits, the fast test done
-        _wait_for(pytester.path, "started-*", 2 if xdist_args else 1, proc)
+        # a test that waits has started; the fast one is done (on the controller: printed
+        # after the durations were recorded)
+        _wait_for(pytester.path, "started-*", proc, "test_project.py::test_fast")
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    output = _output(pytester.path)
     assert proc.returncode == 143, output
     assert "SIGTERM received: the run stops after its clean-up, exit status 143" in output
     # the fixtures of the interrupted tests were torn down, on every worker
     started = {p.name.split("-")[1] for p in pytester.path.glob("started-*")}
     torn = {p.name.split("-")[1] for p in pytester.path.glob("teardown-*")}
     assert torn == started
+    # each test was stopped by the signal itself (under xdist: passed on by the controller),
+    # not by pytest-xdist's own SIGINT to workers that do not stop in time
+    stopped = {p.name.split("-")[1]: p.read_text() for p in pytester.path.glob("stopped-*")}
+    assert stopped == dict.fromkeys(started, "Terminated")
     # pytest_sessionfinish ran: the durations store has the test that finished
     store = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
     assert "test_project.py::test_fast" in json.loads(store.read_text())["tests"]
@@ -187,7 +206,7 @@ def test_exit_status_by_signal_and_handler(
     pytester.makeconftest(setup)
     pytester.makepyfile(test_project=PROJECT)
     with _start(pytester.path, [*args, "-k", "test_waits and 1"]) as proc:
-        _wait_for(pytester.path, "started-*", 1, proc)
+        _wait_for(pytester.path, "started-*", proc)
         proc.send_signal(sig)
-        output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == code, output
+        proc.wait(timeout=60)
+    assert proc.returncode == code, _output(pytester.path)

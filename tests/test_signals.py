@@ -93,15 +93,23 @@ def test_not_installed_from_another_thread() -> None:
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
-def test_handler_raises_once_then_ignores_repeats() -> None:
+def test_handler_raises_once_then_ignores_repeats_and_sigint() -> None:
+    sigint = signal.getsignal(signal.SIGINT)
     plugin = SignalPlugin()
-    with pytest.raises(Terminated, match=r"SIGTERM received: .* exit status 143") as info:
-        plugin._handle(signal.SIGTERM, None)
-    assert isinstance(info.value, KeyboardInterrupt)
-    assert info.value.signum == signal.SIGTERM
-    assert plugin.received == signal.SIGTERM
-    plugin._handle(signal.SIGTERM, None)  # during the clean-up: ignored
-    assert plugin.received == signal.SIGTERM
+    try:
+        with pytest.raises(Terminated, match=r"SIGTERM received: .* exit status 143") as info:
+            plugin._handle(signal.SIGTERM, None)
+        assert isinstance(info.value, KeyboardInterrupt)
+        assert info.value.signum == signal.SIGTERM
+        assert plugin.received == signal.SIGTERM
+        plugin._handle(signal.SIGTERM, None)  # during the clean-up: ignored
+        assert plugin.received == signal.SIGTERM
+        # xdist's SIGINT to slow workers would cut their teardown short
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        plugin.restore()
+        assert signal.getsignal(signal.SIGINT) is sigint
+    finally:
+        signal.signal(signal.SIGINT, sigint)
 
 
 # --- real signals to real pytest processes ----------------------------------------------------

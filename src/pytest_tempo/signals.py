@@ -13,7 +13,9 @@ SIGTERM, 129 for SIGHUP).
   user's (or ``nohup``'s SIG_IGN) is left alone. It is installed from the main thread only.
 - The previous handler comes back at ``pytest_unconfigure``.
 - The controller passes the signal on to its xdist workers, so their tests stop at once too.
-- A repeated signal during the clean-up is ignored (SIGKILL stays the way to stop at once).
+- During the clean-up a repeated signal is ignored, and so is SIGINT: pytest-xdist sends its
+  workers SIGINT when they take more than 5 s to end, which would cut their teardown short.
+  SIGKILL stays the way to stop at once.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class SignalPlugin:
         self._previous: dict[int, Any] = {}
         self._received: int | None = None
         self._workers: dict[str, int] = {}
+        self._sigint: Any = None
 
     @property
     def received(self) -> int | None:
@@ -97,11 +100,16 @@ class SignalPlugin:
             if signal.getsignal(signum) == self._handle:
                 signal.signal(signum, previous)
         self._previous.clear()
+        if self._sigint is not None and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self._sigint)
+        self._sigint = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self._received is not None:
             return  # already stopping
         self._received = signum
+        # A signal handler runs in the main thread: signal.signal works here.
+        self._sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
         for pid in self._workers.values():
             with contextlib.suppress(OSError):
                 os.kill(pid, signum)

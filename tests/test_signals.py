@@ -178,10 +178,12 @@ def test_sigterm_tears_down_and_writes_the_durations_store(
     output = _output(pytester.path)
     assert proc.returncode == 143, output
     assert "SIGTERM received: the run stops after its clean-up, exit status 143" in output
-    # the fixtures of the interrupted tests were torn down, on every worker
+    # the fixtures of the interrupted tests were torn down, on every worker (a worker may
+    # also have been stopped in a fixture's set-up, before its test started)
     started = {p.name.split("-")[1] for p in pytester.path.glob("started-*")}
     torn = {p.name.split("-")[1] for p in pytester.path.glob("teardown-*")}
-    assert torn == started
+    assert started
+    assert torn >= started
     # each test was stopped by the signal itself (under xdist: passed on by the controller),
     # not by pytest-xdist's own SIGINT to workers that do not stop in time
     stopped = {p.name.split("-")[1]: p.read_text() for p in pytester.path.glob("stopped-*")}

@@ -519,8 +519,17 @@ def test_summary_export_json_shape_is_what_we_read(tmp_path: Path) -> None:
 
 @needs_k6
 @posix_only
-def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
-    pytester: pytest.Pytester, server: Server
+@pytest.mark.parametrize(
+    ("sig", "says"),
+    [
+        (signal.SIGINT, "KeyboardInterrupt"),  # what Ctrl-C sends
+        (signal.SIGTERM, "SIGTERM received"),  # timeout, docker stop, a cancelled CI job
+        (signal.SIGHUP, "SIGHUP received"),  # a closed terminal
+    ],
+    ids=["sigint", "sigterm", "sighup"],
+)
+def test_signal_kills_the_group_and_leaves_no_orphan(
+    pytester: pytest.Pytester, server: Server, sig: int, says: str
 ) -> None:
     pytester.makefile(
         ".k6.js",
@@ -541,7 +550,8 @@ def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
         if not started or proc.poll() is not None:
             proc.kill()
             pytest.fail(f"k6 was not running; pytest printed:\n{proc.communicate()[0]}")
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.send_signal(sig)
         output, _ = proc.communicate(timeout=30)
-    assert "KeyboardInterrupt" in output, output
+    assert says in output, output
+    assert proc.returncode == (2 if sig == signal.SIGINT else 128 + sig)
     assert processes_mentioning(script_path) == []

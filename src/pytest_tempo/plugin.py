@@ -21,6 +21,7 @@ from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
+from .signals import SignalPlugin
 from .timing import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
@@ -42,6 +43,8 @@ SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 HYGIENE = "tempo-hygiene"
+#: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
+SIGNALS = "tempo-signals"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
 #: The features that write a section after pytest's summary, in the order of the sections.
@@ -60,6 +63,9 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
+    signals = SignalPlugin()
+    if config.pluginmanager.register(signals, SIGNALS) is not None:
+        signals.install()
     if config.pluginmanager.is_blocked(TIMING):
         check_timing_off(config)
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)

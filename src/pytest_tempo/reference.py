@@ -60,6 +60,8 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.LOAD: 'load tests: k6 items, the `load_test` fixture, the "load" summary',
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",
+    plugin.SIGNALS: "SIGTERM and SIGHUP stop the run with the clean-up of Ctrl-C, then exit "
+    "with 128 + the signal (143, 129)",
 }
 
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .k6bin import INSTALL_HINT, locate
-from .process import Completed, run_in_group, tail
+from .process import Completed, engine_folder, run_in_group, tail
 from .thresholds import (
     Exported,
     MetricThresholds,
@@ -39,6 +37,7 @@ from .thresholds import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
@@ -241,12 +240,12 @@ def run_script(
     except OSError:
         text = ""  # k6 reports the missing script itself
     thresholds = inspect_thresholds(k6, script, profile)
-    with tempfile.TemporaryDirectory(prefix="tempo-k6-") as tmp:
-        export = Path(tmp) / "summary.json"
+    with engine_folder("tempo-k6-") as tmp:
+        export = tmp / "summary.json"
         command = build_command(
             k6, script, profile, export, stages=wants_stages(text), stats=trend_stats(thresholds)
         )
-        done = run_in_group(command, timeout=time_limit, cwd=cwd)
+        done = run_in_group(command, timeout=time_limit, cwd=cwd, owned=tmp)
         summary = None
         if export.is_file():
             try:

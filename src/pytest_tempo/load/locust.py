@@ -25,7 +25,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,14 +326,14 @@ def run_locust(
     allow_empty: bool,
 ) -> tuple[LoadMetrics | None, str | None]:
     """Run Locust in a child; return the metrics and the failure report (None: passed)."""
-    from .process import run_in_group
+    from .process import engine_folder, run_in_group
 
     if processes < 1:
         raise ValueError(f"load_test(): processes must be 1 or more, not {processes}")
     sets = parse_thresholds(thresholds or {}, LOCUST_KINDS, LOCUST_TAGS)
     locustfile, classes = resolve_user(user, base)
-    with tempfile.TemporaryDirectory(prefix="tempo-locust-") as tmp:
-        result = Path(tmp) / "result.json"
+    with engine_folder("tempo-locust-") as tmp:
+        result = tmp / "result.json"
         spec = {
             "locustfile": str(locustfile),
             "classes": classes,
@@ -346,12 +345,12 @@ def run_locust(
             "abort": abort_rules(sets),
             "result": str(result),
         }
-        spec_path = Path(tmp) / "spec.json"
+        spec_path = tmp / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         command = [sys.executable, "-m", "pytest_tempo.load._locust_child", str(spec_path)]
         env = dict(os.environ)
         env.pop("PYTEST_ADDOPTS", None)
-        done = run_in_group(command, timeout=timeout, cwd=locustfile.parent, env=env)
+        done = run_in_group(command, timeout=timeout, cwd=locustfile.parent, env=env, owned=tmp)
         data: dict[str, Any] | None = None
         if result.is_file():
             try:

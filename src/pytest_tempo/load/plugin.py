@@ -382,6 +382,14 @@ class LoadPlugin:
         if problem:
             self._problems.append(problem)
 
+    def pytest_sessionstart(self) -> None:
+        # The folders of engines whose pytest and supervisor were both killed (a supervisor
+        # removes them otherwise): once per run, by the controller.
+        if not hasattr(self._config, "workerinput"):
+            from .process import sweep_stale
+
+            sweep_stale()
+
     def pytest_collect_file(self, file_path: Path, parent: Collector) -> Collector | None:
         name = file_path.name
         try:

@@ -37,7 +37,7 @@ from pytest_tempo._coverage import (
     report_precision,
 )
 
-from .conftest import HAS_COV, HAS_XDIST
+from .conftest import HAS_COV, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -269,17 +269,7 @@ def seen(pytester: pytest.Pytester) -> dict[str, object]:
 
 @needs_cov
 @pytest.mark.slow  # a subprocess measuring coverage: over a second
-@pytest.mark.parametrize(
-    "xdist_args",
-    [
-        pytest.param([], id="serial"),
-        pytest.param(
-            ["-n", "2"],
-            id="xdist",
-            marks=pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed"),
-        ),
-    ],
-)
+@xdist_params
 def test_coverage_of_run_under_pytest_cov_after_finish(
     pytester: pytest.Pytester, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,12 +2,33 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 HAS_XDIST = importlib.util.find_spec("xdist") is not None
 HAS_COV = importlib.util.find_spec("pytest_cov") is not None
 HAS_RANDOMLY = importlib.util.find_spec("pytest_randomly") is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_coverage_in_subprocesses() -> Iterator[None]:
+    """Python processes a test starts are not measured by the outer run.
+
+    pytest-cov 6 measures every Python subprocess of a ``--cov`` run through ``COV_CORE_*``
+    variables. The suite's subprocesses (inner pytest runs, load targets, chaos runs) are
+    sessions of their own: their data, measured with another configuration, would break the
+    outer run's combine, and a measured process grows in memory as it runs.
+    """
+    saved = {
+        name: os.environ.pop(name) for name in list(os.environ) if name.startswith("COV_CORE_")
+    }
+    yield
+    os.environ.update(saved)
+
 
 #: Runs a pytester test once without xdist and once with two workers.
 xdist_params = pytest.mark.parametrize(
@@ -33,11 +54,6 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     # Hypothesis's plugin costs each inner xdist worker about a second to load; inner runs
     # do not use it.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly -p no:hypothesispytest")
-    # pytest-cov 6 measures every Python subprocess of a --cov run through COV_CORE_*
-    # variables; an inner run is a session of its own and must not add its data (measured
-    # with another configuration) to the outer run's, which then cannot be combined.
-    for name in [name for name in os.environ if name.startswith("COV_CORE_")]:
-        monkeypatch.delenv(name)
     pytester.makeini("[pytest]\nconsole_output_style = classic\n")
     return pytester
 

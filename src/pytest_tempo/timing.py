@@ -455,7 +455,7 @@ class TimingPlugin:
             timing.teardown = report.duration
             timing.stop = report.stop
             if self._recorder is not None and nodeid not in self._unrecorded:
-                self._recorder.add(nodeid, measured_of(timing))
+                self._recorder.add_later(nodeid, timing, measured_of)
         if report.outcome != "passed" and timing.outcome in ("passed", "skipped"):
             timing.outcome = outcome_of(report, timing.outcome)
 

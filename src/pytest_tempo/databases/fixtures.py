@@ -27,16 +27,15 @@ from ..workers import (
     new_run_id,
     template_name,
 )
-from .base import DatabaseError
-from .redis import clear_namespace
-from .urls import DbUrl, parse_db_url
 
+# The URL machinery and the drivers are imported when a fixture is first set up.
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ..settings import Settings
     from .base import Provisioner
+    from .urls import DbUrl
 
 __all__ = [
     "DatabasesRun",
@@ -88,6 +87,8 @@ def worker_url(settings: Settings, worker: WorkerInfo, name: str, default_dir: P
     on its stem (``app.db`` -> ``app_gw0.db``); ``:memory:`` stays; without ``db_url``, a
     SQLite file named after the worker's database in ``default_dir``.
     """
+    from .urls import parse_db_url
+
     base = settings.db_url
     if base is None:
         return parse_db_url(f"sqlite:///{(default_dir / (name + '.db')).as_posix()}")
@@ -101,6 +102,8 @@ def worker_url(settings: Settings, worker: WorkerInfo, name: str, default_dir: P
 
 def template_url(settings: Settings, worker: WorkerInfo, default_dir: Path) -> DbUrl:
     """The URL of the template database every worker is cloned from."""
+    from .urls import parse_db_url
+
     run = worker.run_id if settings.db_unique else None
     name = template_name(settings.db_name, run)
     base = settings.db_url
@@ -147,6 +150,8 @@ def _default_dir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path
 def _fail_on_error(action: Callable[[], object]) -> None:
     """Run ``action``; turn a :class:`DatabaseError` into a one-line failure, no traceback."""
     __tracebackhide__ = True
+    from .base import DatabaseError
+
     try:
         action()
     except DatabaseError as exc:
@@ -198,6 +203,8 @@ def worker_database(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The URL of this worker's database, created for the session and dropped after it."""
+    from .urls import parse_db_url
+
     config = request.config
     settings = config.stash[SETTINGS_KEY]
     url = parse_db_url(worker_db_url)
@@ -219,6 +226,8 @@ def worker_database(
 @pytest.fixture(scope="session")
 def worker_namespace(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -> Iterator[str]:
     """``tempo:{run}:{worker}:``; with ``redis_url``, keys under it are deleted at the end."""
+    from .redis import clear_namespace
+
     prefix = namespace(tempo_worker.id, tempo_worker.run_id)
     redis_url = request.config.stash[SETTINGS_KEY].redis_url
     if redis_url is not None:  # checks the server early, with a clear error
@@ -252,6 +261,11 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 def drop_templates(config: pytest.Config, templates: dict[str, str]) -> None:
     """Drop the templates of this run; a failure is reported, not raised."""
+    if not templates:
+        return
+    from .base import DatabaseError
+    from .urls import parse_db_url
+
     for text, run_id in sorted(templates.items()):
         url = parse_db_url(text)
         try:

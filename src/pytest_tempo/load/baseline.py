@@ -29,7 +29,6 @@ import json
 import math
 import os
 import re
-import statistics
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -244,6 +243,8 @@ def clean_records(value: object) -> list[dict[str, Any]]:
 
 def baseline_of(records: Sequence[Mapping[str, Any]], runs: int = BASELINE_RUNS) -> Groups:
     """Per group and metric, the median of the last ``runs`` records that have it."""
+    import statistics  # only when load tests ran
+
     recent = clean_records(list(records))[-runs:]
     values: dict[str, dict[str, list[float]]] = {}
     for record in recent:

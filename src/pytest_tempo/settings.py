@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
-    from .load.baseline import Limit
+    from .load.limits import Limit
 
 __all__ = [
     "OPTIONS",
@@ -441,9 +441,7 @@ parse_baseline = one_of(BASELINE_MODES)
 
 def parse_load_regression(raw: str) -> tuple[Limit, ...]:
     """``p95:+20%, rps:-15%, error_rate:+0.5pp``: see :mod:`pytest_tempo.load.baseline`."""
-    if raw.strip().lower() in ("", "none"):  # unset: the load modules stay unimported
-        return ()
-    from .load.baseline import RegressionSpecError, parse_regression
+    from .load.limits import RegressionSpecError, parse_regression
 
     try:
         return parse_regression(raw)

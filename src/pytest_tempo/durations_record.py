@@ -254,6 +254,9 @@ class Recorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._unchanged(measured, existing):
+            self.close()  # nothing to write: --collect-only, or no test ran
+            return []
         where = shown(self.location.path)
         try:
             self.location.prepare()
@@ -275,6 +278,19 @@ class Recorder:
         finally:
             lock.release()
             self.close()
+
+    def _unchanged(self, measured: Mapping[str, Measured], existing: Iterable[str] | None) -> bool:
+        """Whether this run would leave the store as it found it: nothing measured, nothing
+        else to record, a clean store, nothing in it to prune and no journal to fold."""
+        parsed = self._start[0]
+        if measured or self.extra or parsed.problem or parsed.fresh:
+            return False
+        if existing is not None and not parsed.store.keys() <= set(existing):
+            return False
+        try:
+            return not any(self.location.journals.glob(f"*{JOURNAL_SUFFIX}"))
+        except OSError:
+            return False
 
     def _update(
         self, measured: Mapping[str, Measured], existing: Iterable[str] | None, where: str

@@ -175,7 +175,7 @@ def run_cpu(root: Path, base: list[str], variant: Variant) -> float:
     """CPU seconds (user + system) of one pytest process."""
     command = [sys.executable, "-m", "pytest", *base, *variant.args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(command, cwd=root, stdout=subprocess.DEVNULL, env=variant.env(), check=False)
+    subprocess.run(command, cwd=root, stdout=subprocess.DEVNULL, env=variant.env(), check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -214,8 +214,10 @@ def bench_matrix(
 ) -> list[dict[str, object]]:
     """Per suite: instructions of each variant (once), median CPU of interleaved runs."""
     rows: list[dict[str, object]] = []
+    every = variants
     for name in suites:
         writer, tests, all_features = SUITES[name]
+        variants = every
         base = ["-q", "-p", "no:randomly", "-W", "ignore::pytest.PytestConfigWarning"]
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
@@ -223,7 +225,13 @@ def bench_matrix(
             if all_features:
                 if writer is not write_typed_suite:
                     (root / "pytest.ini").write_text(ALL_FEATURES_INI)
-                base = [*base, *ALL_FEATURES_ARGS]
+                # Flags only the plugin knows: on the runs with the plugin.
+                variants = [
+                    v
+                    if v.name == "off"
+                    else Variant(v.name, (*v.args, *ALL_FEATURES_ARGS), v.pythonpath)
+                    for v in variants
+                ]
             # Warm the bytecode caches and the durations store of every variant.
             for variant in variants:
                 run_cpu(root, base, variant)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -111,33 +113,87 @@ def write_typed_suite(root: Path, tests: int, per_file: int = 100) -> None:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-BASE = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+def write_realistic_suite(root: Path, tests: int, per_file: int = 20, seed: int = 15) -> None:
+    """Tests doing 1-10 ms of CPU work each (a fixed count of loop steps, seeded), some with
+    a function fixture, some with a module fixture, one in five parametrized."""
+    rng = random.Random(seed)
+    for f in range(max(1, tests // per_file)):
+        body = [
+            "import pytest",
+            "",
+            "def work(steps):",
+            "    total = 0",
+            "    for i in range(steps):",
+            "        total += i * i % 7",
+            "    return total",
+            "",
+            "@pytest.fixture",
+            "def rows():",
+            "    return [dict(id=i, name=str(i)) for i in range(50)]",
+            "",
+            '@pytest.fixture(scope="module")',
+            "def table():",
+            "    return {i: i * 2 for i in range(500)}",
+            "",
+        ]
+        for t in range(per_file):
+            steps = rng.randint(STEPS_PER_MS, 10 * STEPS_PER_MS)
+            if t % 5 == 0:
+                body.append(
+                    f'@pytest.mark.parametrize("n", [1, 2])\n'
+                    f"def test_{f}_{t}(n, rows):\n"
+                    f"    assert work({steps // 2}) >= 0 and len(rows) == 50\n"
+                )
+            elif t % 3 == 0:
+                body.append(f"def test_{f}_{t}(table):\n    assert work({steps}) >= table[0]\n")
+            else:
+                body.append(f"def test_{f}_{t}():\n    assert work({steps}) >= 0\n")
+        (root / f"test_real_{f}.py").write_text("\n".join(body))
+    (root / "pytest.ini").write_text("[pytest]\n")
 
 
-def run_suite(root: Path, extra: list[str], base: list[str] = BASE) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system) of one pytest process."""
-    command = [sys.executable, "-m", "pytest", *base]
+#: Loop steps of ``work`` per millisecond of CPU on the reference machine (about).
+STEPS_PER_MS = 14_000
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running pytest: the plugin off, on, or on from another checkout."""
+
+    name: str
+    args: tuple[str, ...]
+    pythonpath: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(ENV)
+        if self.pythonpath is not None:
+            env["PYTHONPATH"] = self.pythonpath
+        return env
+
+
+def run_cpu(root: Path, base: list[str], variant: Variant) -> float:
+    """CPU seconds (user + system) of one pytest process."""
+    command = [sys.executable, "-m", "pytest", *base, *variant.args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([*command, *extra], cwd=root, check=True, stdout=subprocess.DEVNULL, env=ENV)
-    wall = time.perf_counter() - start
+    env = variant.env()
+    done = subprocess.run(command, cwd=root, stdout=subprocess.DEVNULL, env=env, check=False)
+    if done.returncode not in (0, 5):  # 5: no tests collected (the empty project)
+        raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def instructions(root: Path, extra: list[str], base: list[str]) -> int:
-    """Instructions of one pytest process, counted by valgrind's callgrind."""
+def count_instructions(root: Path, command: list[str], env: dict[str, str]) -> int:
+    """Instructions of one process, counted by valgrind's callgrind."""
     with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
-        command += [sys.executable, "-m", "pytest", *base, *extra]
+        grind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
         subprocess.run(
-            command,
+            [*grind, *command],
             cwd=root,
-            check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=ENV,
+            env=env,
+            check=False,
         )
         for line in Path(out.name).read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
@@ -145,82 +201,158 @@ def instructions(root: Path, extra: list[str], base: list[str]) -> int:
     raise RuntimeError("callgrind wrote no totals")
 
 
-def bench_suite(
-    tests: int,
-    runs: int,
-    against: str,
-    with_args: list[str],
-    *,
-    all_features: bool = False,
-    callgrind: bool = False,
-) -> None:
-    # Without the plugin its ini keys are unknown: pytest warns, and prints the warning.
-    base = ["-q", "-p", "no:randomly", "-W", "ignore::pytest.PytestConfigWarning"]
-    base = base if all_features else BASE
+#: The suites: name -> (writer, tests, every feature on).
+SUITES = {
+    "trivial-1000": (write_suite, 1_000, False),
+    "trivial-5000": (write_suite, 5_000, False),
+    "realistic": (write_realistic_suite, 100, False),
+    "trivial-1000-all": (write_typed_suite, 1_000, True),
+    "trivial-5000-all": (write_typed_suite, 5_000, True),
+    "realistic-all": (write_realistic_suite, 100, True),
+}
+
+
+def bench_matrix(
+    suites: list[str], variants: list[Variant], runs: int, callgrind: bool
+) -> list[dict[str, object]]:
+    """Per suite: instructions of each variant (once), median CPU of interleaved runs."""
+    rows: list[dict[str, object]] = []
+    every = variants
+    for name in suites:
+        writer, tests, all_features = SUITES[name]
+        variants = every
+        base = ["-q", "-p", "no:randomly", "-W", "ignore::pytest.PytestConfigWarning"]
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            writer(root, tests)
+            if all_features:
+                if writer is not write_typed_suite:
+                    (root / "pytest.ini").write_text(ALL_FEATURES_INI)
+                # Flags only the plugin knows: on the runs with the plugin.
+                variants = [
+                    v
+                    if v.name == "off"
+                    else Variant(v.name, (*v.args, *ALL_FEATURES_ARGS), v.pythonpath)
+                    for v in variants
+                ]
+            # Warm the bytecode caches and the durations store of every variant.
+            for variant in variants:
+                run_cpu(root, base, variant)
+            row: dict[str, object] = {"suite": name}
+            if callgrind:
+                for variant in variants:
+                    command = [sys.executable, "-m", "pytest", *base, *variant.args]
+                    row[f"instr {variant.name}"] = count_instructions(root, command, variant.env())
+            cpu: dict[str, list[float]] = {v.name: [] for v in variants}
+            for _ in range(runs):
+                for variant in variants:
+                    cpu[variant.name].append(run_cpu(root, base, variant))
+            for variant in variants:
+                row[f"cpu {variant.name}"] = statistics.median(cpu[variant.name])
+        rows.append(row)
+        print(format_row(row, variants), flush=True)
+    return rows
+
+
+def format_row(row: dict[str, object], variants: list[Variant]) -> str:
+    off = variants[0].name
+    parts = [f"{row['suite']:<18}"]
+    for kind in ("instr", "cpu"):
+        if f"{kind} {off}" not in row:
+            continue
+        reference = float(row[f"{kind} {off}"])  # type: ignore[arg-type]
+        for variant in variants[1:]:
+            value = float(row[f"{kind} {variant.name}"])  # type: ignore[arg-type]
+            parts.append(f"{kind} {variant.name}/{off} {value / reference:.3f}")
+    return "  ".join(parts)
+
+
+def import_cost(variants: list[Variant], runs: int, callgrind: bool) -> None:
+    """``python -X importtime -m pytest --co -q`` on an empty project: the milliseconds of
+    the modules only the plugin imports (median), and the instructions of the whole run."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        if all_features:
-            write_typed_suite(root, tests)
-            with_args = [*ALL_FEATURES_ARGS, *with_args]
-        else:
-            write_suite(root, tests)
-        # Warm the file system and the bytecode caches (and, with the cache on, record the
-        # durations that --tempo-order=durations reads).
-        run_suite(root, with_args, base)
-        run_suite(root, ["-p", against], base)
-        kind = "typed tests, every feature on" if all_features else "trivial tests"
-        if callgrind:
-            on_count = instructions(root, with_args, base)
-            off_count = instructions(root, ["-p", against], base)
-            print(f"suite of {tests} {kind}, instructions (callgrind)")
-            print(
-                f"  plugin on {on_count:,}, -p {against} {off_count:,}, "
-                f"ratio {on_count / off_count:.3f}"
-            )
-            return
-        on: list[tuple[float, float]] = []
-        off: list[tuple[float, float]] = []
+        (root / "pytest.ini").write_text("[pytest]\n")
+        off = variants[0]
+        command = [sys.executable, "-X", "importtime", "-m", "pytest", "--co", "-q"]
+        for variant in variants:  # warm the bytecode caches
+            run_cpu(root, ["--co", "-q"], variant)
+        added: dict[str, list[float]] = {v.name: [] for v in variants[1:]}
         for _ in range(runs):
-            on.append(run_suite(root, with_args, base))
-            off.append(run_suite(root, ["-p", against], base))
-    print(f"suite of {tests} {kind}, {runs} runs each, alternating")
-    for what, column in (("wall", 0), ("CPU", 1)):
-        m_on = statistics.median(r[column] for r in on)
-        m_off = statistics.median(r[column] for r in off)
-        print(
-            f"  {what:<4} plugin on {m_on:.3f} s, -p {against} {m_off:.3f} s, "
-            f"ratio {m_on / m_off:.3f}"
-        )
+            seen: dict[str, dict[str, int]] = {}
+            for variant in variants:
+                done = subprocess.run(
+                    [*command, *variant.args],
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    env=variant.env(),
+                    check=False,
+                )
+                seen[variant.name] = imported(done.stderr)
+            for variant in variants[1:]:
+                extra = set(seen[variant.name]) - set(seen[off.name])
+                added[variant.name].append(sum(seen[variant.name][m] for m in extra) / 1000)
+        for name, values in added.items():
+            print(f"import time added, {name}: median {statistics.median(values):.1f} ms")
+        if callgrind:
+            counts = {
+                v.name: count_instructions(
+                    root, [sys.executable, "-m", "pytest", "--co", "-q", *v.args], v.env()
+                )
+                for v in variants
+            }
+            for variant in variants[1:]:
+                more = counts[variant.name] - counts[off.name]
+                print(f"--co, empty project, {variant.name}: {more / 1e6:+.1f} M instructions")
+
+
+def imported(importtime: str) -> dict[str, int]:
+    """Module -> its own import microseconds, from ``-X importtime`` output."""
+    modules = {}
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line[len("import time:") :].split("|")
+        modules[name.strip()] = int(own)
+    return modules
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--tests", type=int, default=5_000)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=5, help="interleaved CPU-time runs")
     parser.add_argument("--against", default="no:tempo", help="the -p value for the 'off' runs")
-    parser.add_argument("--with", dest="with_args", default="", help="extra args for 'on' runs")
     parser.add_argument(
-        "--all-features",
-        action="store_true",
-        help="a typed suite with every feature configured (ordering by durations, test types, "
-        "hygiene, JSON and HTML reports, floors), pytest's cache on",
+        "--suites",
+        default=",".join(SUITES),
+        help=f"comma-separated, of: {', '.join(SUITES)}",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        help="also run the plugin from another checkout (its src/ first on PYTHONPATH)",
     )
     parser.add_argument(
         "--callgrind", action="store_true", help="count instructions once each, with valgrind"
     )
+    parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
+    parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")
     args = parser.parse_args()
-    if not args.callgrind:
+    variants = [Variant("off", ("-p", args.against))]
+    if args.before:
+        variants.append(Variant("before", (), str(Path(args.before).resolve() / "src")))
+    variants.append(Variant("on", ()))
+    if not args.no_reorder:
         seconds = bench_reorder(args.items, repeat=5)
         print(f"reordering {args.items} items: median {seconds * 1000:.1f} ms")
-    bench_suite(
-        args.tests,
-        args.runs,
-        args.against,
-        args.with_args.split(),
-        all_features=args.all_features,
-        callgrind=args.callgrind,
-    )
+    if not args.no_import:
+        import_cost(variants, max(args.runs, 5), args.callgrind)
+    suites = [s for s in args.suites.split(",") if s]
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        parser.error(f"--suites: unknown {', '.join(unknown)}; known: {', '.join(SUITES)}")
+    bench_matrix(suites, variants, args.runs, args.callgrind)
 
 
 if __name__ == "__main__":

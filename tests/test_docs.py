@@ -196,8 +196,10 @@ def test_fixtures_table_matches_the_session(pytester: pytest.Pytester) -> None:
 
 
 def test_plugin_names_table_matches_the_registered_plugins(pytester: pytest.Pytester) -> None:
-    # Every conditional feature on: floors configured, a shard, duration scheduling.
-    config = pytester.parseconfigure("--cov-floor=total:0", "--shard=1/1", "--tempo-dist=duration")
+    # Every conditional feature on: floors, a shard, duration scheduling, a load profile.
+    config = pytester.parseconfigure(
+        "--cov-floor=total:0", "--shard=1/1", "--tempo-dist=duration", "--load-profile=smoke"
+    )
     registered = {
         name
         for name, obj in config.pluginmanager.list_name_plugin()

@@ -383,3 +383,18 @@ def test_a_journal_is_never_folded_twice(tmp_path: Path) -> None:
     assert Recorder(location).finish({}, None) == []
     assert open_store(location)[0].store["t::a"]["call"] == [1.0]
     assert not journal.exists()
+
+
+def test_a_run_that_measured_nothing_leaves_the_store_alone(tmp_path: Path) -> None:
+    """--collect-only, or no test ran: no lock, no rewrite, unless there is something to do."""
+    location = Location.of_file(tmp_path / "store.json")
+    assert Recorder(location, open_store(location)).finish({}, None) == []
+    assert not location.path.exists()
+    location.prepare()
+    location.path.write_text(json.dumps({"version": 1, "tests": {"t::a": {"call": [1.0]}}}))
+    before = location.path.stat().st_mtime_ns, location.path.read_text()
+    assert Recorder(location, open_store(location)).finish({}, ["t::a"]) == []
+    assert (location.path.stat().st_mtime_ns, location.path.read_text()) == before
+    # A full collection without t::a: the entry of a test that is gone is pruned.
+    assert Recorder(location, open_store(location)).finish({}, ["t::b"]) == []
+    assert "t::a" not in open_store(location)[0].store

@@ -324,6 +324,8 @@ def from_record(value: object) -> tuple[str, Measured] | None:
 
 def median(values: Sequence[float]) -> float:
     """The median of a non-empty sequence (``statistics.median``, without importing it)."""
+    if len(values) == 1:  # most entries of a young store: no sort
+        return values[0]
     ordered = sorted(values)
     middle = len(ordered) // 2
     if len(ordered) % 2:
@@ -364,9 +366,12 @@ class Snapshot:
     def of(cls, store: Mapping[str, Mapping[str, Any]]) -> Snapshot:
         calls, totals, shared, smoke = {}, {}, {}, set()
         for nodeid, entry in store.items():
-            call, total = estimate(entry), estimate_total(entry)
-            if call is not None and total is not None:
-                calls[nodeid], totals[nodeid] = call, total
+            call = estimate(entry)
+            if call is not None:  # estimate_total, without a second median of the call
+                setup, teardown = entry.get("setup"), entry.get("teardown")
+                calls[nodeid] = call
+                total = call + (median(setup) if setup else 0.0)
+                totals[nodeid] = total + (median(teardown) if teardown else 0.0)
             fixtures = estimate(entry, "shared")
             if fixtures:
                 shared[nodeid] = fixtures

@@ -34,7 +34,7 @@ if HAVE_FLOCK:
     import fcntl
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from pathlib import Path
 
     from .durations import Measured
@@ -154,8 +154,10 @@ def read_journal(fd: int) -> Iterator[tuple[str, Measured]]:
 class Recorder:
     """Records one run: a journal on disk while tests run, the store updated at the end.
 
-    Only the controller records. :meth:`add` is called once per finished test and costs a
-    deque append; a daemon thread writes the queue to the journal every ``flush_seconds``.
+    Only the controller records. :meth:`add_later` is called once per finished test and costs
+    a deque append of the test's own timing object; a daemon thread turns the queue into
+    records and writes them to the journal every ``flush_seconds``, so the per-test cost
+    stays off the thread that runs the tests.
     """
 
     def __init__(
@@ -172,7 +174,7 @@ class Recorder:
         self._lock_timeout = lock_timeout
         self._posix = posix
         self.id = f"{os.getpid()}-{os.urandom(6).hex()}"
-        self._queue: deque[tuple[str, Measured]] = deque()
+        self._queue: deque[tuple[str, Any, Callable[[Any], Measured] | None]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._write = threading.Lock()
@@ -188,7 +190,14 @@ class Recorder:
     def add(self, nodeid: str, measured: Measured) -> None:
         if measured.at is None:
             measured.at = round(time.time(), 3)
-        self._queue.append((nodeid, measured))
+        self.add_later(nodeid, measured, None)
+
+    def add_later(
+        self, nodeid: str, source: Any, convert: Callable[[Any], Measured] | None
+    ) -> None:
+        """Queue a finished test: ``convert(source)`` (``source`` itself if None) is what is
+        recorded, computed by the writer thread when it writes the journal."""
+        self._queue.append((nodeid, source, convert))
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="tempo-journal", daemon=True)
             self._thread.start()
@@ -205,7 +214,10 @@ class Recorder:
         with self._write:
             lines = []
             while self._queue:
-                nodeid, measured = self._queue.popleft()
+                nodeid, source, convert = self._queue.popleft()
+                measured = source if convert is None else convert(source)
+                if measured.at is None:
+                    measured.at = round(time.time(), 3)
                 lines.append(json.dumps(to_record(nodeid, measured), separators=(",", ":")))
             if not lines or self._broken:
                 return
@@ -242,6 +254,9 @@ class Recorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._unchanged(measured, existing):
+            self.close()  # nothing to write: --collect-only, or no test ran
+            return []
         where = shown(self.location.path)
         try:
             self.location.prepare()
@@ -263,6 +278,19 @@ class Recorder:
         finally:
             lock.release()
             self.close()
+
+    def _unchanged(self, measured: Mapping[str, Measured], existing: Iterable[str] | None) -> bool:
+        """Whether this run would leave the store as it found it: nothing measured, nothing
+        else to record, a clean store, nothing in it to prune and no journal to fold."""
+        parsed = self._start[0]
+        if measured or self.extra or parsed.problem or parsed.fresh:
+            return False
+        if existing is not None and not parsed.store.keys() <= set(existing):
+            return False
+        try:
+            return not any(self.location.journals.glob(f"*{JOURNAL_SUFFIX}"))
+        except OSError:
+            return False
 
     def _update(
         self, measured: Mapping[str, Measured], existing: Iterable[str] | None, where: str

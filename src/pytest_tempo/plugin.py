@@ -42,6 +42,8 @@ SCHEDULING = "tempo-scheduling"
 SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
+#: Reads load metrics off test reports; registered only with a load profile.
+LOAD_REPORTS = "tempo-load-reports"
 HYGIENE = "tempo-hygiene"
 #: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
 SIGNALS = "tempo-signals"
@@ -107,7 +109,9 @@ def pytest_configure(config: Config) -> None:
     manager.register(databases_plugin, DATABASES)
     load_state = LoadState.from_settings(settings)
     config.stash[LOAD_KEY] = load_state
-    manager.register(LoadPlugin(config, load_state), LOAD)
+    load = LoadPlugin(config, load_state)
+    if manager.register(load, LOAD) is not None and load_state.profile is not None:
+        manager.register(load.reports, LOAD_REPORTS)
     if settings.hygiene != "off":
         from .hygiene import HygienePlugin
 

@@ -58,6 +58,8 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.SHARDING: "`--shard` (registered only with it)",
     plugin.DATABASES: "per-worker databases and Redis namespaces: the fixtures above",
     plugin.LOAD: 'load tests: k6 items, the `load_test` fixture, the "load" summary',
+    plugin.LOAD_REPORTS: "reads load tests' metrics off their reports (registered only with "
+    "`--load-profile`)",
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",
     plugin.SIGNALS: "SIGTERM and SIGHUP stop the run with the clean-up of Ctrl-C, then exit "

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-from .databases import urls
 from .markers import MARKERS, PYTEST_MARKERS
 from .workers import MAX_IDENTIFIER, is_plain_identifier
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
-    from .load.baseline import Limit
+    from .load.limits import Limit
 
 __all__ = [
     "OPTIONS",
@@ -441,7 +440,7 @@ parse_baseline = one_of(BASELINE_MODES)
 
 def parse_load_regression(raw: str) -> tuple[Limit, ...]:
     """``p95:+20%, rps:-15%, error_rate:+0.5pp``: see :mod:`pytest_tempo.load.baseline`."""
-    from .load.baseline import RegressionSpecError, parse_regression
+    from .load.limits import RegressionSpecError, parse_regression
 
     try:
         return parse_regression(raw)
@@ -509,12 +508,25 @@ def optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
     return parse_optional
 
 
+# The URL parsers are imported only when a database URL is given.
+def _db_url(raw: str) -> DbUrl:
+    from .databases.urls import parse_db_url as parse
+
+    return parse(raw)
+
+
+def _redis_url(raw: str) -> str:
+    from .databases.urls import parse_redis_url as parse
+
+    return parse(raw)
+
+
 #: ``--shard``: K/N, or unset.
 parse_shard_option = optional(parse_shard)
 #: ``db_url``: a PostgreSQL, MySQL/MariaDB or SQLite URL, or unset.
-parse_db_url = optional(urls.parse_db_url)
+parse_db_url = optional(_db_url)
 #: ``redis_url``: a redis://, rediss:// or unix:// URL, or unset.
-parse_redis_url = optional(urls.parse_redis_url)
+parse_redis_url = optional(_redis_url)
 
 
 # --- the option table ---------------------------------------------------------------------
@@ -999,7 +1011,11 @@ def read_option(option: Option, raw: Any, source: str) -> tuple[Any, str | None]
     except SettingError as exc:
         if option.ini_type == "linelist":
             raise pytest.UsageError(f"{source}: {exc}") from None
-        value = urls.mask_password(raw) if option.secret else raw
+        if option.secret:
+            from .databases.urls import mask_password
+
+            raw = mask_password(raw)
+        value = raw
         message = f"{source}: {shown(value)} is not valid: {exc}"
         if source.removesuffix(" (env)") in option.shared_env:
             return option.parse(option.default), message

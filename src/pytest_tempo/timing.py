@@ -380,24 +380,26 @@ class TimingPlugin:
     # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: TestReport) -> None:
-        nodeid = report.nodeid  # a property: read once
+        # Plain attribute reads, each once: this runs three times per test.
+        nodeid = report.nodeid  # a property
         data = report.__dict__
+        when = data["when"]
         if "worker_id" not in data:  # measured here, not by a worker
-            self._attach(report, nodeid)
+            self._attach(report, nodeid, when)
         if self._controller:
-            self._aggregate(report, nodeid, data)
+            self._aggregate(report, nodeid, data, when)
 
-    def _attach(self, report: TestReport, nodeid: str) -> None:
+    def _attach(self, report: TestReport, nodeid: str, when: str) -> None:
         if self._pending:
             report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
             self._pending = []
-        if report.when == "setup":
+        if when == "call":
+            report.tempo_call = self._call  # type: ignore[attr-defined]
+        elif when == "setup":
             item = self._items.get(nodeid)
             report.tempo_marks = self._marks_of(item)  # type: ignore[attr-defined]
             if self._load_profile and item is not None and is_load_item(item):
                 report.tempo_unrecorded = True  # type: ignore[attr-defined]
-        elif report.when == "call":
-            report.tempo_call = self._call  # type: ignore[attr-defined]
 
     def _marks_of(self, item: pytest.Item | None) -> list[str]:
         """The recorded markers of a test: smoke, slow and its test types.
@@ -423,13 +425,13 @@ class TimingPlugin:
             split = self._splits[key] = (recorded, types)
         return split
 
-    def _aggregate(self, report: TestReport, nodeid: str, data: dict[str, Any]) -> None:
+    def _aggregate(self, report: TestReport, nodeid: str, data: dict[str, Any], when: str) -> None:
         timing = self._timings.get(nodeid)
         if timing is None:
             worker = data.get("worker_id") or "master"
             timing = self._timings[nodeid] = TestTiming(nodeid, worker=worker)
         shared = 0.0
-        for name, scope, baseid, seconds in data.get("tempo_fixtures", ()):
+        for name, scope, baseid, seconds in data.get("tempo_fixtures") or ():
             fixture = self._fixtures.get((baseid, name, scope))
             if fixture is None:
                 fixture = self._fixtures[baseid, name, scope] = FixtureTiming(name, scope, baseid)
@@ -438,8 +440,10 @@ class TimingPlugin:
             fixture.longest = max(fixture.longest, seconds)
             if scope in SHARED_SCOPES:
                 shared += seconds
-        when = report.when
-        if when == "setup":
+        if when == "call":
+            timing.call = float(data.get("tempo_call", data["duration"]))
+            timing.ran_call = True
+        elif when == "setup":
             # A session fixture's set-up is the fixture's cost, not the first test's.
             timing.setup = max(0.0, report.duration - shared)
             timing.shared = shared
@@ -448,15 +452,12 @@ class TimingPlugin:
             timing.start = report.start
             if data.get("tempo_unrecorded"):
                 self._unrecorded.add(nodeid)
-        elif when == "call":
-            timing.call = float(data.get("tempo_call", report.duration))
-            timing.ran_call = True
         else:
             timing.teardown = report.duration
             timing.stop = report.stop
             if self._recorder is not None and nodeid not in self._unrecorded:
-                self._recorder.add(nodeid, measured_of(timing))
-        if report.outcome != "passed" and timing.outcome in ("passed", "skipped"):
+                self._recorder.add_later(nodeid, timing, measured_of)
+        if data["outcome"] != "passed" and timing.outcome in ("passed", "skipped"):
             timing.outcome = outcome_of(report, timing.outcome)
 
     @property

@@ -31,16 +31,16 @@ from ..workers import (
     new_run_id,
     template_name,
 )
-from .base import DatabaseError
-from .redis import RedisOwner
-from .urls import DbUrl, parse_db_url
 
+# The URL machinery and the drivers are imported when a fixture is first set up.
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ..settings import Settings
     from .base import Provisioner
+    from .redis import RedisOwner
+    from .urls import DbUrl
 
 __all__ = [
     "DatabasesRun",
@@ -79,6 +79,8 @@ class DatabasesRun:
         return found
 
     def redis_owner(self, url: str) -> RedisOwner:
+        from .redis import RedisOwner
+
         found = self.redis_owners.get(url)
         if found is None:
             found = self.redis_owners[url] = RedisOwner(url)
@@ -119,6 +121,8 @@ def worker_url(settings: Settings, worker: WorkerInfo, name: str, default_dir: P
     on its stem (``app.db`` -> ``app_gw0.db``); ``:memory:`` stays; without ``db_url``, a
     SQLite file named after the worker's database in ``default_dir``.
     """
+    from .urls import parse_db_url
+
     base = settings.db_url
     if base is None:
         return parse_db_url(f"sqlite:///{(default_dir / (name + '.db')).as_posix()}")
@@ -132,6 +136,8 @@ def worker_url(settings: Settings, worker: WorkerInfo, name: str, default_dir: P
 
 def template_url(settings: Settings, worker: WorkerInfo, default_dir: Path) -> DbUrl:
     """The URL of the template database every worker is cloned from."""
+    from .urls import parse_db_url
+
     run = worker.run_id if settings.db_unique else None
     name = template_name(settings.db_name, run)
     base = settings.db_url
@@ -178,6 +184,8 @@ def _default_dir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path
 def _fail_on_error(action: Callable[[], object]) -> None:
     """Run ``action``; turn a :class:`DatabaseError` into a one-line failure, no traceback."""
     __tracebackhide__ = True
+    from .base import DatabaseError
+
     try:
         action()
     except DatabaseError as exc:
@@ -229,6 +237,8 @@ def worker_database(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The URL of this worker's database, created for the session and dropped after it."""
+    from .urls import parse_db_url
+
     config = request.config
     settings = config.stash[SETTINGS_KEY]
     url = parse_db_url(worker_db_url)
@@ -294,6 +304,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def drop_templates(config: pytest.Config, templates: dict[str, str]) -> None:
     """Drop the templates of this run; a failure is reported, not raised."""
+    if not templates:
+        return
+    from .base import DatabaseError
+    from .urls import parse_db_url
+
     for text, run_id in sorted(templates.items()):
         url = parse_db_url(text)
         try:

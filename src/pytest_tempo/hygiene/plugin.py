@@ -23,7 +23,6 @@ import pytest
 
 from ..step_summary import append_step_summary
 from .findings import Finding, Tally, merge
-from .render import plural, render_markdown, render_terminal
 from .rules import bare_call, bare_skip_message, registered_markers, relative
 from .scan import CollectionScan, markers_strict, raise_site, xfail_strict_default
 
@@ -151,6 +150,10 @@ class HygienePlugin:
         if not self._controller:
             return
         findings = self._final()
+        if not findings and not self._failed and not self._error:
+            return
+        from .render import plural, render_markdown, render_terminal  # only with findings
+
         if findings:
             terminalreporter.write_sep("=", "hygiene")
             for line in render_terminal(findings):

@@ -28,13 +28,18 @@ import contextlib
 import json
 import math
 import os
-import re
-import statistics
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from ..settings import shown
+from .limits import (
+    DEFAULT_REGRESSION,
+    METRICS,
+    NOISE_FLOOR_MS,
+    Limit,
+    RegressionSpecError,
+    parse_regression,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -45,11 +50,14 @@ if TYPE_CHECKING:
 __all__ = [
     "BASELINE_RUNS",
     "COUNTED",
+    "DEFAULT_REGRESSION",
     "KEPT_RUNS",
     "METRICS",
     "MIN_REQUESTS",
+    "NOISE_FLOOR_MS",
     "Comparison",
     "Limit",
+    "RegressionSpecError",
     "Row",
     "baseline_of",
     "compare",
@@ -68,129 +76,13 @@ __all__ = [
 BASELINE_RUNS = 5
 #: Records kept per item and shape.
 KEPT_RUNS = 20
-#: Under a relative limit, a latency change smaller than this never counts: on a loaded CI
-#: machine scheduling alone moves a fast endpoint's p95 by a few milliseconds (+60% on 2 ms).
-NOISE_FLOOR_MS = 5.0
 STORE_VERSION = 1
 
-Unit = Literal["%", "pp", "ms"]
-
-#: Metric name -> (label in tables, unit of the value, direction that is worse).
-METRICS: dict[str, tuple[str, str, int]] = {
-    "p50": ("p50 ms", "ms", +1),
-    "p95": ("p95 ms", "ms", +1),
-    "p99": ("p99 ms", "ms", +1),
-    "avg": ("avg ms", "ms", +1),
-    "rps": ("req/s", "", -1),
-    "error_rate": ("error rate", "rate", +1),
-}
 #: Recorded with the metrics but never a limit: how many requests a group made.
 COUNTED = "requests"
 #: A group is compared only when the run and its baseline made this many requests at least:
 #: the p95 of a few dozen requests is decided by one or two of them.
 MIN_REQUESTS = 50
-_UNITS: dict[str, tuple[Unit, ...]] = {
-    "p50": ("%", "ms"),
-    "p95": ("%", "ms"),
-    "p99": ("%", "ms"),
-    "avg": ("%", "ms"),
-    "rps": ("%",),
-    "error_rate": ("pp", "%"),
-}
-_LIMIT = re.compile(
-    r"\s*([A-Za-z_0-9]+)\s*:\s*([+-]?)\s*([0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9})\s*(%|pp|ms)\s*\Z"
-)
-#: Limits are written in ASCII digits, at most nine before and after the point: a longer
-#: number is a typo, and past float's range it would compare as infinity.
-
-DEFAULT_REGRESSION = "p95:+20%, rps:-15%, error_rate:+0.5pp"
-
-
-class RegressionSpecError(ValueError):
-    """A ``load_regression`` value that cannot be used; the message says what is accepted."""
-
-
-@dataclass(frozen=True)
-class Limit:
-    """How far ``metric`` may move in its worse direction: ``amount`` in ``unit``."""
-
-    metric: str
-    amount: float
-    unit: Unit
-
-    @property
-    def direction(self) -> int:
-        return METRICS[self.metric][2]
-
-    @property
-    def text(self) -> str:
-        sign = "+" if self.direction > 0 else "-"
-        return f"{sign}{self.amount:g}{self.unit}"
-
-    def change(self, baseline: float, now: float) -> float | None:
-        """The change in this limit's unit (None: relative to a zero baseline)."""
-        if self.unit == "%":
-            if baseline == 0:
-                return None
-            return (now - baseline) / baseline * 100
-        if self.unit == "pp":
-            return (now - baseline) * 100
-        return now - baseline
-
-    def crossed(self, baseline: float, now: float) -> bool:
-        """Whether ``now`` is worse than ``baseline`` by more than the limit allows."""
-        worse = (now - baseline) * self.direction
-        if worse <= 0:
-            return False
-        if self.unit == "%" and METRICS[self.metric][1] == "ms" and worse < NOISE_FLOOR_MS:
-            return False
-        change = self.change(baseline, now)
-        if change is None:  # any rise from exactly zero
-            return True
-        return abs(change) > self.amount
-
-
-def parse_regression(raw: str) -> tuple[Limit, ...]:
-    """Parse ``p95:+20%, rps:-15%, error_rate:+0.5pp`` (commas or new lines between limits).
-
-    The sign is optional; given, it must point the way the metric gets worse (latencies and
-    the error rate rise, ``rps`` falls). ``none`` (or an empty value) sets no limit.
-    """
-    text = raw.strip()
-    if text.lower() in ("", "none"):
-        return ()
-    limits: dict[str, Limit] = {}
-    for part in re.split(r"[,\n]", text):
-        if not part.strip():
-            continue
-        match = _LIMIT.match(part)
-        if match is None:
-            raise RegressionSpecError(
-                f"{shown(part.strip())} is not a limit such as p95:+20%, rps:-15% "
-                "or error_rate:+0.5pp"
-            )
-        metric, sign, number, unit = match.groups()
-        if metric not in METRICS:
-            raise RegressionSpecError(
-                f"{shown(part.strip())}: unknown metric {metric!r}; "
-                f"expected one of {', '.join(METRICS)}"
-            )
-        if unit not in _UNITS[metric]:
-            raise RegressionSpecError(
-                f"{shown(part.strip())}: {metric} takes {' or '.join(_UNITS[metric])}, not {unit}"
-            )
-        direction = METRICS[metric][2]
-        if sign and (sign == "+") != (direction > 0):
-            worse = "rises" if direction > 0 else "falls"
-            right = "+" if direction > 0 else "-"
-            raise RegressionSpecError(
-                f"{shown(part.strip())}: {metric} gets worse when it {worse}; "
-                f"write {right}{number}{unit}"
-            )
-        if metric in limits:
-            raise RegressionSpecError(f"{shown(part.strip())}: {metric} already has a limit")
-        limits[metric] = Limit(metric, float(number), unit)
-    return tuple(limits.values())
 
 
 def shape_key(profile: str, vus: int, time_scale: float) -> str:
@@ -244,6 +136,8 @@ def clean_records(value: object) -> list[dict[str, Any]]:
 
 def baseline_of(records: Sequence[Mapping[str, Any]], runs: int = BASELINE_RUNS) -> Groups:
     """Per group and metric, the median of the last ``runs`` records that have it."""
+    import statistics  # only when load tests ran
+
     recent = clean_records(list(records))[-runs:]
     values: dict[str, dict[str, list[float]]] = {}
     for record in recent:

@@ -493,7 +493,12 @@ class LoadPlugin:
 
         return load_test
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    @property
+    def reports(self) -> LoadReports:
+        """The per-report hook, registered only when load tests run (a profile is set)."""
+        return LoadReports(self)
+
+    def read_report(self, report: pytest.TestReport) -> None:
         # Under xdist this runs on the controller with the worker's user_properties.
         if report.when != "call" and not (report.when == "setup" and report.skipped):
             return
@@ -528,3 +533,14 @@ class LoadPlugin:
         )
         if problem:
             terminalreporter.write_line(f"tempo: {problem}", red=True)
+
+
+class LoadReports:
+    """Reads each test report for a load test's metrics: only when load tests run, so a
+    suite without them pays nothing per test."""
+
+    def __init__(self, plugin: LoadPlugin) -> None:
+        self._plugin = plugin
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._plugin.read_report(report)

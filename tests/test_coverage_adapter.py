@@ -298,6 +298,7 @@ def test_coverage_of_run_under_pytest_cov_after_finish(
     }
 
 
+@needs_cov
 def test_coverage_of_run_under_no_cov(pytester: pytest.Pytester) -> None:
     probe_project(pytester)
     pytester.runpytest("--cov=pick", "--no-cov").assert_outcomes(passed=1)

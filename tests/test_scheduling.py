@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pytest_tempo.scheduling import (
     DurationScheduling,
     Plan,
+    best_partition,
     estimates,
     lpt_partition,
     plan_units,
@@ -107,6 +108,24 @@ def brute_force_optimum(costs: list[float], bins: int) -> float:
             loads[b] += cost
         best = min(best, max(loads))
     return best
+
+
+def test_best_partition_beats_lpt_where_lpt_is_not_optimal() -> None:
+    costs = [2.0, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0]
+    assert max(sum(costs[i] for i in b) for b in lpt_partition(costs, 4)) == 7.0
+    bins = best_partition(costs, 4)
+    assert sorted(i for b in bins for i in b) == list(range(7))
+    assert max(sum(costs[i] for i in b) for b in bins) == 6.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.01, 10), min_size=1, max_size=7), st.integers(2, 4))
+def test_best_partition_is_optimal_for_small_inputs(costs: list[float], bins: int) -> None:
+    result = best_partition(costs, bins)
+    assert sorted(i for b in result for i in b) == list(range(len(costs)))
+    assert result == best_partition(costs, bins)  # deterministic
+    span = max(sum(costs[i] for i in b) for b in result)
+    assert span == pytest.approx(brute_force_optimum(costs, bins))
 
 
 @given(

@@ -43,6 +43,7 @@ __all__ = [
     "DurationScheduling",
     "Plan",
     "SchedulingPlugin",
+    "best_partition",
     "lpt_partition",
     "plan_units",
     "scope_of",
@@ -204,6 +205,56 @@ def lpt_partition(costs: Sequence[float], bins: int) -> list[list[int]]:
     return result
 
 
+#: Up to this many units, :func:`best_partition` searches every assignment; past it, LPT.
+EXACT_UNITS = 12
+
+
+def best_partition(costs: Sequence[float], bins: int) -> list[list[int]]:
+    """The assignment of ``costs`` to ``bins`` with the smallest largest bin.
+
+    Exact for up to :data:`EXACT_UNITS` items (a depth-first search from LPT's answer, longest
+    item first, trying each distinct bin load once and cutting branches that cannot do
+    better); :func:`lpt_partition` beyond. Deterministic, like LPT.
+    """
+    lpt = lpt_partition(costs, bins)
+    if len(costs) > EXACT_UNITS or bins < 2:
+        return lpt
+    order = sorted(range(len(costs)), key=lambda i: (-costs[i], i))
+    best_span = max(sum(costs[i] for i in b) for b in lpt)
+    best: list[int] | None = None  # bin of each item in ``order``
+    loads = [0.0] * bins
+    chosen: list[int] = []
+
+    def search(k: int) -> None:
+        nonlocal best_span, best
+        if k == len(order):
+            span = max(loads)
+            if span < best_span - 1e-12:
+                best_span, best = span, list(chosen)
+            return
+        cost = costs[order[k]]
+        tried: set[float] = set()
+        for b in range(bins):
+            if loads[b] in tried or loads[b] + cost >= best_span - 1e-12:
+                continue
+            tried.add(loads[b])
+            loads[b] += cost
+            chosen.append(b)
+            search(k + 1)
+            chosen.pop()
+            loads[b] -= cost
+
+    search(0)
+    if best is None:
+        return lpt
+    result: list[list[int]] = [[] for _ in range(bins)]
+    for item, b in zip(order, best, strict=True):
+        result[b].append(item)
+    for indices in result:
+        indices.sort()
+    return result
+
+
 #: A worker fetches its next test before it runs the current one (``xdist/remote.py``,
 #: ``run_one_test``): it needs two pending tests, or a shutdown, to make progress.
 MIN_PENDING = 2
@@ -214,9 +265,9 @@ class DurationScheduling:
 
     ``plan_for(collection, workers)`` returns the :class:`Plan` once the collection is known.
 
-    - Fewer than two units per worker: every unit is assigned at once, longest first to the
-      least loaded worker (optimal when no worker needs more than two), and every worker is
-      told to shut down after its share.
+    - Fewer than two units per worker: every unit is assigned at once, in the assignment
+      with the shortest makespan (:func:`best_partition`), and every worker is told to shut
+      down after its share.
     - Otherwise each worker starts with one unit from the head, then a second one: the
       shortest unit for a worker already holding one at least as long as the next at the
       head, the next long unit for the others; so no worker starts with two of the longest.
@@ -372,7 +423,7 @@ class DurationScheduling:
     def _assign_all(self, nodes: list[Any]) -> None:
         """Fewer than two units per worker: one assignment of everything, then shutdown."""
         units = list(self.pending)
-        bins = lpt_partition([self._unit_cost[u] for u in units], len(nodes))
+        bins = best_partition([self._unit_cost[u] for u in units], len(nodes))
         for node, share in zip(nodes, bins, strict=True):
             for position in sorted(share):  # dispatch order: smoke first, then longest
                 self.pending.remove(units[position])

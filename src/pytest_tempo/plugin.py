@@ -40,10 +40,11 @@ SHARDING = "tempo-sharding"
 DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 HYGIENE = "tempo-hygiene"
+ADVICE = "tempo-advice"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
 #: The features that write a section after pytest's summary, in the order of the sections.
-SECTIONS = (TIMING, COVERAGE, SUMMARY, HYGIENE, LOAD)
+SECTIONS = (TIMING, ADVICE, COVERAGE, SUMMARY, HYGIENE, LOAD)
 #: The key of the durations snapshot in a worker's workerinput.
 WORKERINPUT_DURATIONS = "tempo_durations"
 
@@ -73,6 +74,8 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     timing = TimingPlugin(config, settings, store, problem, snapshot.calls)
+    if settings.advice == "on" and not manager.is_blocked(TIMING):
+        _register_advice(config, timing, store)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
@@ -100,6 +103,19 @@ def pytest_configure(config: Config) -> None:
         from .hygiene import HygienePlugin
 
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
+
+
+def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) -> None:
+    """The advice reads the timing feature's measurements: registered before it, so its
+    report hooks run after the timing's (pluggy calls the last registered first)."""
+    from .advice import AdvicePlugin
+    from .timing import HTML_EXTRAS, REPORT_EXTRAS
+
+    advice = AdvicePlugin(config, timing, store)
+    if config.pluginmanager.register(advice, ADVICE) is None:  # -p no:tempo-advice
+        return
+    config.stash.setdefault(REPORT_EXTRAS, {})["advice"] = advice.json_part
+    config.stash.setdefault(HTML_EXTRAS, {})["advice"] = advice.html_part
 
 
 def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:

@@ -51,6 +51,8 @@ DIST_MODES: tuple[DistMode, ...] = ("off", "duration")
 ORDER_MODES: tuple[OrderMode, ...] = ("tiers", "durations", "off")
 HygieneMode = Literal["off", "report", "strict"]
 HYGIENE_MODES: tuple[HygieneMode, ...] = ("off", "report", "strict")
+AdviceMode = Literal["on", "off"]
+ADVICE_MODES: tuple[AdviceMode, ...] = ("on", "off")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: A decimal number in ASCII digits: ``5``, ``0.25``, ``.5``, ``1e-3``. ``float()`` alone would
@@ -119,6 +121,7 @@ class Settings:
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
     hygiene: HygieneMode = "report"
+    advice: AdviceMode = "on"
     #: (field, message) of values from a shared environment variable that the option cannot
     #: use: the feature reports them when it is used (see ``Option.shared_env``).
     deferred: tuple[tuple[str, str], ...] = ()
@@ -275,6 +278,7 @@ def parse_seconds(raw: str) -> float:
 
 parse_dist = one_of(DIST_MODES)
 parse_hygiene = one_of(HYGIENE_MODES)
+parse_advice = one_of(ADVICE_MODES)
 
 
 def parse_report_rows(raw: str) -> int | None:
@@ -769,6 +773,16 @@ OPTIONS: tuple[Option, ...] = (
         help="Hygiene checks (skips and xfails without a reason, non-strict xfail, "
         "unregistered markers, unreadable parametrize ids): `off`, `report`, or `strict` "
         "(findings fail the run).",
+    ),
+    Option(
+        field="advice",
+        ini="tempo_advice",
+        default="on",
+        parse=parse_advice,
+        kind="`on` or `off`",
+        example='`tempo_advice = "off"`',
+        help="The advice section: fixtures worth a wider scope, tests that sleep, what `-n` "
+        "would buy, tests that got slower, and flaky tests by their recorded outcomes.",
     ),
 )
 

@@ -46,6 +46,9 @@ _CALL_KEY = pytest.StashKey[float]()
 #: Parts other features add to the ``--slow-report-json`` document: key -> a function giving
 #: the value at the end of the session (None leaves the key out).
 REPORT_EXTRAS = pytest.StashKey[dict[str, Callable[[], object]]]()
+#: Parts other features add to the ``--tempo-html`` page: key -> a function giving an HTML
+#: fragment at the end of the session ("" leaves it out).
+HTML_EXTRAS = pytest.StashKey[dict[str, Callable[[], str]]]()
 SHARED_SCOPES = ("session", "package", "module", "class")
 
 
@@ -434,6 +437,22 @@ class TimingPlugin:
         """The tests seen so far (on the controller: every test of the run); a live view."""
         return self._timings.values()
 
+    # --- read by other features (advice) ----------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        return self._settings.slow_threshold
+
+    @property
+    def fixtures(self) -> Collection[FixtureTiming]:
+        """Every fixture's set-ups so far (on the controller: the whole run); a live view."""
+        return self._fixtures.values()
+
+    @property
+    def collected(self) -> Sequence[str] | None:
+        """The node ids of the collection, in order (None before it is known)."""
+        return self._collected
+
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]
         self._items = {item.nodeid: item for item in session.items}
@@ -511,7 +530,8 @@ class TimingPlugin:
         if html_path:
             from .report.html import render_html
 
-            page = render_html(summary, list(self._timings.values()))
+            extras = [part() for part in self._config.stash.get(HTML_EXTRAS, {}).values()]
+            page = render_html(summary, list(self._timings.values()), extras)
             try:
                 with open(html_path, "w", encoding="utf-8") as f:
                     f.write(page)

@@ -436,12 +436,17 @@ def _card(label: str, value: str, detail: str = "") -> str:
 
 
 def render_html(
-    summary: TimingSummary, timings: Sequence[TestTiming], *, title: str = "pytest-tempo run"
+    summary: TimingSummary,
+    timings: Sequence[TestTiming],
+    extras: Sequence[str] = (),
+    *,
+    title: str = "pytest-tempo run",
 ) -> str:
     """The worker timeline page of a run, as one self-contained HTML document.
 
     ``timings`` are every test of the run (``start`` and ``stop`` in epoch seconds; tests
-    without them are counted but not drawn), ``summary`` the run's timing summary. The time
+    without them are counted but not drawn), ``summary`` the run's timing summary, ``extras``
+    HTML fragments of other features (the advice) shown after the cards. The time
     axis starts at the earliest set-up and the run ends at the last teardown.
     """
     drawn = [t for t in timings if t.start > 0]
@@ -497,6 +502,7 @@ def render_html(
         f"<h1>{_esc(title)}</h1>",
         f'<p class="sub">{started}slow threshold {_sec(summary.threshold)} s</p>',
         f'<dl class="cards">{cards}</dl>',
+        *(extra for extra in extras if extra),
         "<h2>Worker timeline</h2>",
         _legend(),
         _timeline(list(lanes.values()), t0, end, bound),

@@ -496,7 +496,14 @@ def test_history_records_resets_and_merges() -> None:
     assert merged["a"]["runs"] == "ff"
     assert merged["b"] == history["b"]
     assert "c" in merged
-    flaky = judge_flaky({"a": {"runs": "pfp"}, "b": {"runs": "ppp"}}, {"b": 2}, ["a", "b"])
+    histories = {
+        "a": {"runs": "pfp"},
+        "b": {"runs": "ppp"},
+        "broken": {"runs": "pppfff"},  # one change: a test broken, not a flaky one
+        "fixed": {"runs": "ffffp"},
+        "old": {"runs": "pfp" + "p" * 10},  # flipped, but longer ago than the window
+    }
+    flaky = judge_flaky(histories, {"b": 2}, list(histories))
     assert [(f.nodeid, f.failed, f.runs, f.reruns) for f in flaky] == [
         ("b", 0, 3, 2), ("a", 1, 3, 0)
     ]  # fmt: skip

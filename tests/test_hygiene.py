@@ -800,7 +800,7 @@ def test_turned_off(pytester: pytest.Pytester, args: list[str]) -> None:
     assert result.ret == pytest.ExitCode.OK
     assert "hygiene" not in result.stdout.str()
     # The rest of the plugin still runs.
-    result.stdout.fnmatch_lines(["*= slow tests =*"])
+    result.stdout.fnmatch_lines(["*= test types =*"])
 
 
 @xdist_params

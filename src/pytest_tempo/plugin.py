@@ -23,6 +23,8 @@ from .timing import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
     from .durations import Store
@@ -43,6 +45,8 @@ HYGIENE = "tempo-hygiene"
 ADVICE = "tempo-advice"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
+#: Repeats failed gates and written files in the last lines before pytest's summary line.
+CLOSING = "tempo-closing"
 #: The features that write a section after pytest's summary, in the order of the sections.
 SECTIONS = (TIMING, ADVICE, COVERAGE, SUMMARY, HYGIENE, LOAD)
 #: The key of the durations snapshot in a worker's workerinput.
@@ -62,6 +66,7 @@ def pytest_configure(config: Config) -> None:
     if config.pluginmanager.is_blocked(TIMING):
         check_timing_off(config)
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)
+    config.pluginmanager.register(ClosingLines(), CLOSING)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))
     manager = config.pluginmanager
@@ -144,6 +149,24 @@ class Sections:
             write = getattr(manager.get_plugin(name), "terminal_section", None)
             if write is not None:
                 write(terminalreporter)
+
+
+class ClosingLines:
+    """Repeats what must not be missed in the last lines before pytest's summary line: the
+    gates that failed the run and the files written, feature by feature in section order.
+
+    An outermost (tryfirst) wrapper: after its yield, pytest's short test summary is written.
+    """
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> Generator[None]:
+        result = yield
+        manager = terminalreporter.config.pluginmanager
+        for name in SECTIONS:
+            closing = getattr(manager.get_plugin(name), "closing_lines", None)
+            for line, failed in closing() if closing is not None else ():
+                terminalreporter.write_line(line, red=failed, bold=failed)
+        return result
 
 
 class XdistHooks:

@@ -59,7 +59,11 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.DATABASES: "per-worker databases and Redis namespaces: the fixtures above",
     plugin.LOAD: 'load tests: k6 items, the `load_test` fixture, the "load" summary',
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
+    plugin.ADVICE: 'the "advice" section: fixture scope, sleeping tests, what `-n` buys, '
+    "tests that got slower, flaky tests (registered unless `tempo_advice = off`)",
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",
+    plugin.CLOSING: "repeats failed gates and the files written in the last lines before "
+    "pytest's summary line",
 }
 
 

@@ -41,8 +41,9 @@ __all__ = [
 ]
 
 VERSION = 1
-#: Outcomes kept per test.
+#: Outcomes kept per test, and the recent ones judged.
 KEEP = 20
+WINDOW = 10
 FOLDER = "tempo-outcomes"
 FILE = "history.json"
 LOCK_TIMEOUT = 10.0
@@ -119,15 +120,26 @@ def judge_flaky(
     ran: Iterable[str],
 ) -> list[Flaky]:
     """Tests of this run (``ran``) whose history (this run included) with one fingerprint
-    holds both passes and failures, and tests that passed on a rerun in this run; most
-    failures first."""
+    over its last WINDOW runs went from pass to fail and back (or from fail to pass and
+    back), and tests that passed on
+    a rerun in this run; most failures first.
+
+    One change of outcome alone is not flakiness: a test broken by a change of the code it
+    tests passes, then fails until the code is fixed; it changes outcome twice only when
+    fixed, and then stops. A test whose outcome flips back and forth is listed.
+    """
     found = []
     for nodeid in ran:
-        runs = history.get(nodeid, {}).get("runs", "")
+        runs = history.get(nodeid, {}).get("runs", "")[-WINDOW:]
         rerun = reruns.get(nodeid, 0)
-        if ("p" in runs and "f" in runs) or (rerun and runs.endswith("p")):
+        if flips(runs) >= 2 or (rerun and runs.endswith("p")):
             found.append(Flaky(nodeid, runs.count("f"), len(runs), rerun))
     return sorted(found, key=lambda f: (-(f.failed + f.reruns), f.nodeid))
+
+
+def flips(runs: str) -> int:
+    """How often the outcome changed from one run to the next."""
+    return sum(1 for a, b in zip(runs, runs[1:], strict=False) if a != b)
 
 
 def fingerprints(nodeids: Iterable[str], root: Path) -> dict[str, str]:

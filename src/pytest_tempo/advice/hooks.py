@@ -323,7 +323,10 @@ def _widest(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) 
     (each parameter is set up anyway)."""
     from .scope import widest_scope
 
-    if fixturedef.params is not None:
+    # pytest's pseudo fixture of a directly parametrized argument (``get_direct_param_fixture_
+    # func`` in src/_pytest/fixtures.py) is not the user's to widen.
+    direct = getattr(fixturedef.func, "__name__", "") == "get_direct_param_fixture_func"
+    if fixturedef.params is not None or direct:
         return fixturedef.scope
     # pytest keeps the fixture definitions visible to a request in _arg2fixturedefs
     # (src/_pytest/fixtures.py, FixtureRequest.__init__); the last one is the one used.

@@ -101,7 +101,7 @@ def judge_scopes(
         if not wider:
             continue
         advice = ScopeAdvice(use.name, use.scope, use.location, count, each, total, tuple(wider))
-        if advice.saving >= max(floor, total / 4):
+        if advice.saving > 0 and advice.saving >= max(floor, total / 4):
             found.append(advice)
     return sorted(found, key=lambda a: (-a.saving, a.name))
 

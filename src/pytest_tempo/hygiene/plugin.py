@@ -146,6 +146,13 @@ class HygienePlugin:
             session.testsfailed += 1
         return result
 
+    def closing_lines(self) -> list[tuple[str, bool]]:
+        """The strict gate, repeated in the last lines before pytest's summary line."""
+        if not self._failed:
+            return []
+        count = plural(len(self._final()), "hygiene finding")
+        return [(f"FAIL tempo_hygiene=strict: {count}", True)]
+
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "hygiene" section and, in strict mode, the line that fails the run."""
         if not self._controller:
@@ -157,12 +164,7 @@ class HygienePlugin:
                 terminalreporter.write_line(line)
             # Here rather than at session finish: the step summary keeps the sections' order.
             self._error = append_step_summary(render_markdown(findings))
-        if self._failed:
-            terminalreporter.write_line(
-                f"FAIL tempo_hygiene=strict: {plural(len(findings), 'hygiene finding')}",
-                red=True,
-                bold=True,
-            )
+        # A failed strict mode is said in the closing lines (``closing_lines``).
         if self._error:
             terminalreporter.write_line(f"tempo: {self._error}", red=True, bold=True)
 

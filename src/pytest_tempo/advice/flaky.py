@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -139,7 +140,7 @@ def judge_flaky(
 
 def flips(runs: str) -> int:
     """How often the outcome changed from one run to the next."""
-    return sum(1 for a, b in zip(runs, runs[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(runs) if a != b)
 
 
 def fingerprints(nodeids: Iterable[str], root: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ import pytest
 
 from ..step_summary import append_step_summary
 from .findings import Finding, Tally, merge
-from .render import plural, render_markdown, render_terminal
+from .render import ROWS, plural, render_markdown, render_terminal
 from .rules import bare_call, bare_skip_message, registered_markers, relative
 from .scan import CollectionScan, markers_strict, raise_site, xfail_strict_default
 
@@ -160,7 +160,8 @@ class HygienePlugin:
         findings = self._final()
         if findings:
             terminalreporter.write_sep("=", "hygiene")
-            for line in render_terminal(findings):
+            rows = None if terminalreporter.config.get_verbosity() > 0 else ROWS
+            for line in render_terminal(findings, rows):
                 terminalreporter.write_line(line)
             # Here rather than at session finish: the step summary keeps the sections' order.
             self._error = append_step_summary(render_markdown(findings))

@@ -643,3 +643,92 @@ def test_long_lists_are_capped_and_verbose_shows_all() -> None:
     assert lines[-1] == "  (4 more tests; -v shows all)"
     assert len(render_terminal(advice, rows=None)) == 15
     assert render_markdown(advice).count("| `t.py::test_") == 14
+
+
+# --- reports a person can act on ----------------------------------------------------------
+
+
+@xdist_params
+def test_failed_gates_and_written_files_close_the_output(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_gates="""
+        import time
+        import pytest
+
+        @pytest.mark.skip
+        def test_no_reason(): pass
+
+        def test_slow():
+            time.sleep(2)
+
+        def test_fails():
+            assert False
+        """
+    )
+    result = pytester.runpytest(
+        "-o", "tempo_hygiene=strict", "--slow-strict", "--slow-report-json=report.json",
+        "--tempo-html=run.html", *xdist_args,
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # After pytest's short test summary, just before its summary line.
+    lines = result.outlines
+    last = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("==="))
+    assert lines[last - 5 : last] == [
+        "FAILED test_gates.py::test_fails - assert False",
+        "tempo: wrote the JSON report report.json",
+        "tempo: wrote the HTML page run.html",
+        "FAIL --slow-strict: 1 test(s) over 1.00s not marked slow: test_gates.py::test_slow",
+        "FAIL tempo_hygiene=strict: 1 hygiene finding",
+    ]
+    assert lines[last].startswith("===") and " 1 failed, 1 passed, 1 skipped in " in lines[last]
+    page = (pytester.path / "run.html").read_text()
+    failures = page[page.index('<table id="failures">') :]
+    assert "test_gates.py::test_fails" in failures[: failures.index("</table>")]
+
+
+@xdist_params
+def test_outcomes_counted_as_pytests_summary_line(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_mixed="""
+        import pytest
+
+        def test_passes(): pass
+
+        @pytest.mark.xfail(reason="known", strict=False)
+        def test_xfails(): assert False
+
+        @pytest.mark.xfail(reason="fixed already", strict=False)
+        def test_xpasses(): pass
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("no")
+
+        def test_errors(broken): pass
+        """,
+        test_skipped_module="""
+        import pytest
+
+        pytest.skip("not on this platform", allow_module_level=True)
+
+        def test_never(): pass
+        """,
+    )
+    result = pytester.runpytest("--tempo-html=run.html", *xdist_args)
+    assert result.parseoutcomes() == {
+        "passed": 1, "skipped": 1, "xfailed": 1, "xpassed": 1, "errors": 1
+    }  # fmt: skip
+    result.stdout.fnmatch_lines(
+        [
+            "*= test types =*",
+            "type   tests  passed  failed  errors  skipped  xfailed  xpassed  seconds",
+            "other      5       1       0       1        1        1        1    *s",
+        ]
+    )
+    page = (pytester.path / "run.html").read_text()
+    assert "1 passed, 1 error, 1 skipped, 1 xfailed, 1 xpassed" in page

@@ -44,7 +44,9 @@ class Forecast:
     rows: tuple[Row, ...]
     #: the number of workers past which doubling saves under DIMINISHING, or None
     stops_at: int | None
-    #: why it stops paying: "the longest test", "start-up and collection", "fixture groups"
+    #: what bounds the run past ``stops_at``: "start-up and collection" (at least half of the
+    #: next row), "fixture groups" (modules kept whole for their shared fixtures), else "the
+    #: longest test" (and the tests that share its worker)
     bound: str
     longest: tuple[str, float]
 
@@ -137,11 +139,12 @@ def judge_parallel(
         if before.duration - after.duration < DIMINISHING * before.duration:
             stops_at = before.workers
             break
-    at = next((r for r in rows if r.workers == stops_at), rows[-1])
-    if start_up + longest[1] >= 0.9 * at.duration:
-        bound = "the longest test"
-    elif start_up >= 0.3 * at.duration:
+    # What the row past the last one that paid is made of.
+    after = next((r for r in rows if r.workers > (stops_at or 0)), rows[-1])
+    if start_up >= 0.5 * after.duration:
         bound = "start-up and collection"
-    else:
+    elif shared:
         bound = "fixture groups"
+    else:
+        bound = "the longest test"
     return Forecast(now, now_workers, start_up, tuple(rows), stops_at, bound, longest)

@@ -80,7 +80,9 @@ def forecast_lines(f: Forecast) -> list[str]:
     if f.stops_at is not None:
         why = f.bound
         if why == "the longest test":
-            why = f"the longest test ({f.longest[0]}, {_s(f.longest[1])})"
+            why = (
+                f"the longest test ({f.longest[0]}, {_s(f.longest[1])}) and what shares its worker"
+            )
         lines.append(f"  past -n {f.stops_at} more workers barely pay: the run is bound by {why}")
     return lines
 

@@ -22,7 +22,7 @@ __all__ = ["WORKERS", "Forecast", "Row", "bundle", "judge_parallel"]
 WORKERS = (2, 4, 8, 16)
 #: Past this many tests, the smallest are replayed in bundles (in collection order), so a
 #: forecast of a large suite stays a fraction of a second.
-MAX_UNITS = 2000
+MAX_UNITS = 200
 #: A row is worth showing when it saves this share of the wall time, and the threshold.
 GAIN = 0.2
 #: Doubling the workers "stops paying" when it saves less than this share.

@@ -70,11 +70,13 @@ def one_run(base: DbUrl, workers: int, statements: list[str], template: bool) ->
     build = make_builder(statements)
     start = threading.Barrier(workers)
     errors: list[BaseException] = []
+    # One provisioner per worker, kept to the end: each owns its database on the server.
+    owners = {url.database: PostgresProvisioner() for url in urls}
 
     def worker(url: DbUrl) -> None:
         start.wait()
         try:
-            PostgresProvisioner().create(url, run_id, template=tmpl, build=build)  # type: ignore[arg-type]
+            owners[url.database].create(url, run_id, template=tmpl, build=build)  # type: ignore[arg-type]
         except BaseException as exc:  # reported after the run
             errors.append(exc)
 
@@ -90,6 +92,8 @@ def one_run(base: DbUrl, workers: int, statements: list[str], template: bool) ->
         prov.drop(url, run_id)
     if tmpl is not None:
         prov.drop_template(tmpl, run_id)
+    for owner in [prov, *owners.values()]:
+        owner.close()
     if errors:
         raise errors[0]
     return elapsed

@@ -19,6 +19,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        counted = getattr(self.server, "counted", None)
+        if counted is not None:
+            counted()
         url = urlparse(self.path)
         status = 200
         if url.path == "/fail":
@@ -39,12 +42,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client killed mid-request (what the chaos tests do) is no error here
+
+
 class Server:
+    """Counts the requests it gets and remembers when the last one came (``time.monotonic``)."""
+
     def __init__(self) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Quiet(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
+        self.requests = 0
+        self.last = 0.0
+        self._lock = threading.Lock()
+        self.httpd.counted = self._count  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _count(self) -> None:
+        with self._lock:
+            self.requests += 1
+            self.last = time.monotonic()
 
     def __enter__(self) -> Server:
         self.thread.start()

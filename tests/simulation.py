@@ -10,6 +10,7 @@ does. No process is started and no time passes: durations are virtual seconds.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,7 +19,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["QUIET", "FakeConfig", "FakeNode", "SimResult", "simulate", "skewed_mix"]
+__all__ = [
+    "FAULTS",
+    "QUIET",
+    "SHAPES",
+    "Case",
+    "FakeConfig",
+    "FakeNode",
+    "Shape",
+    "SimResult",
+    "Suite",
+    "apply_fault",
+    "duration_maker",
+    "lpt_oracle",
+    "real_suite",
+    "run_cell",
+    "simulate",
+    "skewed_mix",
+]
 
 
 class _Quiet:
@@ -40,6 +58,7 @@ class FakeConfig:
     def __init__(self, workers: int) -> None:
         self._values: dict[str, Any] = {"tx": [f"{workers}*popen"], "maxschedchunk": None}
         self.hook = SimpleNamespace(pytest_collectreport=lambda report: None)
+        self.option = SimpleNamespace(loadscopereorder=True)
 
     def getvalue(self, name: str) -> Any:
         return self._values[name]
@@ -58,6 +77,7 @@ class FakeNode:
         self.shutdown_sent = False
         self.down = False
         self.running: int | None = None
+        self.batches: list[int] = []  # the size of every send_runtest_some
 
     def __repr__(self) -> str:
         return f"<FakeNode {self.gateway.id}>"
@@ -67,6 +87,7 @@ class FakeNode:
         return self.down or self.shutdown_sent
 
     def send_runtest_some(self, indices: list[int]) -> None:
+        self.batches.append(len(indices))
         self.queue.extend(indices)
 
     def send_runtest_all(self) -> None:
@@ -74,6 +95,7 @@ class FakeNode:
 
     def send_steal(self, indices: list[int]) -> None:
         self.sim.steals.append((self, list(indices)))
+        self.sim.result.steals += 1
 
     def shutdown(self) -> None:
         self.shutdown_sent = True
@@ -87,6 +109,9 @@ class SimResult:
     )  # index, node, start, end
     crashed: list[str] = field(default_factory=list)
     idle_tail: dict[str, float] = field(default_factory=dict)
+    steals: int = 0
+    #: the largest number of tests queued on a worker at once
+    deepest_queue: int = 0
 
     def executed(self) -> list[int]:
         return sorted(r[0] for r in self.runs)
@@ -100,8 +125,9 @@ class Simulator:
         workers: int,
         crash_on: set[int] | None = None,
         max_restarts: int = 4,
+        nodeids: list[str] | None = None,
     ) -> None:
-        self.collection = [f"test_mod.py::test_{i}" for i in range(len(durations))]
+        self.collection = nodeids or [f"test_mod.py::test_{i}" for i in range(len(durations))]
         self.durations = durations
         self.config = FakeConfig(workers)
         self.sched = make(self.config, workers)
@@ -140,11 +166,15 @@ class Simulator:
             else:
                 self.sched.remove_pending_tests_from_node(node, [])
 
-    def try_start(self, node: FakeNode) -> None:
+    def can_start(self, node: FakeNode) -> bool:
         if node.down or node.running is not None or not node.queue:
+            return False
+        # A worker waits until it knows the next test, or that there is none.
+        return len(node.queue) >= 2 or node.shutdown_sent
+
+    def try_start(self, node: FakeNode) -> None:
+        if not self.can_start(node):
             return
-        if len(node.queue) < 2 and not node.shutdown_sent:
-            return  # a worker waits until it knows the next test
         index = node.queue.pop(0)
         if index in self.crash_on:
             self.crash_on.discard(index)
@@ -183,9 +213,14 @@ class Simulator:
                 self.try_start(node)
             self.answer_steals()
             if not self.events:
+                # A crash may have brought up a replacement that can start right away.
+                if any(self.can_start(node) for node in self.nodes) or self.steals:
+                    continue
                 break
             self.clock, _, _, node, index = heapq.heappop(self.events)
             node.running = None
+            deepest = max(len(n.queue) for n in self.nodes)
+            self.result.deepest_queue = max(self.result.deepest_queue, deepest)
             if not node.down:
                 self.sched.mark_test_complete(node, index, self.durations[index])
         stalled = [n for n in self.nodes if not n.down and n.queue]
@@ -206,9 +241,10 @@ def simulate(
     workers: int,
     crash_on: set[int] | None = None,
     max_restarts: int = 4,
+    nodeids: list[str] | None = None,
 ) -> SimResult:
     """Run ``durations`` (one per test, in collection order) on ``workers`` fake workers."""
-    return Simulator(make, durations, workers, crash_on, max_restarts).run()
+    return Simulator(make, durations, workers, crash_on, max_restarts, nodeids).run()
 
 
 def lower_bound(durations: list[float], workers: int) -> float:
@@ -236,3 +272,184 @@ def skewed_mix(
     durations = fast + slow
     rng.shuffle(durations)
     return durations
+
+
+# --- suites shaped like real ones, faults, and the comparison matrix ----------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A suite shape: how many tests, how many record (near) zero, how skewed the rest is."""
+
+    name: str
+    tests: int
+    zero_share: float  # tests recorded at zero or a few microseconds
+    slow_share: float  # of the total time, carried by the slowest 1% of tests
+    longest_share: float  # of the total time, carried by the longest test
+
+
+#: Shapes measured on large open-source suites: 20-65% of tests at (near) zero, the slowest
+#: 1% carrying 55-75% of the time, the longest test 1-12% of the total.
+SHAPES = (
+    Shape("A 2k, 65% zero, 1%=75%, max 12%", 2000, 0.65, 0.75, 0.12),
+    Shape("B 5k, 40% zero, 1%=65%, max 4%", 5000, 0.40, 0.65, 0.04),
+    Shape("C 10k, 20% zero, 1%=55%, max 1%", 10000, 0.20, 0.55, 0.01),
+)
+
+
+@dataclass
+class Suite:
+    """True durations per test, in collection order, and the node ids."""
+
+    nodeids: list[str]
+    durations: list[float]
+
+
+def real_suite(shape: Shape, seed: int) -> Suite:
+    """A generated suite of ``shape``: modules, classes and parametrized functions.
+
+    Parametrizations of one function cost alike (a common base, 30% spread), as do the
+    tests of a module more loosely, so siblings say something about each other, as in real
+    suites. The slowest 1% is rescaled to carry ``slow_share`` of the total and the longest
+    test ``longest_share``.
+    """
+    rng = random.Random(seed)
+    nodeids: list[str] = []
+    bases: list[float] = []
+    module = 0
+    while len(nodeids) < shape.tests:
+        module_scale = rng.lognormvariate(-5.5, 0.8)  # ~4 ms
+        in_class = rng.random() < 0.3
+        for function in range(rng.randint(2, 12)):
+            params = rng.choice((1, 1, 1, 2, 3, 5, 8))
+            trivial = rng.random() < shape.zero_share
+            base = rng.uniform(2e-6, 3e-5) if trivial else module_scale * rng.lognormvariate(0, 0.7)
+            prefix = f"tests/test_m{module:04d}.py::" + ("TestC::" if in_class else "")
+            for p in range(params):
+                suffix = f"[{p}]" if params > 1 else ""
+                nodeids.append(f"{prefix}test_f{function}{suffix}")
+                bases.append(base if trivial else base * rng.lognormvariate(0, 0.3))
+        module += 1
+    nodeids, durations = nodeids[: shape.tests], bases[: shape.tests]
+    slow_count = max(shape.tests // 100, 2)
+    # Slow tests come in families: a few functions' parametrizations, and loners.
+    order = sorted(range(len(durations)), key=lambda i: -durations[i])
+    slow = set(order[: slow_count // 2])
+    while len(slow) < slow_count:
+        slow.add(rng.randrange(len(durations)))
+    fast_total = sum(d for i, d in enumerate(durations) if i not in slow)
+    total = fast_total / (1 - shape.slow_share)
+    longest = shape.longest_share * total
+    rest = total - fast_total - longest
+    slow_list = sorted(slow)
+    weights = [rng.uniform(0.2, 1.0) for _ in slow_list[1:]]
+    cap = longest * 0.95  # the longest test stays the longest
+    values = [min(rest * w / sum(weights), cap) for w in weights]
+    # What the cap cut off goes to the fast tests, keeping the total.
+    spill = rest - sum(values)
+    if spill > 0:
+        scale = 1 + spill / fast_total
+        durations = [d * scale if i not in slow else d for i, d in enumerate(durations)]
+    longest_index = rng.choice(slow_list)
+    others = [i for i in slow_list if i != longest_index]
+    durations[longest_index] = longest
+    for i, v in zip(others, values, strict=True):
+        durations[i] = v
+    return Suite(nodeids, durations)
+
+
+#: The faults of the matrix: how the record and the run differ from the truth.
+FAULTS = ("complete", "50% unrecorded", "30% run 5x", "1 ms overhead", "crash", "fewer than 2n")
+
+
+@dataclass
+class Case:
+    """One cell's inputs: what runs (true seconds) and what the store says."""
+
+    nodeids: list[str]
+    durations: list[float]
+    recorded: dict[str, float]
+    crash_on: set[int] = field(default_factory=set)
+
+
+def apply_fault(suite: Suite, fault: str, workers: int, seed: int) -> Case:
+    """The case for ``fault``: the record has 10% noise unless the fault says otherwise."""
+    rng = random.Random(seed * 7919 + workers)
+    nodeids, true = list(suite.nodeids), list(suite.durations)
+    if fault == "fewer than 2n":
+        picked = sorted(rng.sample(range(len(true)), max(2 * workers - 1, 1)))
+        nodeids, true = [nodeids[i] for i in picked], [true[i] for i in picked]
+    recorded = {n: d * rng.uniform(0.9, 1.1) for n, d in zip(nodeids, true, strict=True)}
+    crash_on: set[int] = set()
+    if fault == "50% unrecorded":
+        for n in rng.sample(nodeids, len(nodeids) // 2):
+            del recorded[n]
+    elif fault == "30% run 5x":
+        true = [d * 5 if rng.random() < 0.3 else d for d in true]
+    elif fault == "1 ms overhead":
+        true = [d + 0.001 for d in true]
+    elif fault == "crash":
+        crash_on = {rng.randrange(len(true))}
+    return Case(nodeids, true, recorded, crash_on)
+
+
+def lpt_oracle(durations: list[float], workers: int) -> float:
+    """Greedy longest-first list scheduling with the true durations: the makespan."""
+    loads = [0.0] * workers
+    heapq.heapify(loads)
+    for d in sorted(durations, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + d)
+    return max(loads, default=0.0)
+
+
+def xdist_makers() -> dict[str, Callable[[FakeConfig, int], Any]]:
+    """xdist's own schedulers, as ``simulate`` makes them."""
+    import xdist.scheduler
+
+    return {
+        "load": lambda config, n: xdist.scheduler.LoadScheduling(config, QUIET),
+        "worksteal": lambda config, n: xdist.scheduler.WorkStealingScheduling(config, QUIET),
+        "loadscope": lambda config, n: xdist.scheduler.LoadScopeScheduling(config, QUIET),
+    }
+
+
+def duration_maker(recorded: dict[str, float]) -> Callable[[FakeConfig, int], Any]:
+    """``DurationScheduling`` planning from ``recorded``, as ``--tempo-dist=duration`` does."""
+    from pytest_tempo.scheduling import DurationScheduling, plan_units
+
+    def make(config: FakeConfig, workers: int) -> Any:
+        def plan_for(collection: list[str], n: int) -> Any:
+            return plan_units(collection, recorded, (), None, n)
+
+        return DurationScheduling(config, QUIET, plan_for, workers)
+
+    return make
+
+
+def run_cell(case: Case, workers: int, modes: tuple[str, ...]) -> dict[str, float]:
+    """Makespan / lower bound per mode (and ``oracle``) for one case."""
+    ran = [d for i, d in enumerate(case.durations) if i not in case.crash_on]
+    bound = lower_bound(ran, workers)
+    makers = xdist_makers()
+    ratios: dict[str, float] = {}
+    for mode in modes:
+        if mode == "oracle":
+            ratios[mode] = lpt_oracle(ran, workers) / bound
+            continue
+        make = duration_maker(case.recorded) if mode == "duration" else makers[mode]
+        try:
+            result = simulate(make, case.durations, workers, set(case.crash_on), 4, case.nodeids)
+        except RuntimeError:
+            if mode == "duration":
+                raise
+            # xdist's loadscope puts every group of a crashed worker back, finished ones
+            # too (xdist/scheduler/loadscope.py, remove_node); handing out a finished group
+            # sends nothing, and a worker left holding one test waits for ever.
+            ratios[mode] = math.nan
+            continue
+        expected = [i for i in range(len(case.durations)) if i not in case.crash_on]
+        # (xdist's loadscope runs the test that crashed its worker again: not checked.)
+        if mode != "loadscope" and result.executed() != expected:
+            raise AssertionError(f"{mode}: tests lost or run twice")
+        ratios[mode] = result.makespan / bound
+    return ratios

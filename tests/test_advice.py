@@ -683,7 +683,8 @@ def test_failed_gates_and_written_files_close_the_output(
         "FAIL --slow-strict: 1 test(s) over 1.00s not marked slow: test_gates.py::test_slow",
         "FAIL tempo_hygiene=strict: 1 hygiene finding",
     ]
-    assert lines[last].startswith("===") and " 1 failed, 1 passed, 1 skipped in " in lines[last]
+    assert lines[last].startswith("===")
+    assert " 1 failed, 1 passed, 1 skipped in " in lines[last]
     page = (pytester.path / "run.html").read_text()
     failures = page[page.index('<table id="failures">') :]
     assert "test_gates.py::test_fails" in failures[: failures.index("</table>")]

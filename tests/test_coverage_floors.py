@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import sys
 import textwrap
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,18 +22,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tempo import __version__
+from pytest_tempo._coverage import DataSource
 from pytest_tempo.coverage_floors import (
-    COVERAGE_RUN_XDIST,
-    NO_COV,
-    NOT_ACTIVE,
-    DataSource,
     FileCoverage,
     FloorResult,
     Verdict,
     check,
     evaluate,
     fail_under_note,
-    find_coverage,
     floor_precision,
     markdown,
     measure,
@@ -324,28 +319,10 @@ def test_check_without_data(tmp_path: Path) -> None:
     assert (unchecked.unchecked, unchecked.fails_run) == ("why", True)
 
 
-def test_find_coverage(tmp_path: Path) -> None:
-    from coverage import Coverage
-
-    cov = Coverage(data_file=str(tmp_path / ".coverage"), config_file=False)
-    controller = SimpleNamespace(cov=cov)
-    options = SimpleNamespace(cov_precision=2, cov_fail_under=None)
-    cov_plugin = SimpleNamespace(_disabled=False, cov_controller=controller, options=options)
-    assert find_coverage(cov_plugin) == DataSource(cov=cov, precision=2)
-    assert find_coverage(cov_plugin, current=Coverage()).cov is cov  # pytest-cov first
-    disabled = SimpleNamespace(_disabled=True, cov_controller=None)
-    assert find_coverage(disabled) == DataSource(reason=NO_COV)
-    assert find_coverage(SimpleNamespace(cov_controller=None)) == DataSource(reason=NOT_ACTIVE)
-    assert find_coverage(None) == DataSource(reason=NOT_ACTIVE)
-    assert find_coverage(None, no_cov=True) == DataSource(reason=NO_COV)
-    assert find_coverage(None, current=cov) == DataSource(cov=cov, running=True)
-    assert find_coverage(None, current=cov, xdist=True) == DataSource(reason=COVERAGE_RUN_XDIST)
-
-
 def test_fail_under_note() -> None:
     assert fail_under_note(None) == ()
-    assert fail_under_note(SimpleNamespace(options=SimpleNamespace(cov_fail_under=0))) == ()
-    (note,) = fail_under_note(SimpleNamespace(options=SimpleNamespace(cov_fail_under=92.5)))
+    assert fail_under_note(0) == ()
+    (note,) = fail_under_note(92.5)
     assert note.startswith("(pytest-cov's --cov-fail-under=92.5 is checked separately")
 
 

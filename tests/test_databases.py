@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +17,22 @@ from hypothesis import strategies as st
 
 from pytest_tempo.databases.base import DatabaseError, import_driver, marker, marker_run
 from pytest_tempo.databases.fixtures import template_url, worker_url
+from pytest_tempo.databases.owners import Action, DbState, decide, new_owner_id, owner_key
 from pytest_tempo.databases.redis import glob_escape
-from pytest_tempo.databases.sqlite import APPLICATION_ID, SQLiteProvisioner, file_lock, is_ours
-from pytest_tempo.databases.urls import UrlError, mask_password, parse_db_url, parse_redis_url
+from pytest_tempo.databases.sqlite import (
+    APPLICATION_ID,
+    SQLiteProvisioner,
+    file_lock,
+    is_ours,
+    try_lock,
+)
+from pytest_tempo.databases.urls import (
+    DbUrl,
+    UrlError,
+    mask_password,
+    parse_db_url,
+    parse_redis_url,
+)
 from pytest_tempo.settings import Settings
 from pytest_tempo.workers import MASTER, WorkerInfo, db_name
 
@@ -309,9 +326,12 @@ def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> 
         conn.commit()
         conn.close()
 
+    # One provisioner per simulated worker, kept until the end: each is an owner.
+    workers = [SQLiteProvisioner() for _ in range(4)]
+
     def worker(n: int) -> None:
         url = parse_db_url(f"sqlite:///{tmp_path}/app_gw{n}.db")
-        SQLiteProvisioner().create(url, "run", template=template, build=build)
+        workers[n].create(url, "run", template=template, build=build)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
@@ -323,6 +343,8 @@ def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> 
         conn = sqlite3.connect(tmp_path / f"app_gw{n}.db")
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
         conn.close()
+    for provisioner in workers:
+        provisioner.close()
     SQLiteProvisioner().drop_template(template, "another run")
     assert (tmp_path / "app_tmpl.db").exists()
     SQLiteProvisioner().drop_template(template, "run")
@@ -440,7 +462,9 @@ def test_keyboard_interrupt_still_drops(pytester: pytest.Pytester, xdist_args: l
 
 def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nconsole_output_style = classic\ndb_url = sqlite:///app.db\n")
-    SQLiteProvisioner().create(parse_db_url(f"sqlite:///{pytester.path}/app.db"), "killed")
+    killed = SQLiteProvisioner()
+    killed.create(parse_db_url(f"sqlite:///{pytester.path}/app.db"), "killed")
+    killed.close()  # its owner lock goes, as when its process dies
     conn = sqlite3.connect(pytester.path / "app.db")
     conn.execute("CREATE TABLE stale (x)")
     conn.commit()
@@ -458,7 +482,7 @@ def test_leftover_of_a_killed_run_is_replaced(pytester: pytest.Pytester) -> None
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
-    assert not (pytester.path / "app.db").exists()
+    assert sorted(p.name for p in pytester.path.glob("app.db*")) == []
 
 
 def test_a_foreign_file_is_refused_without_a_traceback(pytester: pytest.Pytester) -> None:
@@ -558,3 +582,159 @@ def test_optional_hookimpl_survives_the_plugin_switched_off(pytester: pytest.Pyt
     pytester.makepyfile("def test_it(): pass")
     pytester.runpytest("-p", "no:tempo").assert_outcomes(passed=1)
     pytester.runpytest("-p", "no:tempo-databases").assert_outcomes(passed=1)
+
+
+# --- ownership: who may take a database name --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "alive", "state", "in_use", "expected"),
+    [
+        (None, False, "absent", False, "create"),
+        (None, False, "foreign", False, "foreign"),  # a user's database: never dropped
+        (None, False, "ours", False, "replace"),  # marked, no intent, nobody connected
+        (None, False, "ours", True, "in-use"),
+        ("other", True, "ours", False, "in-use"),  # a live run's: never touched
+        ("other", True, "absent", False, "in-use"),  # being created by a live run
+        ("other", False, "ours", False, "replace"),  # a dead run's leftover
+        ("other", False, "foreign", False, "replace"),  # killed between CREATE and COMMENT
+        ("other", False, "absent", False, "create"),  # killed before CREATE
+        ("me", False, "ours", False, "replace"),
+    ],
+    ids=["free", "user-db", "marked-unowned", "marked-in-use", "live-owner", "live-creating",
+         "dead-owner", "dead-mid-create", "dead-before-create", "own-leftover"],
+)  # fmt: skip
+def test_decide(
+    owner: str | None, alive: bool, state: DbState, in_use: bool, expected: Action
+) -> None:
+    assert decide(owner, "me", alive, state, in_use) == expected
+
+
+@given(
+    owner=st.sampled_from([None, "me", "other"]),
+    alive=st.booleans(),
+    state=st.sampled_from(["absent", "ours", "foreign"]),
+    in_use=st.booleans(),
+)
+def test_decide_never_takes_from_a_live_owner_or_a_stranger(
+    owner: str | None, alive: bool, state: DbState, in_use: bool
+) -> None:
+    action = decide(owner, "me", alive and owner == "other", state, in_use)
+    if owner == "other" and alive:
+        assert action == "in-use"
+    if action == "replace":  # something is dropped: only with an intent, or marked and idle
+        assert state != "absent"
+        assert owner is not None or (state == "ours" and not in_use)
+    if owner is None and state == "foreign":
+        assert action == "foreign"
+    if state == "absent" and not (owner == "other" and alive):
+        assert action == "create"
+
+
+def test_owner_keys_are_stable_and_distinct() -> None:
+    a, b = new_owner_id(), new_owner_id()
+    assert a != b
+    assert len(a) == 32
+    assert owner_key(a) == owner_key(a) != owner_key(b)
+    assert -(2**63) <= owner_key(a) < 2**63
+
+
+# --- SQLite owners: a locked owner file per database --------------------------------------
+
+
+def test_sqlite_a_live_owners_file_is_refused_a_dead_ones_replaced(tmp_path: Path) -> None:
+    url = parse_db_url(f"sqlite:///{tmp_path}/app.db")
+    live, other = SQLiteProvisioner(), SQLiteProvisioner()
+    live.create(url, "live")
+    with pytest.raises(DatabaseError) as info:
+        other.create(url, "other")
+    assert str(info.value) == (
+        f"the SQLite file {tmp_path}/app.db is in use by another run; set db_unique = true "
+        "so concurrent runs get their own names"
+    )
+    assert is_ours(tmp_path / "app.db")
+    live.close()  # as when its process dies: the lock goes, the files stay
+    other.create(url, "other")
+    other.drop(url, "other")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_sqlite_dead_owners_files_of_any_name_are_reclaimed(tmp_path: Path) -> None:
+    killed, live, user = (tmp_path / n for n in ("app_r1_gw0.db", "app_r2_gw0.db", "mine.db"))
+    dead_owner, live_owner = SQLiteProvisioner(), SQLiteProvisioner()
+    dead_owner.create(parse_db_url(f"sqlite:///{killed}"), "r1")
+    live_owner.create(parse_db_url(f"sqlite:///{live}"), "r2")
+    dead_owner.close()
+    user.write_bytes(b"the user's own file")
+    new = SQLiteProvisioner()
+    url = parse_db_url(f"sqlite:///{tmp_path}/app_r3_gw0.db")
+    new.create(url, "r3")
+    assert new.reclaimed == [killed]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "app_r2_gw0.db", "app_r2_gw0.db.tempo-owner", "app_r3_gw0.db",
+        "app_r3_gw0.db.tempo-owner", "mine.db",
+    ]  # fmt: skip
+    for provisioner in (new, live_owner):
+        provisioner.close()
+
+
+def test_sqlite_a_file_killed_mid_create_is_reclaimed_by_its_intent(tmp_path: Path) -> None:
+    """An owner file whose lock is free proves the file is ours, whatever is in it."""
+    (tmp_path / "app.db").write_bytes(b"half a database")
+    (tmp_path / "app.db.tempo-owner").write_text("run=killed pid=1\n")
+    provisioner = SQLiteProvisioner()
+    url = parse_db_url(f"sqlite:///{tmp_path}/app.db")
+    provisioner.create(url, "new")
+    assert is_ours(tmp_path / "app.db")
+    provisioner.drop(url, "new")
+    provisioner.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_try_lock_sees_a_lock_another_open_file_holds(tmp_path: Path) -> None:
+    path = tmp_path / "owner"
+    with open(path, "a+", encoding="utf-8") as first, open(path, "a+", encoding="utf-8") as again:
+        assert try_lock(first)
+        assert not try_lock(again)
+
+
+def _open_count(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+def test_sqlite_a_sweepers_brief_lock_is_not_taken_for_a_live_owner(tmp_path: Path) -> None:
+    """A process sweeping the directory locks each owner file for a moment, then removes it
+    if its owner is dead; a worker creating that database meanwhile waits and goes on."""
+    owner_file = tmp_path / "app.db.tempo-owner"
+    owner_file.write_text("run=killed pid=1\n")
+    outcome: list[object] = []
+    provisioner = SQLiteProvisioner()
+    url = parse_db_url(f"sqlite:///{tmp_path}/app.db")
+    with open(owner_file, "a+", encoding="utf-8") as sweeper:
+        assert try_lock(sweeper)  # the sweeper holds it ...
+        thread = threading.Thread(target=lambda: outcome.append(_create(provisioner, url)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _open_count(owner_file) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the worker has opened the owner file too
+        time.sleep(0.2)  # it tries to lock it meanwhile: held, well within the grace
+        owner_file.unlink()  # ... reclaims the dead owner's file, and lets go
+    thread.join(timeout=30)
+    assert outcome == ["created"]
+    assert is_ours(tmp_path / "app.db")
+    provisioner.drop(url, "new")
+    provisioner.close()
+
+
+def _create(provisioner: SQLiteProvisioner, url: DbUrl) -> object:
+    try:
+        provisioner.create(url, "new")
+    except DatabaseError as exc:
+        return exc
+    return "created"

@@ -2,27 +2,34 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tempo.cli import main
 from pytest_tempo.durations import (
     KEEP,
     Measured,
+    Parsed,
     Snapshot,
     Store,
     estimate,
     estimate_total,
-    load_file,
+    fold,
+    from_record,
     merge,
     merge_stores,
+    parse_document,
     parse_store,
+    round_seconds,
+    to_record,
 )
+from pytest_tempo.durations_io import Location, decode, encode, open_store
+from pytest_tempo.durations_record import Recorder
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def good(tests: object) -> dict[str, object]:
@@ -48,6 +55,13 @@ def test_parse_store_accepts_its_own_shape() -> None:
         (good({"a": {"call": [True]}}), "entry for 'a' has values that are not seconds"),
         (good({"a": {"call": [1.0, math.nan]}}), "entry for 'a' has values that are not seconds"),
         (good({"a": {"call": [1, None]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [math.inf]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [10**400]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [2e6]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"call": [[[1.0]]]}}), "entry for 'a' has values that are not seconds"),
+        (good({"a": {"marks": [{"x": 1}]}}), "entry for 'a' has bad marks"),
+        (good({"a": {"at": [10**400]}}), "entry for 'a' has a bad stamp"),
+        ({"version": [[1]], "tests": {}}, "unknown version list"),
     ],
     ids=[
         "list",
@@ -60,6 +74,13 @@ def test_parse_store_accepts_its_own_shape() -> None:
         "bool-seconds",
         "nan-seconds",
         "null-seconds",
+        "infinite-seconds",
+        "huge-integer",
+        "over-a-million-seconds",
+        "nested-lists",
+        "mark-object",
+        "huge-stamp",
+        "version-list",
     ],
 )
 def test_parse_store_rejects_foreign_shapes(value: object, problem: str) -> None:
@@ -70,11 +91,84 @@ def test_missing_store_is_empty_without_a_problem() -> None:
     assert parse_store(None) == ({}, None)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.floats() | st.text(), lambda c: st.lists(c)
-                    | st.dictionaries(st.text(), c), max_leaves=10))  # fmt: skip
+def test_bad_entries_are_dropped_and_counted_good_ones_kept() -> None:
+    value = good({"ok": {"call": [1.0]}, "a": {"call": [-1]}, "b": [1], "c": {"at": "now"}})
+    parsed = parse_document(value)
+    assert parsed.store == {"ok": {"call": [1.0]}}
+    assert not parsed.fresh
+    assert (
+        parsed.problem == "3 bad entries, the first: entry for 'a' has values that are not seconds"
+    )
+
+
+SCALARS = st.none() | st.booleans() | st.floats() | st.integers() | st.text()
+
+
+@given(st.recursive(SCALARS, lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+                    max_leaves=10))  # fmt: skip
 def test_parse_store_never_raises(value: object) -> None:
+    parsed = parse_document({"version": 1, "tests": value}) if isinstance(value, dict) else None
     store, problem = parse_store(value)
-    assert problem is None or store == {}
+    assert problem is None or store == {} or (parsed is not None and not parsed.fresh)
+    for entry in store.values():  # whatever is kept is usable seconds
+        for key, values in entry.items():
+            if key != "marks":
+                assert all(type(v) in (int, float) and 0 <= v <= 1e11 for v in values)
+
+
+@pytest.mark.parametrize(
+    ("value", "rounded"),
+    [(0.0, 0.0), (1.234567, 1.235), (0.000123456, 0.000123), (0.0000004, 0.0), (12345.67, 12350.0)],
+    ids=["zero", "seconds", "sub-millisecond", "under-a-microsecond", "hours"],
+)
+def test_round_seconds(value: float, rounded: float) -> None:
+    assert round_seconds(value) == rounded
+
+
+@given(
+    st.text(min_size=1),
+    st.builds(
+        Measured,
+        st.floats(0, 1e5),
+        st.floats(0, 1e5),
+        st.floats(0, 1e5),
+        st.sets(st.sampled_from(["setup", "call", "teardown"])),
+        st.floats(0, 1e5),
+        st.lists(st.sampled_from(["smoke", "slow"]), max_size=2).map(tuple),
+        st.floats(0, 4e9),
+    ),
+)
+def test_journal_records_round_trip(nodeid: str, measured: Measured) -> None:
+    record = from_record(json.loads(json.dumps(to_record(nodeid, measured))))
+    assert record is not None
+    assert record[0] == nodeid
+    assert fold({}, [record]) == fold({}, [(nodeid, measured)])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [None, [], ["a", 1.0, 0.1, 0.1, 0.1, 0.0, None], ["a", -1, None, 1, None, None, None],
+     ["a", 1.0, None, math.inf, None, None, None], [1, 1.0, None, 1.0, None, None, None],
+     ["a", 1.0, 0.1, None, None, 0.0, ["lunch"]]],
+    ids=["null", "empty", "marks-null", "negative-stamp", "infinite-call", "nodeid-int", "mark"],
+)  # fmt: skip
+def test_journal_refuses_bad_lines(line: object) -> None:
+    assert from_record(line) is None
+
+
+CALLS = st.fixed_dictionaries({"call": st.lists(st.floats(0, 1e3), max_size=KEEP)})
+
+
+@given(st.dictionaries(st.text(), CALLS, max_size=6), st.lists(st.text(), max_size=3))
+def test_readable_store_one_test_per_line(store: Store, folded: list[str]) -> None:
+    store = {n: {"call": [float(v) for v in e["call"]]} for n, e in store.items()}
+    text = encode(store, folded, readable=True)
+    assert decode(text) == Parsed(store, folded)
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(store) + (1 if store else 0)
+    per_line = [json.loads("{" + line.rstrip(",") + "}") for line in lines[2 : 2 + len(store)]]
+    assert [next(iter(d)) for d in per_line] == sorted(store)  # one test a line, sorted
+    assert decode(encode(store, folded)) == Parsed(store, folded)
 
 
 def test_merge_appends_keeps_recent_and_other_tests() -> None:
@@ -131,7 +225,7 @@ def test_merge_properties(old_calls: dict[str, list[float]], run: dict[str, floa
     for nodeid, entry in new.items():
         assert len(entry.get("call", [])) <= KEEP
         if nodeid in run:
-            assert entry["call"][-1] == round(run[nodeid], 6)
+            assert entry["call"][-1] == round_seconds(run[nodeid])
 
 
 def test_merge_stores_joins_recent_values() -> None:
@@ -176,49 +270,15 @@ def test_parse_store_refuses_bad_stamps(stamp: list[object]) -> None:
     assert (store, problem) == ({}, "entry for 'a' has a bad stamp")
 
 
-def write(path: Path, tests: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": 1, "tests": tests}))
-    return path
-
-
-def test_cli_merge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shard1 = write(tmp_path / "s1" / "v" / "tempo" / "durations", {"a": {"call": [1.0]}})
-    write(tmp_path / "s2" / "v" / "tempo" / "durations", {"b": {"call": [2.0]}})
-    out = tmp_path / "merged"
-    assert main(["merge", "-o", str(out), str(shard1), str(tmp_path / "s2")]) == 0
-    assert "2 tests from 2 stores" in capsys.readouterr().out
-    assert load_file(out) == {"a": {"call": [1.0]}, "b": {"call": [2.0]}}
-    # A cache folder as the output writes where pytest reads.
-    assert main(["merge", "-o", str(tmp_path / "cache"), str(out)]) == 0
-    assert load_file(tmp_path / "cache") == load_file(out)
-    assert not list(tmp_path.rglob("*.tmp"))
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (None, "cannot read"),
-        ("{", "is not valid JSON"),
-        ('{"version": 1, "tests": []}', "is not a durations store: 'tests' is not an object"),
-    ],
-)
-def test_cli_merge_bad_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
-) -> None:
-    path = tmp_path / "store"
-    if content is not None:
-        path.write_text(content)
-    assert main(["merge", "-o", str(tmp_path / "out"), str(path)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("pytest-tempo merge: ")
-    assert message in err
-    assert err.count("\n") == 1
-
-
-def test_cli_is_installed() -> None:
-    script = Path(sys.executable).with_name("pytest-tempo")
-    result = subprocess.run(
-        [str(script), "merge", "--help"], check=True, capture_output=True, text=True
-    )
-    assert "usage: pytest-tempo merge [-h] -o OUT [--verify] IN [IN ...]" in result.stdout
+def test_other_top_level_keys_survive(tmp_path: Path) -> None:
+    """Records other features keep in the store document outlive every update."""
+    location = Location.of_file(tmp_path / "store.json")
+    location.path.write_text(json.dumps({"version": 1, "tests": {}, "plan": {"n": 4}}))
+    recorder = Recorder(location, open_store(location))
+    recorder.extra["run"] = {"k": 1}
+    measured = Measured(call=1.0, phases={"call"}, at=5.0)
+    assert recorder.finish({"t::a": measured}, None) == []
+    parsed = open_store(location)[0]
+    assert parsed.extra == {"plan": {"n": 4}, "run": {"k": 1}}
+    assert parsed.store == {"t::a": {"at": [5.0], "call": [1.0]}}
+    assert decode(encode({}, [], extra={"tests": 1, "x": 2})).extra == {"x": 2}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_tempo.load import k6 as k6mod
+from pytest_tempo.load import k6bin
 from pytest_tempo.load.k6 import (
     build_command,
     failure_report,
@@ -451,14 +451,16 @@ def test_markers_restrict_profiles_and_github_summary(
     assert "| `plain.k6.js::k6` | passed | 2 |" in text
 
 
-def test_missing_k6_skips_naming_the_extra(
-    pytester: pytest.Pytester, server: Server, monkeypatch: pytest.MonkeyPatch
+def test_missing_k6_skips_saying_how_to_install_it(
+    pytester: pytest.Pytester, server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _layout(pytester, server)
-    monkeypatch.setattr(k6mod, "find_k6", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("K6_BINARY", raising=False)
+    monkeypatch.setattr(k6bin, "wheel_folders", list)  # stands in for no k6 wheel installed
     result = pytester.runpytest(*FAST, "-rs")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*k6 is not installed: pip install 'pytest-tempo?load?'*"])
+    result.stdout.fnmatch_lines(["*k6 is not installed: install it from https://grafana.com/*"])
 
 
 def test_k6_scripts_ini_and_plugin_switch(pytester: pytest.Pytester, server: Server) -> None:
@@ -517,8 +519,17 @@ def test_summary_export_json_shape_is_what_we_read(tmp_path: Path) -> None:
 
 @needs_k6
 @posix_only
-def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
-    pytester: pytest.Pytester, server: Server
+@pytest.mark.parametrize(
+    ("sig", "says"),
+    [
+        (signal.SIGINT, "KeyboardInterrupt"),  # what Ctrl-C sends
+        (signal.SIGTERM, "SIGTERM received"),  # timeout, docker stop, a cancelled CI job
+        (signal.SIGHUP, "SIGHUP received"),  # a closed terminal
+    ],
+    ids=["sigint", "sigterm", "sighup"],
+)
+def test_signal_kills_the_group_and_leaves_no_orphan(
+    pytester: pytest.Pytester, server: Server, sig: int, says: str
 ) -> None:
     pytester.makefile(
         ".k6.js",
@@ -539,7 +550,8 @@ def test_ctrl_c_kills_the_group_and_leaves_no_orphan(
         if not started or proc.poll() is not None:
             proc.kill()
             pytest.fail(f"k6 was not running; pytest printed:\n{proc.communicate()[0]}")
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.send_signal(sig)
         output, _ = proc.communicate(timeout=30)
-    assert "KeyboardInterrupt" in output, output
+    assert says in output, output
+    assert proc.returncode == (2 if sig == signal.SIGINT else 128 + sig)
     assert processes_mentioning(script_path) == []

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tempo.load.profiles import PROFILE_NAMES, Stage, build_profile, profile_allows
+from pytest_tempo.load.profiles import (
+    PROFILE_NAMES,
+    Stage,
+    build_profile,
+    check_profile_names,
+    profile_allows,
+)
 
 MINUTE = 60.0
 
@@ -88,17 +94,48 @@ def test_users_never_exceed_the_peak(name: str, vus: int, fraction: float) -> No
 
 
 @pytest.mark.parametrize(
-    ("profile", "markers", "runs"),
+    ("profile", "markers", "named", "runs"),
     [
-        ("smoke", {"stress"}, True),  # smoke runs every load test
-        ("load", set(), True),
-        ("load", {"load"}, True),
-        ("stress", {"load"}, False),
-        ("stress", {"load", "stress"}, True),
-        ("soak", {"spike", "soak", "db"}, True),
-        ("spike", {"slow", "db"}, True),
+        ("smoke", {"stress"}, None, True),  # smoke runs every load test
+        ("smoke", set(), ("soak",), True),
+        ("load", set(), None, True),
+        ("load", {"load"}, None, True),
+        # the type marker `load` (tests/load/* by default) never restricts a profile
+        ("stress", {"load"}, None, True),
+        ("spike", {"load"}, None, True),
+        ("soak", {"load"}, None, True),
+        ("stress", {"load", "stress"}, None, True),
+        ("load", {"load", "stress"}, None, False),
+        ("soak", {"spike", "soak", "db"}, None, True),
+        ("spike", {"slow", "db"}, None, True),
+        # load_profiles names the profiles exactly, over the stress/spike/soak markers
+        ("stress", set(), ("stress", "spike"), True),
+        ("load", set(), ("stress", "spike"), False),
+        ("load", {"stress"}, ("load",), True),
+        ("stress", {"stress"}, ("load",), False),
     ],
-    ids=lambda v: ("+".join(sorted(v)) or "none") if isinstance(v, set) else None,
+    ids=lambda v: (
+        ("+".join(sorted(v)) or "none")
+        if isinstance(v, set)
+        else ("named-" + "+".join(v) if isinstance(v, tuple) else None)
+    ),
 )
-def test_profile_allows(profile: str, markers: set[str], runs: bool) -> None:
-    assert profile_allows(profile, markers) is runs
+def test_profile_allows(
+    profile: str, markers: set[str], named: tuple[str, ...] | None, runs: bool
+) -> None:
+    assert profile_allows(profile, markers, named) is runs
+
+
+def test_check_profile_names() -> None:
+    assert check_profile_names(("stress", "soak")) is None
+    assert check_profile_names(()) == (
+        "load_profiles() names no profile; expected one or more of smoke, load, stress, spike, soak"
+    )
+    assert check_profile_names(("stress", "heavy")) == (
+        "load_profiles('heavy'): unknown profile; expected one of smoke, load, stress, spike, soak"
+    )
+
+
+@given(st.sampled_from(PROFILE_NAMES), st.sets(st.sampled_from(["load", "db", "slow", "smoke"])))
+def test_type_markers_never_skip_a_profile(profile: str, markers: set[str]) -> None:
+    assert profile_allows(profile, markers)

@@ -27,6 +27,7 @@ def test_marker_lines_cover_builtins_extras_and_types() -> None:
 def test_builtin_markers_include_the_design_list() -> None:
     assert set(MARKERS) == {
         "smoke", "slow", "integration", "unit", "e2e", "db", "load", "stress", "spike", "soak",
+        "load_profiles",
     }  # fmt: skip
 
 

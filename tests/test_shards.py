@@ -531,8 +531,8 @@ def test_the_ci_recipe_end_to_end(pytester: pytest.Pytester) -> None:
         assert f"tempo shard {k}/3: " in result.stdout
         machines.append(machine / ".pytest_cache")  # upload-artifact, download-artifact
     fresh = project_copy(pytester.path / "fresh")
-    # A folder pytest already created (merge -o creates a missing one as pytest would).
-    (fresh / ".pytest_cache").mkdir()
+    # A fresh checkout has no .pytest_cache: merge -o creates it as pytest would.
+    assert not (fresh / ".pytest_cache").exists()
     code, output = merge(*machines, out=fresh / ".pytest_cache")
     assert code == 0, output
     assert output.splitlines()[-1] == (

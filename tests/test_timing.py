@@ -418,31 +418,6 @@ def test_filtered_runs_keep_entries_and_full_runs_prune(
     assert set(store_of(pytester)["tests"]) == {"test_a.py::test_1"}
 
 
-@pytest.mark.parametrize(
-    ("stored", "problem"),
-    [
-        ('{"version": 1, "tests": {"a": {"ca', "it is not valid JSON"),
-        ("[1, 2, 3]", "expected an object, found list"),
-        ('{"version": 1, "tests": {"a": {"call": ["x"]}}}', "entry for 'a' has values that"),
-    ],
-    ids=["truncated", "list", "wrong-types"],
-)
-@xdist_params
-def test_corrupt_store_warns_and_recovers(
-    pytester: pytest.Pytester, xdist_args: list[str], stored: str, problem: str
-) -> None:
-    pytester.makepyfile(test_a="def test_1(): pass\n")
-    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
-    path.parent.mkdir(parents=True)
-    path.write_text(stored)
-    result = pytester.runpytest(*xdist_args)
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"tempo: the durations store was unusable ({problem}*"])
-    assert result.stdout.str().count("durations store was unusable") == 1
-    assert set(store_of(pytester)["tests"]) == {"test_a.py::test_1"}
-    assert "unusable" not in pytester.runpytest(*xdist_args).stdout.str()
-
-
 @xdist_params
 def test_json_report_validates(
     pytester: pytest.Pytester, xdist_args: list[str], tmp_path: Path

@@ -5,6 +5,7 @@ Run by hand from the repository root::
     python benchmarks/scheduling/run.py            # real runs, CPU-bound and sleeping variants
     python benchmarks/scheduling/run.py --simulate # the simulation table only
     python benchmarks/scheduling/run.py --shards   # shard balance for N = 2, 4, 8
+    python benchmarks/scheduling/run.py --matrix   # suite shape x fault x workers, simulated
 
 Real runs: a generated suite with a skewed duration mix (many tests of milliseconds, a few
 of seconds, the long ones scattered through the collection) runs once to record durations,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import subprocess
@@ -152,12 +154,73 @@ def shards(seeds: int) -> None:
         print(f"  N={count}: {statistics.median(values):.3f}")
 
 
+MATRIX_MODES = ("duration", "load", "worksteal", "loadscope", "oracle")
+
+
+def _median(values: list[float]) -> str:
+    """The median, or "stalls" when a scheduler never finished one of the runs."""
+    if any(math.isnan(v) for v in values):
+        return "stalls"
+    return f"{statistics.median(values):.3f}"
+
+
+def passes(fault: str, ratios: dict[str, float]) -> bool:
+    """The rule a cell must meet: see benchmarks/README.md."""
+    better = min(ratios["load"], ratios["worksteal"])
+    if fault == "50% unrecorded":
+        return ratios["duration"] <= max(1.10, 1.02 * better) + 1e-9
+    if fault == "complete":
+        return ratios["duration"] <= min(1.05, better) + 1e-9
+    return True  # reported, no rule
+
+
+def matrix(seeds: int) -> None:
+    """Every suite shape x fault x worker count, ``seeds`` generated suites per cell.
+
+    Prints a Markdown table per shape: the median makespan / lower bound per mode, and the
+    worst of the seeds for ``duration``; then the cells that break the rule.
+    """
+    from tests.simulation import FAULTS, SHAPES, apply_fault, real_suite, run_cell
+
+    failures: list[str] = []
+    worst: tuple[float, str] = (0.0, "")
+    for shape in SHAPES:
+        suites = [real_suite(shape, seed) for seed in range(1, seeds + 1)]
+        print(f"\n#### {shape.name}\n")
+        head = " | ".join(MATRIX_MODES)
+        print(f"| fault | n | {head} | duration, worst |")
+        print("|---|---|" + "---|" * (len(MATRIX_MODES) + 1))
+        for fault in FAULTS:
+            for workers in (2, 4, 8, 16, 32):
+                cells: dict[str, list[float]] = {m: [] for m in MATRIX_MODES}
+                for seed, suite in enumerate(suites, start=1):
+                    case = apply_fault(suite, fault, workers, seed)
+                    ratios = run_cell(case, workers, MATRIX_MODES)
+                    for mode, value in ratios.items():
+                        cells[mode].append(value)
+                    where = f"{shape.name[:1]} / {fault} / n={workers} / seed {seed}"
+                    if not passes(fault, ratios):
+                        failures.append(
+                            f"{where}: duration {ratios['duration']:.3f}, load "
+                            f"{ratios['load']:.3f}, worksteal {ratios['worksteal']:.3f}"
+                        )
+                    if fault == "complete" and ratios["duration"] > worst[0]:
+                        worst = (ratios["duration"], where)
+                values = " | ".join(_median(cells[m]) for m in MATRIX_MODES)
+                print(f"| {fault} | {workers} | {values} | {max(cells['duration']):.3f} |")
+    print(f"\nworst complete-data cell for duration: {worst[0]:.3f} ({worst[1]})")
+    print(f"cells breaking the rule: {len(failures)}")
+    for line in failures:
+        print(f"  {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--simulate", action="store_true", help="only the simulation table")
     parser.add_argument("--shards", action="store_true", help="only the shard balance")
+    parser.add_argument("--matrix", action="store_true", help="shape x fault x n, simulated")
     parser.add_argument("--real", choices=["CPU-bound", "sleeping"], help="only this real suite")
     args = parser.parse_args()
     if args.real:
@@ -166,6 +229,8 @@ def main() -> None:
         simulated(args.seeds)
     elif args.shards:
         shards(args.seeds)
+    elif args.matrix:
+        matrix(args.seeds)
     else:
         real(args.runs)
         simulated(args.seeds)

@@ -2,9 +2,12 @@
 
 ``pytest-tempo merge -o OUT IN [IN ...]`` joins the stores of several runs (the shards of a CI
 matrix) into one, so the next run balances its shards on everything the last one measured.
-Each IN and OUT is a store file (``.pytest_cache/v/tempo/durations``) or a cache folder
-(``.pytest_cache``). When the cache folders hold the records of ``--shard`` runs, it also checks
-that the shards fit together (see ``pytest_tempo.shards.verify``) and exits 1 when they do not.
+Each IN is a store file (``.pytest_cache/v/tempo/durations``, a ``durations_path`` file) or a
+cache folder (``.pytest_cache``). OUT is a cache folder, created when missing (with the files
+pytest puts in one), or a store file: a name with an extension such as ``.json``, or ending
+in ``v/tempo/durations``. Any input or output it cannot use: one line, exit code 2.
+When the cache folders hold the records of ``--shard`` runs, it also checks that the shards
+fit together (see ``pytest_tempo.shards.verify``) and exits 1 when they do not.
 
 ``pytest-tempo reference`` prints the configuration reference (every flag, ini key, marker,
 fixture, plugin name and hook) as Markdown.
@@ -16,7 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .durations import load_file, merge_stores, save_file
+from .durations import merge_stores
+from .durations_io import load_file, output_path, save_file
 
 __all__ = ["main"]
 
@@ -44,12 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stores = [load_file(path) for path in args.inputs]
         runs = [run for path in args.inputs for run in read_runs(path)]
+        target, readable = output_path(args.output)
     except ValueError as exc:
         print(f"pytest-tempo merge: {exc}", file=sys.stderr)
         return 2
     merged = merge_stores(stores)
     try:
-        save_file(args.output, merged)
+        save_file(target, merged, readable)
     except OSError as exc:
         print(
             f"pytest-tempo merge: cannot write {args.output}: {exc.strerror or exc}",

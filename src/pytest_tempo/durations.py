@@ -1,40 +1,49 @@
-"""The durations store: recent setup, call and teardown seconds per test, in pytest's cache.
+"""The durations store, pure logic: recent setup, call and teardown seconds per test.
 
-The value lives under the cache key ``tempo/durations``::
+The value (in pytest's cache under the key ``tempo/durations``, or in the file of
+``durations_path``)::
 
-    {"version": 1, "tests": {"tests/test_a.py::test_x": {"setup": [0.01], "call": [1.2, 1.1],
-                                                           "teardown": [0.0]}}}
+    {"version": 1, "folded": ["4242-1f0e..."], "tests": {"tests/test_a.py::test_x": {
+        "at": [1750000000.0], "setup": [0.01], "call": [1.2, 1.1], "teardown": [0.0],
+        "shared": [0.0], "marks": []}}}
 
-Only the controller process writes it, once, at the end of a session. The pure functions
-here (:func:`parse_store`, :func:`merge`, :func:`estimate`) hold the logic; :func:`read_store`
-and :func:`write_store` do the I/O.
+``folded`` names the last run journals folded in, so none is ever folded twice; other
+top-level keys are kept as they are (:attr:`Parsed.extra`). The
+functions here take and return plain data: :func:`parse_document` checks a value read from
+disk, :func:`fold` adds a run's measurements, :func:`merge_stores` joins the stores of
+shards, :func:`to_record`/:func:`from_record` are the lines of a run's journal. The files,
+the lock and the journals are in :mod:`pytest_tempo.durations_io`.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-
-    from pytest import Cache
+    from pathlib import Path
 
 __all__ = [
     "KEEP",
     "PHASES",
     "STORE_KEY",
     "Measured",
+    "Parsed",
+    "Snapshot",
     "Store",
     "estimate",
+    "fold",
+    "from_record",
     "merge",
+    "merge_stores",
+    "parse_document",
     "parse_store",
-    "read_store",
-    "write_store",
+    "prune",
+    "round_seconds",
+    "to_record",
 ]
 
 STORE_KEY = "tempo/durations"
@@ -49,6 +58,14 @@ SERIES = (*PHASES, "shared")
 STAMP = "at"
 #: Markers recorded per test, so the controller knows them without collecting.
 RECORDED_MARKS = ("smoke", "slow")
+#: The largest number of seconds a store accepts (11.6 days; a soak test runs 12 hours).
+MAX_SECONDS = 1e6
+#: The largest stamp a store accepts (epoch seconds, in the year 5138).
+MAX_STAMP = 1e11
+#: How many folded journals a store remembers, so a journal is never folded twice.
+FOLDED_KEEP = 64
+#: The top-level keys of a store document that this module reads and writes.
+DOCUMENT_KEYS = ("version", "tests", "folded")
 
 #: node id -> phase -> recent seconds, newest last (and "marks" -> recorded markers).
 Store = dict[str, dict[str, Any]]
@@ -64,61 +81,179 @@ class Measured:
     phases: set[str] = field(default_factory=set)
     shared: float = 0.0
     marks: tuple[str, ...] = ()
+    #: when the test was measured (epoch seconds); None: when the run records it
+    at: float | None = None
 
     def total(self) -> float:
         return self.setup + self.call + self.teardown
 
 
-def _is_seconds(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+def round_seconds(value: float) -> float:
+    """Seconds as stored: 4 significant digits, and never finer than a microsecond.
+
+    Enough to order and balance by, and short enough for a store file whose diff is read.
+    """
+    if value <= 0:
+        return 0.0
+    digits = min(6, 3 - math.floor(math.log10(value)))
+    return round(value, digits)
 
 
-def _all_seconds(values: list[Any]) -> bool:
-    """Whether every value is a number of seconds (0 or more; NaN is not)."""
-    if not {type(v) for v in values} <= {int, float}:  # bool is not int here
+def _seconds_ok(values: object) -> bool:
+    """Whether ``values`` is a list of seconds: numbers from 0 to MAX_SECONDS.
+
+    ``bool`` is not a number here; NaN, infinities and integers too large for a float fail
+    the range check (comparisons, not conversions, so nothing can overflow).
+    """
+    if type(values) is not list:
         return False
-    return all(v >= 0 for v in values)
+    for v in values:
+        kind = type(v)
+        if (kind is not float and kind is not int) or not 0 <= v <= MAX_SECONDS:
+            return False
+    return True
+
+
+def _stamp_ok(value: object) -> bool:
+    return type(value) in (int, float) and 0 <= value <= MAX_STAMP  # type: ignore[operator]
+
+
+def _short(nodeid: str) -> str:
+    return repr(nodeid if len(nodeid) <= 80 else nodeid[:77] + "...")
+
+
+_SERIES = frozenset(SERIES)
+
+
+def _check_entry(nodeid: str, phases: object) -> tuple[dict[str, Any] | None, str | None]:
+    """One entry (the recent values only), or None and why it is unusable.
+
+    Runs once per stored test at every start, so it checks in place and copies nothing
+    unless a series is longer than KEEP: a store of 100,000 tests is read in well under a
+    second.
+    """
+    if type(phases) is not dict:
+        return None, f"entry for {_short(nodeid)} is not an object"
+    trim = False
+    for phase, seconds in phases.items():
+        if phase in _SERIES:
+            if type(seconds) is not list:
+                return None, f"entry for {_short(nodeid)} has a bad phase {phase!r}"
+            for v in seconds:
+                kind = type(v)
+                if (kind is not float and kind is not int) or not 0 <= v <= MAX_SECONDS:
+                    return None, f"entry for {_short(nodeid)} has values that are not seconds"
+            trim = trim or len(seconds) > KEEP
+        elif phase == STAMP:
+            if type(seconds) is not list or len(seconds) != 1 or not _stamp_ok(seconds[0]):
+                return None, f"entry for {_short(nodeid)} has a bad stamp"
+        elif phase == "marks":
+            if type(seconds) is not list or not all(
+                type(m) is str and m in RECORDED_MARKS for m in seconds
+            ):
+                return None, f"entry for {_short(nodeid)} has bad marks"
+        else:
+            shown = phase if len(phase) <= 40 else phase[:37] + "..."
+            return None, f"entry for {_short(nodeid)} has a bad phase {shown!r}"
+    if trim:
+        return {p: v[-KEEP:] if p in _SERIES else v for p, v in phases.items()}, None
+    return phases, None
+
+
+@dataclass
+class Parsed:
+    """A store value read and checked: the usable entries, and what was wrong, if anything.
+
+    ``fresh`` means the value as a whole was unusable (not a store at all), so nothing of it
+    was kept; otherwise ``problem`` names the entries that were dropped.
+    """
+
+    store: Store = field(default_factory=dict)
+    folded: list[str] = field(default_factory=list)
+    problem: str | None = None
+    fresh: bool = False
+    #: the document's other top-level keys, kept as they are through every update
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_document(value: object) -> Parsed:
+    """Validate a stored value: the good entries are kept, bad ones dropped and counted.
+
+    Never raises, whatever ``value`` holds (any JSON value).
+    """
+    if value is None:
+        return Parsed()
+    if type(value) is not dict:
+        return Parsed(problem=f"expected an object, found {type(value).__name__}", fresh=True)
+    version = value.get("version")
+    if version != VERSION:
+        shown = repr(version) if type(version) in (int, str, type(None)) else type(version).__name__
+        return Parsed(problem=f"unknown version {shown[:40]}", fresh=True)
+    tests = value.get("tests")
+    if type(tests) is not dict:
+        return Parsed(problem="'tests' is not an object", fresh=True)
+    folded = value.get("folded", [])
+    if type(folded) is not list or not all(type(f) is str for f in folded):
+        folded = []
+    store: Store = {}
+    bad, first = 0, None
+    for nodeid, phases in tests.items():
+        entry, reason = _check_entry(nodeid, phases)
+        if entry is None:
+            bad += 1
+            first = first or reason
+        else:
+            store[nodeid] = entry
+    problem = None
+    if bad == 1:
+        problem = first
+    elif bad:
+        problem = f"{bad} bad entries, the first: {first}"
+    extra = {k: v for k, v in value.items() if k not in DOCUMENT_KEYS}
+    return Parsed(store, folded[-FOLDED_KEEP:], problem, extra=extra)
 
 
 def parse_store(value: object) -> tuple[Store, str | None]:
-    """Validate a stored value; return the store and, when it was unusable, why.
+    """Validate a stored value; return the usable store and, when something was not, why."""
+    parsed = parse_document(value)
+    return parsed.store, parsed.problem
 
-    Anything not of the expected shape gives an empty store and a reason; a single bad entry
-    makes the whole value suspect, since a foreign writer may have produced it.
+
+def fold(
+    store: Store,
+    measured: Iterable[tuple[str, Measured]],
+    now: float | None = None,
+) -> Store:
+    """Add one run's seconds to ``store`` in place: appended, the oldest dropped past KEEP.
+
+    Each measured test's entry is stamped with when it was measured (``Measured.at``, else
+    ``now``, else the current time), keeping the newest stamp it already had.
     """
-    if value is None:
-        return {}, None
-    if not isinstance(value, dict):
-        return {}, f"expected an object, found {type(value).__name__}"
-    if value.get("version") != VERSION:
-        return {}, f"unknown version {value.get('version')!r}"
-    tests = value.get("tests")
-    if not isinstance(tests, dict):
-        return {}, "'tests' is not an object"
-    store: Store = {}
-    for nodeid, phases in tests.items():
-        if not isinstance(phases, dict):
-            return {}, f"entry for {nodeid!r} is not an object"
-        entry: dict[str, Any] = {}
-        for phase, seconds in phases.items():
-            if phase == STAMP:
-                stamped = isinstance(seconds, list) and len(seconds) == 1
-                if not stamped or not _is_seconds(seconds[0]):
-                    return {}, f"entry for {nodeid!r} has a bad stamp"
-                entry[phase] = [float(seconds[0])]
-                continue
-            if phase == "marks":
-                if not isinstance(seconds, list) or not all(m in RECORDED_MARKS for m in seconds):
-                    return {}, f"entry for {nodeid!r} has bad marks"
-                entry[phase] = list(seconds)
-                continue
-            if phase not in SERIES or not isinstance(seconds, list):
-                return {}, f"entry for {nodeid!r} has a bad phase {phase!r}"
-            if not _all_seconds(seconds):
-                return {}, f"entry for {nodeid!r} has values that are not seconds"
-            entry[phase] = [float(s) for s in seconds[-KEEP:]]
-        store[nodeid] = entry
-    return store, None
+    default = round(time.time() if now is None else now, 3)
+    for nodeid, m in measured:
+        entry = store.get(nodeid)
+        if entry is None:
+            entry = store[nodeid] = {}
+        at = default if m.at is None else m.at
+        before = entry.get(STAMP)
+        entry[STAMP] = [max(at, before[0])] if before else [at]
+        for phase in PHASES:
+            if phase in m.phases:
+                series = entry.get(phase)
+                value = round_seconds(getattr(m, phase))
+                entry[phase] = [*series[1 - KEEP :], value] if series else [value]
+        if "setup" in m.phases:
+            series = entry.get("shared")
+            value = round_seconds(m.shared)
+            entry["shared"] = [*series[1 - KEEP :], value] if series else [value]
+            entry["marks"] = list(m.marks)
+    return store
+
+
+def prune(store: Store, existing: Iterable[str]) -> Store:
+    """Only the entries of tests that exist (the node ids of a full, unfiltered collection)."""
+    keep = set(existing)
+    return {nodeid: entry for nodeid, entry in store.items() if nodeid in keep}
 
 
 def merge(
@@ -127,27 +262,64 @@ def merge(
     existing: Iterable[str] | None = None,
     now: float | None = None,
 ) -> Store:
-    """The store after this run: this run's seconds appended, the oldest dropped past KEEP.
+    """The store after this run, ``old`` unchanged (see :func:`fold` and :func:`prune`).
 
     Tests not run this time keep their entries. When ``existing`` (the node ids of a full,
-    unfiltered collection) is given, entries for tests that no longer exist are pruned. Each
-    measured test's entry is stamped with ``now`` (default: the current time).
+    unfiltered collection) is given, entries for tests that no longer exist are pruned.
     """
-    stamp = [round(time.time() if now is None else now, 3)]
     store: Store = {n: {p: list(v[-KEEP:]) for p, v in phases.items()} for n, phases in old.items()}
-    for nodeid, m in measured.items():
-        entry = store.setdefault(nodeid, {})
-        entry[STAMP] = stamp
-        for phase in PHASES:
-            if phase in m.phases:
-                entry[phase] = [*entry.get(phase, []), round(getattr(m, phase), 6)][-KEEP:]
-        if "setup" in m.phases:
-            entry["shared"] = [*entry.get("shared", []), round(m.shared, 6)][-KEEP:]
-            entry["marks"] = list(m.marks)
+    fold(store, measured.items(), now)
     if existing is not None:
-        keep = set(existing) | set(measured)
-        store = {nodeid: phases for nodeid, phases in store.items() if nodeid in keep}
+        store = prune(store, {*existing, *measured})
     return store
+
+
+# --- the journal: one line per measured test, appended while a run goes on ---------------
+
+
+def to_record(nodeid: str, m: Measured) -> list[Any]:
+    """One journal line's value: ``[nodeid, at, setup, call, teardown, shared, marks]``.
+
+    A phase that did not run is null; ``shared`` and ``marks`` are null without a setup.
+    """
+
+    def phase(name: str) -> float | None:
+        return round_seconds(getattr(m, name)) if name in m.phases else None
+
+    has_setup = "setup" in m.phases
+    return [
+        nodeid,
+        m.at,
+        phase("setup"),
+        phase("call"),
+        phase("teardown"),
+        round_seconds(m.shared) if has_setup else None,
+        list(m.marks) if has_setup else None,
+    ]
+
+
+def from_record(value: object) -> tuple[str, Measured] | None:
+    """A journal line's value back as (node id, Measured); None when it is not one."""
+    if type(value) is not list or len(value) != 7:
+        return None
+    nodeid, at, setup, call, teardown, shared, marks = value
+    if type(nodeid) is not str or not _stamp_ok(at):
+        return None
+    seconds = {"setup": setup, "call": call, "teardown": teardown}
+    present = {k: v for k, v in seconds.items() if v is not None}
+    if not _seconds_ok(list(present.values())):
+        return None
+    if "setup" in present:
+        if not _seconds_ok([shared]) or type(marks) is not list:
+            return None
+        if not all(type(m) is str and m in RECORDED_MARKS for m in marks):
+            return None
+    m = Measured(phases=set(present), at=float(at))
+    for name, v in present.items():
+        setattr(m, name, float(v))
+    if "setup" in present:
+        m.shared, m.marks = float(shared), tuple(marks)
+    return nodeid, m
 
 
 def median(values: Sequence[float]) -> float:
@@ -171,62 +343,6 @@ def estimate_total(entry: Mapping[str, list[float]]) -> float | None:
     if call is None:
         return None
     return call + (estimate(entry, "setup") or 0.0) + (estimate(entry, "teardown") or 0.0)
-
-
-def _value_path(cache: Cache, key: str = STORE_KEY) -> Path | None:
-    # pytest's Cache.set writes in place (src/_pytest/cacheprovider.py, Cache.set:
-    # path.write_text), so an interrupted write leaves half a file. The store is set under a
-    # temporary key and renamed over the real one instead. _getvaluepath is private; when it
-    # is missing, the store falls back to plain Cache.get/Cache.set.
-    getter = getattr(cache, "_getvaluepath", None)
-    if getter is None:
-        return None
-    path = getter(key)
-    return path if isinstance(path, Path) else None
-
-
-def read_store(cache: Cache) -> tuple[Store, str | None]:
-    """Read the store; a missing one is empty, a corrupt one is empty with a reason."""
-    path = _value_path(cache)
-    if path is None:
-        return parse_store(cache.get(STORE_KEY, None))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}, None
-    except OSError as exc:
-        return {}, f"could not read it: {exc.strerror or exc}"
-    try:
-        value: Any = json.loads(text)
-    except ValueError:
-        return {}, "it is not valid JSON"
-    return parse_store(value)
-
-
-def _dumps(value: object) -> str:
-    """Compact JSON, written by json's C encoder (which an indent would turn off)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def write_store(cache: Cache, store: Store) -> str | None:
-    """Write the store atomically; return an error message instead of raising."""
-    value = {"version": VERSION, "tests": store}
-    temporary_key = f"{STORE_KEY}.{os.getpid()}.tmp"
-    path, temporary = _value_path(cache), _value_path(cache, temporary_key)
-    if path is None or temporary is None:
-        cache.set(STORE_KEY, value)
-        return None
-    # Cache.set creates the cache folder with its README and .gitignore, but writes indented
-    # JSON through the pure-Python encoder; the store is written compactly (the C encoder,
-    # a tenth of the time for thousands of tests) over the small value set first.
-    cache.set(temporary_key, None)
-    try:
-        temporary.write_text(_dumps(value), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        return f"could not write {path}: {exc.strerror or exc}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -298,33 +414,25 @@ def _stamp(entry: Mapping[str, Any] | None) -> float | None:
     return float(values[0]) if values else None
 
 
+# Kept importable from here: the files live in durations_io, which imports this module.
+
+
 def store_path(path: Path) -> Path:
     """A store file given itself or the cache folder (``.pytest_cache``) that holds it."""
-    if path.is_dir():
-        return path.joinpath("v", *STORE_KEY.split("/"))
-    return path
+    from .durations_io import store_path
+
+    return store_path(path)
 
 
 def load_file(path: Path) -> Store:
-    """Read a store file; raise ValueError with a one-line reason."""
-    try:
-        text = store_path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ValueError(f"{path} is not valid JSON") from None
-    store, problem = parse_store(value)
-    if problem:
-        raise ValueError(f"{path} is not a durations store: {problem}")
-    return store
+    """Read a store file or a cache folder's store; raise ValueError with a one-line reason."""
+    from .durations_io import load_file
+
+    return load_file(path)
 
 
 def save_file(path: Path, store: Store) -> None:
-    """Write a store file atomically (a temporary file renamed over the target)."""
-    target = store_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(_dumps({"version": VERSION, "tests": store}), encoding="utf-8")
-    os.replace(temporary, target)
+    """Write a store file atomically; raise OSError."""
+    from .durations_io import save_file
+
+    save_file(path, store)

@@ -22,10 +22,12 @@ MARKERS: dict[str, str] = {
     "unit": "fast, isolated test of one unit of code",
     "e2e": "end-to-end test of a whole user journey",
     "db": "test that needs a database",
-    "load": "load test: the expected traffic (runs with --load-profile)",
+    "load": "load test (a test type): runs under every --load-profile",
     "stress": "stress test: 2 to 3 times the expected traffic, in steps",
     "spike": "spike test: a sudden jump to about 10 times the traffic, then back",
     "soak": "soak test: the expected traffic for hours, to find leaks",
+    "load_profiles": "load_profiles(*names): the load profiles this load test runs under "
+    "(smoke runs every load test)",
 }
 
 #: The markers pytest itself registers (``pytest --markers``); ``tempo_markers`` leaves them be.

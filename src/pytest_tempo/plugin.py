@@ -14,11 +14,14 @@ from . import __version__
 from .classify import TypesPlugin, type_markers
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
-from .durations import Snapshot, read_store
+from .durations import Snapshot
+from .durations_io import Location, open_store, unusable
+from .durations_record import Recorder
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
+from .signals import SignalPlugin
 from .timing import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
@@ -43,6 +46,8 @@ DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 HYGIENE = "tempo-hygiene"
 ADVICE = "tempo-advice"
+#: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
+SIGNALS = "tempo-signals"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
 #: Repeats failed gates and written files in the last lines before pytest's summary line.
@@ -63,6 +68,9 @@ def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
 
 def pytest_configure(config: Config) -> None:
     settings = load_settings(config)
+    signals = SignalPlugin()
+    if config.pluginmanager.register(signals, SIGNALS) is not None:
+        signals.install()
     if config.pluginmanager.is_blocked(TIMING):
         check_timing_off(config)
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)
@@ -72,13 +80,13 @@ def pytest_configure(config: Config) -> None:
     manager = config.pluginmanager
     # register() skips a name blocked with -p no:NAME.
     manager.register(TypesPlugin(settings.test_types, config.rootpath), TYPES)
-    store, problem, snapshot = _durations(config)
+    recorder, problem, snapshot, store = _durations(config, settings)
     if settings.order != "off":
         ordering = OrderingPlugin(
             settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
         )
         manager.register(ordering, ORDERING)
-    timing = TimingPlugin(config, settings, store, problem, snapshot.calls)
+    timing = TimingPlugin(config, settings, recorder, problem, snapshot.calls)
     if settings.advice == "on" and not manager.is_blocked(TIMING):
         _register_advice(config, timing, store)
     if manager.register(timing, TIMING) is not None:
@@ -91,10 +99,14 @@ def pytest_configure(config: Config) -> None:
         manager.register(ShardPlugin(config, settings.shard, snapshot.totals), SHARDING)
     if manager.hasplugin("xdist"):
         manager.register(XdistHooks(snapshot), XDIST)
-        if settings.dist == "duration":
+        # Registered without -n too (--dist no), where xdist never asks for a scheduler.
+        dist = str(config.getoption("dist", "no"))
+        if settings.dist == "duration" and (dist == "no" or _replaces(dist)):
+            from .costs import stamps_of
             from .scheduling import SchedulingPlugin
 
-            manager.register(SchedulingPlugin(snapshot, settings.test_types), SCHEDULING)
+            plugin = SchedulingPlugin(snapshot, settings.test_types, dist, stamps_of(store))
+            manager.register(plugin, SCHEDULING)
     if settings.cov_floors:
         from .coverage_floors import CoverageFloorsPlugin
 
@@ -123,16 +135,24 @@ def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) 
     config.stash.setdefault(HTML_EXTRAS, {})["advice"] = advice.html_part
 
 
-def _durations(config: Config) -> tuple[Store | None, str | None, Snapshot]:
-    """The store (controller only; None without a cache) and the snapshot ordering uses."""
+def _durations(
+    config: Config, settings: Settings
+) -> tuple[Recorder | None, str | None, Snapshot, Store | None]:
+    """The recorder (controller only; None without a store), the line saying what was wrong
+    with the store, if anything, the snapshot ordering uses, and the store as read."""
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the cache
-        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS))
-    cache = getattr(config, "cache", None)
-    if cache is None:  # -p no:cacheprovider
-        return None, None, Snapshot()
-    store, problem = read_store(cache)
-    return store, problem, Snapshot.of(store)
+    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the store
+        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS)), None
+    if settings.durations_path is not None:
+        location = Location.of_file(config.rootpath / settings.durations_path)
+    else:
+        cache = getattr(config, "cache", None)
+        if cache is None:  # -p no:cacheprovider
+            return None, None, Snapshot(), None
+        location = Location.of_cache(cache)
+    parsed, key = open_store(location)
+    problem = unusable(location, parsed) if parsed.problem else None
+    return Recorder(location, (parsed, key)), problem, Snapshot.of(parsed.store), parsed.store
 
 
 class Sections:
@@ -186,7 +206,22 @@ def _dist_part(config: Config, settings: Settings) -> str | None:
         return "dist=duration (inactive: pytest-xdist is not installed)"
     if not getattr(config.option, "numprocesses", None):
         return "dist=duration (inactive without -n)"
-    return "dist=duration"
+    dist = str(config.getoption("dist", "no"))
+    if dist == "load":
+        return "dist=duration"
+    if _replaces(dist):
+        return f"dist=duration (groups of --dist {dist})"
+    return f"dist=duration (inactive with --dist {dist})"
+
+
+def _replaces(dist: str) -> bool:
+    """Whether ``--tempo-dist=duration`` schedules under xdist's ``--dist`` mode.
+
+    Only ``load`` (what ``-n`` gives by default) is replaced; with ``loadscope``,
+    ``loadfile`` or ``loadgroup`` the duration scheduler keeps xdist's groups together.
+    ``each``, ``worksteal`` and ``no`` are left to xdist.
+    """
+    return dist in ("load", "loadscope", "loadfile", "loadgroup")
 
 
 def header_line(settings: Settings, active: set[str], dist: str | None = None) -> str:

@@ -64,6 +64,8 @@ PLUGIN_FEATURES: dict[str, str] = {
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",
     plugin.CLOSING: "repeats failed gates and the files written in the last lines before "
     "pytest's summary line",
+    plugin.SIGNALS: "SIGTERM and SIGHUP stop the run with the clean-up of Ctrl-C, then exit "
+    "with 128 + the signal (143, 129)",
 }
 
 

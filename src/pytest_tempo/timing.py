@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .classify import type_markers
-from .durations import RECORDED_MARKS, Measured, merge, write_store
+from .durations import RECORDED_MARKS, Measured
 from .markers import MarkerIndex
 from .step_summary import append_step_summary, md_cell
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
-    from .durations import Store
+    from .durations_record import Recorder
     from .settings import Settings
 
 __all__ = [
@@ -49,6 +49,9 @@ REPORT_EXTRAS = pytest.StashKey[dict[str, Callable[[], object]]]()
 #: Parts other features add to the ``--tempo-html`` page: key -> a function giving an HTML
 #: fragment at the end of the session ("" leaves it out).
 HTML_EXTRAS = pytest.StashKey[dict[str, Callable[[], str]]]()
+#: Keys of xdist's workeroutput: what a worker tells the controller about its collection.
+WORKER_COLLECTED = "tempo_collected"
+WORKER_FILTERED = "tempo_filtered"
 SHARED_SCOPES = ("session", "package", "module", "class")
 
 
@@ -321,8 +324,9 @@ def to_json(summary: TimingSummary, timings: Sequence[TestTiming]) -> dict[str, 
 def is_full_collection(config: Config, filtered: bool) -> bool:
     """Whether this run collected the whole suite, unfiltered, so absent tests are gone.
 
-    Not when paths or node ids were given, -k, -m, --deselect, --lf or --sw were used, a
-    plugin deselected tests, or collection failed somewhere (``filtered``).
+    Not when paths or node ids were given, -k, -m, --deselect, --lf, --sw or --shard were
+    used, a plugin deselected or dropped tests, or collection failed somewhere (``filtered``:
+    seen here, or reported by an xdist worker).
     """
     if filtered or config.args_source == pytest.Config.ArgsSource.ARGS:
         return False
@@ -335,8 +339,23 @@ def is_full_collection(config: Config, filtered: bool) -> bool:
         getattr(option, "stepwise", False),
         getattr(option, "ignore", None),
         getattr(option, "ignore_glob", None),
+        getattr(option, "tempo_shard", None),
     )
     return not any(narrowed)
+
+
+def measured_of(t: TestTiming) -> Measured:
+    """What the store records of one test."""
+    phases = {"setup", "teardown", "call"} if t.ran_call else {"setup", "teardown"}
+    at = round(t.stop, 3) if t.stop else None
+    return Measured(t.setup, t.call, t.teardown, phases, t.shared, t.marks, at)
+
+
+def is_load_item(item: pytest.Item) -> bool:
+    """A k6 script's item or a test using ``load_test``: its duration is the profile's."""
+    from .load.k6 import K6Item
+
+    return isinstance(item, K6Item) or "load_test" in getattr(item, "fixturenames", ())
 
 
 class TimingPlugin:
@@ -346,7 +365,7 @@ class TimingPlugin:
         self,
         config: Config,
         settings: Settings,
-        store: Store | None,
+        recorder: Recorder | None,
         store_problem: str | None,
         recorded: Mapping[str, float] | None = None,
     ) -> None:
@@ -354,8 +373,12 @@ class TimingPlugin:
         self._recorded = recorded or {}  # median call seconds of earlier runs, per test
         self._settings = settings
         self._controller = not hasattr(config, "workerinput")
-        self._store = store  # None: no cache (cacheprovider off), nothing is recorded
+        self._recorder = recorder  # None: no store (cacheprovider off), nothing is recorded
         self._store_problem = store_problem
+        # Under a load profile a load test lasts as long as the profile: not recorded.
+        self._load_profile = settings.load_profile is not None
+        self._unrecorded: set[str] = set()
+        self._workers: dict[str, bool] = {}  # xdist node -> reported an unfiltered collection
         self._markers = MarkerIndex()
         # The markers read per test: smoke and slow, and the test types.
         self._types = type_markers(settings)
@@ -414,7 +437,10 @@ class TimingPlugin:
             report.tempo_fixtures = self._pending  # type: ignore[attr-defined]
             self._pending = []
         if report.when == "setup":
-            report.tempo_marks = self._marks_of(self._items.get(nodeid))  # type: ignore[attr-defined]
+            item = self._items.get(nodeid)
+            report.tempo_marks = self._marks_of(item)  # type: ignore[attr-defined]
+            if self._load_profile and item is not None and is_load_item(item):
+                report.tempo_unrecorded = True  # type: ignore[attr-defined]
         elif report.when == "call":
             report.tempo_call = self._call  # type: ignore[attr-defined]
 
@@ -465,12 +491,16 @@ class TimingPlugin:
             timing.marks, timing.types = self._split(data.get("tempo_marks", ()))
             timing.marked_slow = "slow" in timing.marks
             timing.start = report.start
+            if data.get("tempo_unrecorded"):
+                self._unrecorded.add(nodeid)
         elif when == "call":
             timing.call = float(data.get("tempo_call", report.duration))
             timing.ran_call = True
         else:
             timing.teardown = report.duration
             timing.stop = report.stop
+            if self._recorder is not None and nodeid not in self._unrecorded:
+                self._recorder.add(nodeid, measured_of(timing))
         if (report.outcome != "passed" or "wasxfail" in data) and timing.outcome == "passed":
             timing.outcome = outcome_of(report, timing.outcome)
 
@@ -503,12 +533,31 @@ class TimingPlugin:
     def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:
         self._collected = list(ids)
 
-    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+    # --- was this run filtered? (workers tell the controller through workeroutput) ---------
+
+    def _filter(self) -> None:
         self._filtered = True
+        workeroutput = getattr(self._config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_FILTERED] = True
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None]:
+        before = len(items)
+        result = yield
+        if len(items) < before:  # deselected, or dropped by a plugin without saying so
+            self._filter()
+        workeroutput = getattr(self._config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_COLLECTED] = True
+        return result
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self._filter()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self._filtered = True
+            self._filter()
         if self._controller and (report.failed or report.skipped):
             # pytest's summary line counts a module skipped or broken at collection once.
             from .classify import markers_for_path
@@ -525,6 +574,24 @@ class TimingPlugin:
         """Modules (or classes) skipped or in error at collection, as pytest's summary line
         counts them: one entry each, with no seconds."""
         return self._collection.values()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        full = not error and output.get(WORKER_COLLECTED) and not output.get(WORKER_FILTERED)
+        self._workers[str(getattr(getattr(node, "gateway", None), "id", id(node)))] = bool(full)
+
+    def _unfiltered(self) -> bool:
+        """Whether the controller knows this run collected everything, unfiltered."""
+        if self._collected is None or self._settings.shard is not None:
+            return False
+        if hasattr(self._config, "workerinput"):
+            return False
+        if self._config.pluginmanager.hasplugin("dsession") and not (
+            self._workers and all(self._workers.values())
+        ):
+            return False  # under xdist: only when every worker said so
+        return is_full_collection(self._config, self._filtered)
 
     def _make_summary(self) -> TimingSummary:
         if self._summary is None:
@@ -551,23 +618,14 @@ class TimingPlugin:
         if not self._controller:
             return
         summary = self._make_summary()
-        if self._store is not None and self._config.cache is not None:
+        if self._recorder is not None:
             measured = {
-                t.nodeid: Measured(
-                    t.setup,
-                    t.call,
-                    t.teardown,
-                    {"setup", "teardown"} | ({"call"} if t.ran_call else set()),
-                    shared=t.shared,
-                    marks=t.marks,
-                )
+                t.nodeid: measured_of(t)
                 for t in self._timings.values()
+                if t.nodeid not in self._unrecorded
             }
-            full = self._collected is not None and is_full_collection(self._config, self._filtered)
-            existing = self._collected if full else None
-            problem = write_store(self._config.cache, merge(self._store, measured, existing))
-            if problem:
-                self._errors.append(f"durations store: {problem}")
+            existing = self._collected if self._unfiltered() else None
+            self._errors.extend(self._recorder.finish(measured, existing))
         path = self._settings.slow_report_json
         if path:
             document = to_json(summary, list(self._timings.values()))
@@ -609,6 +667,10 @@ class TimingPlugin:
             if problem:
                 self._errors.append(problem)
 
+    def pytest_unconfigure(self) -> None:
+        if self._recorder is not None:  # a session that never finished keeps its journal
+            self._recorder.close()
+
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "slow tests" section (written in order by ``plugin.Sections``)."""
         if not self._controller:
@@ -619,11 +681,7 @@ class TimingPlugin:
             for line in render_terminal(summary, self._settings.slow_report):
                 terminalreporter.write_line(line)
         if self._store_problem:
-            terminalreporter.write_line(
-                f"tempo: the durations store was unusable ({self._store_problem}); "
-                "started a fresh one",
-                yellow=True,
-            )
+            terminalreporter.write_line(f"tempo: {self._store_problem}", yellow=True)
         # A failed --slow-strict is said in the closing lines (``closing_lines``).
         for error in self._errors:
             terminalreporter.write_line(f"tempo: {error}", red=True, bold=True)

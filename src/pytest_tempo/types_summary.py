@@ -214,22 +214,11 @@ def measure_contexts(
     cov: Coverage, types_of: Mapping[str, Sequence[str]]
 ) -> dict[str, tuple[int, int]] | None:
     """:func:`coverage_by_type` of the run's data; None when it has no test contexts."""
-    from coverage.exceptions import NoDataError
+    from ._coverage import contexts_by_file, measured_contexts
 
-    from .coverage_floors import analyses
-
-    data = cov.get_data()
-    if not any(context_nodeid(c) is not None for c in data.measured_contexts()):
+    if not any(context_nodeid(c) is not None for c in measured_contexts(cov)):
         return None
-    try:
-        # analysis.filename, as coverage's own HTML and JSON reports ask for contexts.
-        files = [
-            (analysis.statements, data.contexts_by_lineno(analysis.filename))
-            for _, analysis in analyses(cov)
-        ]
-    except NoDataError:
-        files = []
-    return coverage_by_type(files, types_of)
+    return coverage_by_type(contexts_by_file(cov), types_of)
 
 
 class TypeSummaryPlugin:
@@ -249,11 +238,11 @@ class TypeSummaryPlugin:
         config = session.config
         if hasattr(config, "workerinput") or config.option.collectonly:
             return result
-        plugin = config.pluginmanager.get_plugin("_cov")
+        from ._coverage import find_coverage, pytest_cov_plugin
+
+        plugin = pytest_cov_plugin(config)
         if plugin is None:
             return result
-        from .coverage_floors import find_coverage
-
         source = find_coverage(plugin)
         if source.cov is not None:
             types_of = {t.nodeid: t.types for t in self._timing.timings}

@@ -150,8 +150,10 @@ def test_keyboard_interrupt_drops_the_database(pytester: pytest.Pytester, my: st
 
 def test_leftover_of_a_killed_run_is_recreated(pytester: pytest.Pytester, my: str) -> None:
     leftover = parse_db_url(f"mysql://root:@127.0.0.1:3306/{my}")
-    MySQLProvisioner().create(leftover, "killedrun")
+    killed = MySQLProvisioner()
+    killed.create(leftover, "killedrun")
     execute(f"CREATE TABLE {quote_identifier(my)}.stale (x int)")
+    killed.close()  # its owner lock goes, as when its process dies
     pytester.makeini(ini(my))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)
@@ -210,8 +212,10 @@ def test_a_user_without_create_gets_a_clear_error(pytester: pytest.Pytester, my:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            f"*MySQL/MariaDB user '{user}' may not create databases on 127.0.0.1:3306; GRANT "
-            "it CREATE and DROP, or use a user that has them*"
+            f"*MySQL/MariaDB user '{user}' may not create databases on 127.0.0.1:3306 (here "
+            "tempo_registry, where pytest-tempo records who owns what); GRANT it CREATE and "
+            "DROP on the test databases and CREATE, SELECT, INSERT, UPDATE, DELETE on "
+            "tempo_registry, or use a user that has them*"
         ]
     )
     assert "Traceback" not in result.stdout.str()

@@ -140,10 +140,12 @@ def test_concurrent_workers_build_the_template_once(postgres_url: str, pg: str) 
             conn.execute("CREATE TABLE t (x int)")
 
     errors: list[BaseException] = []
+    # One provisioner per simulated worker, kept until the end: each is an owner.
+    workers = [PostgresProvisioner() for _ in range(3)]
 
     def worker(n: int) -> None:
         try:
-            PostgresProvisioner().create(
+            workers[n].create(
                 base.with_database(f"{pg}_gw{n}"), "run", template=template, build=build
             )
         except BaseException as exc:  # pragma: no cover - reported below
@@ -157,8 +159,10 @@ def test_concurrent_workers_build_the_template_once(postgres_url: str, pg: str) 
     assert errors == []
     assert calls == [template.text]
     assert databases(postgres_url, pg) == {f"{pg}_gw0", f"{pg}_gw1", f"{pg}_gw2", f"{pg}_tmpl"}
-    PostgresProvisioner().drop_template(template, "another run")  # not that run's: kept
+    workers[0].drop_template(template, "another run")  # not that run's: kept
     assert f"{pg}_tmpl" in databases(postgres_url, pg)
+    for provisioner in workers:
+        provisioner.close()
 
 
 @pytest.mark.slow
@@ -184,9 +188,11 @@ def test_leftover_of_a_killed_run_is_recreated(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
     leftover = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
-    PostgresProvisioner().create(leftover, "killedrun")
+    killed = PostgresProvisioner()
+    killed.create(leftover, "killedrun")
     with psycopg.connect(leftover.text) as conn:
         conn.execute("CREATE TABLE stale (x int)")
+    killed.close()  # its owner lock goes, as when its process dies
     pytester.makeini(ini(pg))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)
@@ -216,11 +222,14 @@ def test_a_leftover_in_use_by_another_run_is_not_dropped(
     pytester: pytest.Pytester, postgres_url: str, pg: str
 ) -> None:
     other = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
-    PostgresProvisioner().create(other, "liverun")
+    live = PostgresProvisioner()  # a live run: its owner connection stays open
+    live.create(other, "liverun")
     pytester.makeini(ini(pg))
     pytester.makepyfile("def test_it(worker_database): pass")
-    with psycopg.connect(other.text):
+    try:
         result = pytester.runpytest()
+    finally:
+        live.close()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [f"*the database '{pg}' on 127.0.0.1:5432 is in use by another run; set db_unique*"]

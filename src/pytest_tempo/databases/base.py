@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MARK",
     "DatabaseError",
+    "HookFailed",
     "Provisioner",
     "import_driver",
     "marker",
@@ -26,6 +27,14 @@ MARK = "pytest-tempo"
 
 class DatabaseError(Exception):
     """A database could not be created or dropped; the message is meant for the user."""
+
+
+class HookFailed(Exception):
+    """Carries an exception of the project's template hook past the driver-error handling."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def marker(run_id: str, state: str = "ready") -> str:
@@ -79,3 +88,6 @@ class Provisioner(Protocol):
 
     def drop_template(self, url: DbUrl, run_id: str) -> None:
         """Drop the template of run ``run_id``, if it is there and is that run's."""
+
+    def close(self) -> None:
+        """Let go of what this process owns: the server sees its owner die."""

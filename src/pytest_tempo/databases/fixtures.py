@@ -7,6 +7,10 @@ The fixtures are thin: names come from :mod:`pytest_tempo.workers`, URLs from
 Under xdist, a worker that cloned from a template reports the template through
 ``config.workeroutput``; the controller drops it once every worker is done, so no worker
 drops a template another one still needs.
+
+Each process keeps one provisioner per server (and one Redis owner) for its whole life: the
+owner connection it holds is what tells other runs that its databases and namespaces are
+alive. They are closed in ``pytest_unconfigure``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ..workers import (
     template_name,
 )
 from .base import DatabaseError
-from .redis import clear_namespace
+from .redis import RedisOwner
 from .urls import DbUrl, parse_db_url
 
 if TYPE_CHECKING:
@@ -61,6 +65,33 @@ class DatabasesRun:
     run_id: str
     #: (template URL, run id) pairs to drop at the end of the run.
     templates: dict[str, str] = field(default_factory=dict)
+    #: This process's provisioners, by server; each is an owner on its server.
+    provisioners: dict[str, Provisioner] = field(default_factory=dict)
+    #: This process's Redis owners, by URL.
+    redis_owners: dict[str, RedisOwner] = field(default_factory=dict)
+
+    def provisioner(self, url: DbUrl) -> Provisioner:
+        """The provisioner of ``url``'s server, made on first use and kept."""
+        key = url.backend if url.backend == "sqlite" else url.with_database("").text
+        found = self.provisioners.get(key)
+        if found is None:
+            found = self.provisioners[key] = provisioner(url.backend)
+        return found
+
+    def redis_owner(self, url: str) -> RedisOwner:
+        found = self.redis_owners.get(url)
+        if found is None:
+            found = self.redis_owners[url] = RedisOwner(url)
+        return found
+
+    def close(self) -> None:
+        """Let go of everything this process owns (its owner connections and files)."""
+        for backend in self.provisioners.values():
+            backend.close()
+        for owner in self.redis_owners.values():
+            owner.close()
+        self.provisioners.clear()
+        self.redis_owners.clear()
 
 
 _RUN_KEY = pytest.StashKey[DatabasesRun]()
@@ -201,7 +232,7 @@ def worker_database(
     config = request.config
     settings = config.stash[SETTINGS_KEY]
     url = parse_db_url(worker_db_url)
-    backend = provisioner(url.backend)
+    backend = _run(config).provisioner(url)
     build = _builder(config, url.backend)
     template = None
     if build is not None and backend.clones and tempo_worker.is_worker and not url.is_memory:
@@ -218,16 +249,22 @@ def worker_database(
 
 @pytest.fixture(scope="session")
 def worker_namespace(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -> Iterator[str]:
-    """``tempo:{run}:{worker}:``; with ``redis_url``, keys under it are deleted at the end."""
+    """``tempo:{run}:{worker}:``; with ``redis_url``, keys under it are deleted at the end.
+
+    With ``redis_url`` the namespace is owned by this process: namespaces whose owner died
+    are reclaimed first, and this one is cleared before use.
+    """
     prefix = namespace(tempo_worker.id, tempo_worker.run_id)
     redis_url = request.config.stash[SETTINGS_KEY].redis_url
-    if redis_url is not None:  # checks the server early, with a clear error
-        _fail_on_error(lambda: clear_namespace(redis_url, prefix))
+    if redis_url is None:
+        yield prefix
+        return
+    owner = _run(request.config).redis_owner(redis_url)
+    _fail_on_error(lambda: owner.claim(prefix))  # checks the server early, with a clear error
     try:
         yield prefix
     finally:
-        if redis_url is not None:
-            _fail_on_error(lambda: clear_namespace(redis_url, prefix))
+        _fail_on_error(lambda: owner.release(prefix))
 
 
 # --- hooks: templates are dropped once the whole run is done -------------------------------
@@ -250,12 +287,17 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     _run(node.config).templates.update(templates)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RUN_KEY in config.stash:
+        config.stash[_RUN_KEY].close()
+
+
 def drop_templates(config: pytest.Config, templates: dict[str, str]) -> None:
     """Drop the templates of this run; a failure is reported, not raised."""
     for text, run_id in sorted(templates.items()):
         url = parse_db_url(text)
         try:
-            provisioner(url.backend).drop_template(url, run_id)
+            _run(config).provisioner(url).drop_template(url, run_id)
         except DatabaseError as exc:
             reporter = config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:

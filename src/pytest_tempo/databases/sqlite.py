@@ -1,9 +1,14 @@
 """SQLite: a database is a file; the template is a file copied per worker.
 
 A file pytest-tempo creates carries its ``application_id`` (a SQLite header field meant to
-name the application that owns a file), so a leftover of a crashed run is recognised and
-replaced, and any other file of the same name is left alone. Workers that start together
-take a lock on ``<template>.lock``: one builds the template, the others wait and copy it.
+name the application that owns a file), and any other file of the same name is left alone.
+Its owner is the process that created it: before creating ``app_gw0.db`` the process
+creates ``app_gw0.db.tempo-owner`` (the intent) and holds an exclusive lock on it for as
+long as it lives; the operating system releases the lock when the process dies, however it
+dies. On its first database in a directory, a process reclaims every file there whose owner
+file is not locked: the database, its journal files, its template lock, the owner file.
+Workers that start together take a lock on ``<template>.lock``: one builds the template,
+the others wait and copy it.
 """
 
 from __future__ import annotations
@@ -24,12 +29,69 @@ if TYPE_CHECKING:
 
     from .urls import DbUrl
 
-__all__ = ["APPLICATION_ID", "SQLiteProvisioner", "file_lock", "is_ours"]
+__all__ = [
+    "APPLICATION_ID",
+    "OWNER_SUFFIX",
+    "SQLiteProvisioner",
+    "file_lock",
+    "is_ours",
+    "try_lock",
+]
 
 #: ``PRAGMA application_id`` of the files pytest-tempo creates: "tmpo" in ASCII.
 APPLICATION_ID = 0x746D706F
 _HEADER = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+#: The owner file of ``app.db`` is ``app.db.tempo-owner``.
+OWNER_SUFFIX = ".tempo-owner"
+#: How long a lock on an owner file may be a sweeping process's before it is an owner's.
+SWEEP_GRACE = 2.0
+
+
+def try_lock(handle: IO[str]) -> bool:
+    """Take an exclusive lock on an open file without waiting; whether it was free."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _lock_unless_owned(handle: IO[str]) -> bool:
+    """Lock an owner file unless a live owner holds it.
+
+    Another process sweeping the directory holds the lock of each file it looks at for a
+    moment (the time to remove a few files); an owner holds it for its whole life. A lock
+    still held after :data:`SWEEP_GRACE` seconds is an owner's.
+    """
+    deadline = time.monotonic() + SWEEP_GRACE
+    while not try_lock(handle):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _owner_path(path: Path) -> Path:
+    return path.with_name(path.name + OWNER_SUFFIX)
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    """Whether ``path`` still names the open file (not removed and made again meanwhile)."""
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -107,9 +169,85 @@ def _checkpoint(path: Path) -> None:
 
 
 class SQLiteProvisioner:
-    """Creates and removes SQLite database files."""
+    """Creates and removes SQLite database files; owns them through locked owner files."""
 
     clones = True
+
+    def __init__(self) -> None:
+        #: Owner files this process holds locked, by database path.
+        self._owned: dict[Path, IO[str]] = {}
+        self._swept: set[Path] = set()
+        #: Files reclaimed from dead owners.
+        self.reclaimed: list[Path] = []
+
+    def _sweep(self, directory: Path) -> None:
+        """Reclaim every database in ``directory`` whose owner is dead (once per directory)."""
+        if directory in self._swept:
+            return
+        self._swept.add(directory)
+        for owner in sorted(directory.glob("*" + OWNER_SUFFIX)):
+            path = owner.with_name(owner.name[: -len(OWNER_SUFFIX)])
+            if path in self._owned:
+                continue
+            try:
+                handle = open(owner, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError:
+                continue
+            with handle:
+                if not try_lock(handle) or not _same_file(handle, owner):
+                    continue  # alive, or already reclaimed by someone else
+                _remove(path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(_lock_path(path))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(owner)
+                self.reclaimed.append(path)
+
+    def _own(self, path: Path, run_id: str) -> None:
+        """Write the intent for ``path`` and lock it; remove a dead owner's file there."""
+        if path in self._owned:
+            _remove(path)  # this process's own leftover (a template being rebuilt)
+            return
+        owner = _owner_path(path)
+        while True:
+            existed = owner.exists()
+            handle = open(owner, "a+", encoding="utf-8")  # noqa: SIM115 - kept open: the lock
+            if not _lock_unless_owned(handle):
+                handle.close()
+                raise DatabaseError(
+                    f"the SQLite file {path} is in use by another run; set db_unique = true "
+                    "so concurrent runs get their own names"
+                )
+            if _same_file(handle, owner):
+                break
+            handle.close()  # removed meanwhile (by its owner, or reclaimed): make a new one
+        if existed:
+            _remove(path)  # a dead owner's file, whatever state it was left in
+        else:
+            try:
+                _clear_leftover(path)
+            except DatabaseError:
+                handle.close()
+                os.unlink(owner)
+                raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run={run_id} pid={os.getpid()}\n")
+        handle.flush()
+        self._owned[path] = handle
+
+    def _disown(self, path: Path) -> None:
+        handle = self._owned.pop(path, None)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_owner_path(path))
+        if handle is not None:
+            handle.close()
+
+    def close(self) -> None:
+        """Let go of the owner files still held: their databases become reclaimable."""
+        for handle in self._owned.values():
+            handle.close()
+        self._owned.clear()
 
     def create(
         self,
@@ -125,17 +263,19 @@ class SQLiteProvisioner:
         path = Path(url.database)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._sweep(path.parent)
             if template is None or build is None:
-                _clear_leftover(path)
+                self._own(path, run_id)
                 _mark(path)
                 if build is not None:
                     build(url.text)
                 return
             source = Path(template.database)
+            self._sweep(source.parent)
             with file_lock(_lock_path(source)) as lock:
                 lock.seek(0)
                 if not (source.exists() and is_ours(source) and lock.read().strip() == run_id):
-                    _clear_leftover(source)
+                    self._own(source, run_id)
                     _mark(source)
                     build(template.text)
                     _checkpoint(source)
@@ -143,7 +283,7 @@ class SQLiteProvisioner:
                     lock.truncate()
                     lock.write(run_id)
                     lock.flush()
-                _clear_leftover(path)
+                self._own(path, run_id)
                 shutil.copyfile(source, path)
             _mark(path)
         except (OSError, sqlite3.Error) as exc:
@@ -151,7 +291,9 @@ class SQLiteProvisioner:
 
     def drop(self, url: DbUrl, run_id: str) -> None:
         if not url.is_memory:
-            _remove(Path(url.database))
+            path = Path(url.database)
+            _remove(path)
+            self._disown(path)
 
     def drop_template(self, url: DbUrl, run_id: str) -> None:
         source = Path(url.database)
@@ -162,6 +304,7 @@ class SQLiteProvisioner:
             return
         if built_by == run_id and is_ours(source):
             _remove(source)
+            self._disown(source)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock_path)
 

@@ -10,6 +10,10 @@ evaluates ``abortOnFail`` thresholds while running, and writes everything the pa
 to a JSON file: the raw per-entry statistics with their response-time histograms, the
 history, the elapsed time and any abort or error. With ``processes`` above 1 it is a Locust
 master on a free loopback port with that many worker processes in its process group.
+
+``python -m pytest_tempo.load._locust_child --worker PARENT LOCUST-ARGS...`` runs one of those
+workers: Locust's own command line, after asking the kernel (Linux) to kill the worker when
+its master dies, whatever kills the master.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -47,7 +52,19 @@ def _users_at(stages: list[list[float]], t: float) -> float:
     return 0.0
 
 
+def run_worker(argv: list[str]) -> int:
+    """Run ``locust ARGS`` as a worker that dies with its master (on Linux)."""
+    from pytest_tempo.load._supervisor import set_parent_death_signal
+
+    set_parent_death_signal(signal.SIGKILL, parent=int(argv[0]))
+    sys.argv = ["locust", *argv[1:]]
+    runpy.run_module("locust", run_name="__main__", alter_sys=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--worker"]:
+        return run_worker(argv[2:])
     spec = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     result_path = Path(spec["result"])
     out: dict[str, Any] = {
@@ -105,7 +122,9 @@ def main(argv: list[str]) -> int:
         worker_cmd = [
             sys.executable,
             "-m",
-            "locust",
+            "pytest_tempo.load._locust_child",
+            "--worker",
+            str(os.getpid()),
             "-f",
             spec["locustfile"],
             "--worker",

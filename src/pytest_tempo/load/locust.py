@@ -25,7 +25,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
 
     from .process import Completed
     from .profiles import Profile
+    from .resources import Usage
 
 __all__ = [
     "LOCUST_KINDS",
@@ -169,7 +169,8 @@ class LoadMetrics:
     """What a ``load_test`` run measured; returned by the fixture for further assertions.
 
     ``metrics["http_req_duration"].aggregate("p(95)")`` or ``metrics.value(...)`` read any
-    (sub)metric; ``history`` is ``(seconds, users running, users planned)`` samples.
+    (sub)metric; ``history`` is ``(seconds, users running, users planned)`` samples;
+    ``usage`` the watched server's CPU and RSS.
     """
 
     requests: int
@@ -180,6 +181,8 @@ class LoadMetrics:
     results: list[Result] = field(default_factory=list)
     workers: int = 0
     aborted: str | None = None
+    #: The watched server's CPU and RSS (``load_test(..., watch=...)``), else None.
+    usage: Usage | None = None
 
     @property
     def peak_users(self) -> int:
@@ -323,14 +326,14 @@ def run_locust(
     allow_empty: bool,
 ) -> tuple[LoadMetrics | None, str | None]:
     """Run Locust in a child; return the metrics and the failure report (None: passed)."""
-    from .process import run_in_group
+    from .process import engine_folder, run_in_group
 
     if processes < 1:
         raise ValueError(f"load_test(): processes must be 1 or more, not {processes}")
     sets = parse_thresholds(thresholds or {}, LOCUST_KINDS, LOCUST_TAGS)
     locustfile, classes = resolve_user(user, base)
-    with tempfile.TemporaryDirectory(prefix="tempo-locust-") as tmp:
-        result = Path(tmp) / "result.json"
+    with engine_folder("tempo-locust-") as tmp:
+        result = tmp / "result.json"
         spec = {
             "locustfile": str(locustfile),
             "classes": classes,
@@ -342,12 +345,12 @@ def run_locust(
             "abort": abort_rules(sets),
             "result": str(result),
         }
-        spec_path = Path(tmp) / "spec.json"
+        spec_path = tmp / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         command = [sys.executable, "-m", "pytest_tempo.load._locust_child", str(spec_path)]
         env = dict(os.environ)
         env.pop("PYTEST_ADDOPTS", None)
-        done = run_in_group(command, timeout=timeout, cwd=locustfile.parent, env=env)
+        done = run_in_group(command, timeout=timeout, cwd=locustfile.parent, env=env, owned=tmp)
         data: dict[str, Any] | None = None
         if result.is_file():
             try:

@@ -6,31 +6,46 @@ a reason saying how to run it, so a plain ``pytest`` never starts load by surpri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import time
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..settings import SETTINGS_KEY
 from ..step_summary import append_step_summary, md_cell
-from .profiles import PROFILE_NAMES, build_profile, profile_allows
+from .profiles import (
+    PROFILE_NAMES,
+    PROFILES_MARKER,
+    RESTRICTING_MARKERS,
+    build_profile,
+    check_profile_names,
+    profile_allows,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from _pytest.terminal import TerminalReporter
     from pytest import Collector, Config
 
-    from ..settings import Settings
+    from ..settings import BaselineMode, Settings
+    from .baseline import Groups, Limit
     from .locust import LoadMetrics
     from .profiles import Profile
+    from .resources import Usage, Watcher
     from .thresholds import Exported, Result
 
 __all__ = ["LOAD_KEY", "LoadPlugin", "LoadState", "summary_rows"]
 
 #: The user_properties key a load item's key metrics travel under (also across xdist).
 PROPERTY = "tempo_load"
+
+#: The key of the load baselines in a worker's workerinput.
+WORKERINPUT_BASELINES = "tempo_load_baselines"
 
 SKIP_NO_PROFILE = (
     "load test: run with --load-profile=NAME (or ini load_profile), NAME one of "
@@ -45,6 +60,16 @@ class LoadState:
     profile: Profile | None
     time_scale: float
     k6_globs: tuple[str, ...]
+    baseline_mode: BaselineMode = "auto"
+    limits: tuple[Limit, ...] = ()
+    k6_binary: str | None = None
+    require: bool = False
+    watch: str | None = None
+    rss_limit: float | None = None
+    #: Item key -> the records of this run's shape (the controller's read of the store).
+    baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The rootdir, which relative PID files are read from.
+    root: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadState:
@@ -53,24 +78,80 @@ class LoadState:
             profile = build_profile(
                 settings.load_profile, settings.load_vus, settings.load_time_scale
             )
-        return cls(profile, settings.load_time_scale, settings.k6_scripts)
+        return cls(
+            profile,
+            settings.load_time_scale,
+            settings.k6_scripts,
+            baseline_mode=settings.load_baseline,
+            limits=settings.load_regression,
+            k6_binary=settings.k6_binary,
+            require=settings.load_require,
+            watch=settings.load_watch,
+            rss_limit=settings.load_rss_growth_limit,
+        )
 
     @property
     def time_limit(self) -> float:
         assert self.profile is not None
         return self.profile.time_limit(self.time_scale)
 
+    @property
+    def shape(self) -> str:
+        from .baseline import shape_key
+
+        assert self.profile is not None
+        return shape_key(self.profile.name, self.profile.vus, self.time_scale)
+
     def skip_reason(self, item: pytest.Item) -> str | None:
         if self.profile is None:
             return SKIP_NO_PROFILE
         markers = {mark.name for mark in item.iter_markers()}
-        if not profile_allows(self.profile.name, markers):
-            marked = sorted(markers.intersection(("load", "stress", "spike", "soak")))
-            return (
-                f"load test marked {', '.join(marked)}: not run with the "
-                f"{self.profile.name} profile"
-            )
+        chosen = item.get_closest_marker(PROFILES_MARKER)
+        named = None if chosen is None else tuple(chosen.args)
+        if named is not None:
+            problem = check_profile_names(named)
+            if problem:
+                pytest.fail(problem, pytrace=False)
+        if not profile_allows(self.profile.name, markers, named):
+            if named is not None:
+                marked = f"{PROFILES_MARKER}({', '.join(map(repr, named))})"
+            else:
+                marked = ", ".join(sorted(markers.intersection(RESTRICTING_MARKERS)))
+            return f"load test marked {marked}: not run with the {self.profile.name} profile"
         return None
+
+    def missing_engine(self, reason: str) -> str | None:
+        """Under ``load_require``, the failure for a test whose engine is missing (else it
+        skips with ``reason``)."""
+        return f"{reason} (ini load_require = true)" if self.require else None
+
+    @contextlib.contextmanager
+    def watching(self, target: object = None) -> Iterator[Watcher | None]:
+        """Sample the watched server during the block (``target``, else ini ``load_watch``)."""
+        from .resources import Watcher, WatchError, resolve
+
+        chosen = target if target is not None else self.watch
+        if chosen is None:
+            yield None
+            return
+        if isinstance(chosen, str) and not chosen.strip().isdigit() and self.root is not None:
+            chosen = self.root / chosen  # a PID file relative to the rootdir
+        problem = None
+        try:
+            process = resolve(chosen)
+        except WatchError as exc:
+            problem = str(exc)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+        with Watcher(process) as watcher:
+            yield watcher
+
+    def usage(self, watcher: Watcher | None, profile: Profile) -> Usage | None:
+        from .resources import window_for
+
+        if watcher is None:
+            return None
+        return watcher.usage(window_for(profile, watcher.stopped))
 
     def record(
         self,
@@ -80,22 +161,72 @@ class LoadState:
         results: Sequence[Result],
         seconds: float,
         summary: Mapping[str, float | None] | None = None,
-    ) -> None:
-        """Attach the key metrics to the item's report (plain data, so xdist carries it)."""
+        *,
+        key: str | None = None,
+        groups: Groups | None = None,
+        usage: Usage | None = None,
+        passed: bool = False,
+    ) -> str | None:
+        """Attach the key metrics to the item's report (plain data, so xdist carries it).
+
+        For a run that ``passed`` its thresholds, return why it fails all the same: a
+        regression against the baseline, a server that grew or died (None: it passes).
+        """
         if summary is None:
             summary = k6_summary(metrics or {})
-        item.user_properties.append(
-            (
-                PROPERTY,
-                {
-                    "engine": engine,
-                    "seconds": round(seconds, 2),
-                    "thresholds": len(results),
-                    "failed": sum(not r.passed for r in results),
-                    **summary,
-                },
-            )
-        )
+        data: dict[str, Any] = {
+            "engine": engine,
+            "seconds": round(seconds, 2),
+            "thresholds": len(results),
+            "failed": sum(not r.passed for r in results),
+            **summary,
+        }
+        problem = None
+        if usage is not None:
+            data.update(usage.summary())
+            data["usage"] = usage.describe()
+            problem = usage.failure(self.rss_limit)
+        if passed and groups is not None and self.profile is not None:
+            verdict, failure = self._baseline(key or item.nodeid, groups)
+            data.update(verdict)
+            problem = problem or failure
+        item.user_properties.append((PROPERTY, data))
+        return problem
+
+    def _baseline(self, key: str, groups: Groups) -> tuple[dict[str, Any], str | None]:
+        """The baseline verdict for the report, and the regression to fail with."""
+        from .baseline import compare, format_comparison
+
+        mode = self.baseline_mode
+        verdict: dict[str, Any] = {}
+        if mode == "off" or not groups:
+            return verdict, None
+        failure = None
+        if mode in ("auto", "compare"):
+            comparison = compare(groups, self.baselines.get(key, []), self.limits)
+            if comparison is None:
+                verdict["baseline"] = "recorded" if mode == "auto" else "none"
+                if mode == "compare":
+                    failure = (
+                        f"load baseline: none recorded for {self.shape}; record one with "
+                        "--load-baseline=update (or a run with the default auto mode)"
+                    )
+            elif comparison.regressions:
+                verdict["baseline"] = "regression"
+                failure = format_comparison(comparison, self.shape)
+            elif not comparison.rows and comparison.few:
+                verdict["baseline"] = "few"
+            else:
+                verdict["baseline"] = f"ok ({comparison.runs} runs)"
+        if mode in ("auto", "update") and failure is None:
+            verdict["record"] = {
+                "key": key,
+                "shape": self.shape,
+                "replace": mode == "update",
+                "record": {"at": round(time.time(), 3), "groups": groups},
+            }
+            verdict.setdefault("baseline", "recorded")
+        return verdict, failure
 
 
 def k6_summary(metrics: Mapping[str, Exported]) -> dict[str, float | None]:
@@ -141,6 +272,32 @@ def summary_rows(entries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[
     return rows
 
 
+def notes_lines(
+    entries: Sequence[tuple[str, str, Mapping[str, Any]]], problems: Sequence[str] = ()
+) -> list[str]:
+    """Lines under the "load" table: the baselines, each watched server, store problems."""
+    from .baseline import MIN_REQUESTS
+
+    lines: list[str] = []
+    verdicts = [str(data["baseline"]) for _, _, data in entries if data.get("baseline")]
+    if verdicts:
+        counts: dict[str, int] = {}
+        for verdict in verdicts:
+            word = verdict.split(" ")[0]
+            counts[word] = counts.get(word, 0) + 1
+        order = ("ok", "regression", "few", "recorded", "none")
+        names = {"ok": "within limits", "regression": "regressed", "recorded": "recorded",
+                 "none": "without a baseline",
+                 "few": f"not compared (under {MIN_REQUESTS} requests)"}  # fmt: skip
+        parts = [f"{counts[w]} {names[w]}" for w in order if w in counts]
+        lines.append("baselines: " + ", ".join(parts))
+    for nodeid, _, data in entries:
+        if data.get("usage"):
+            lines.append(f"server under {nodeid}: {data['usage']}")
+    lines += [f"tempo: {problem}" for problem in problems]
+    return lines
+
+
 def _text_table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -162,6 +319,76 @@ class LoadPlugin:
         self._config = config
         self._state = state
         self._seen: list[tuple[str, str, dict[str, Any]]] = []
+        #: (item key, shape, record, replace) of passing runs, written at the end.
+        self._records: list[tuple[str, str, dict[str, Any], bool]] = []
+        self._store_path: Path | None = None
+        self._problems: list[str] = []
+        state.root = config.rootpath
+        self._read_baselines()
+
+    def pytest_report_header(self) -> list[str]:
+        """Where k6 comes from, when load tests run: ``load: k6 /usr/bin/k6 (PATH)``."""
+        if self._state.profile is None:
+            return []
+        from .k6bin import locate
+
+        found = locate(self._state.k6_binary)
+        if found.path is None:
+            return [f"load: k6 not found ({found.problem or 'k6 items will skip'})"]
+        return [f"load: k6 {found.path} ({found.source})"]
+
+    def _read_baselines(self) -> None:
+        """Baselines of this run's shape: the controller reads the store, workers get them."""
+        state = self._state
+        if state.profile is None or state.baseline_mode == "off":
+            return
+        workerinput = getattr(self._config, "workerinput", None)
+        if workerinput is not None:
+            shipped = workerinput.get(WORKERINPUT_BASELINES)
+            state.baselines = dict(shipped) if isinstance(shipped, dict) else {}
+            return
+        self._store_path = self._baseline_path()
+        if self._store_path is None or state.baseline_mode == "update":
+            return
+        from .baseline import read_file
+
+        store, problem = read_file(self._store_path)
+        if problem:
+            self._problems.append(problem)
+        shape = state.shape
+        state.baselines = {key: shapes[shape] for key, shapes in store.items() if shape in shapes}
+
+    def _baseline_path(self) -> Path | None:
+        settings = self._config.stash[SETTINGS_KEY]
+        if settings.load_baseline_path is not None:
+            return self._config.rootpath / settings.load_baseline_path
+        cache = getattr(self._config, "cache", None)
+        if cache is None:  # -p no:cacheprovider
+            return None
+        folder: Path = cache.mkdir("tempo-load")
+        return folder / "baselines.json"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Ship this run's baselines to an xdist worker (workers never read the store)."""
+        node.workerinput[WORKERINPUT_BASELINES] = self._state.baselines
+
+    def pytest_sessionfinish(self) -> None:
+        if self._store_path is None or not self._records:
+            return
+        from .baseline import merge_into_file
+
+        problem = merge_into_file(self._store_path, self._records)
+        if problem:
+            self._problems.append(problem)
+
+    def pytest_sessionstart(self) -> None:
+        # The folders of engines whose pytest and supervisor were both killed (a supervisor
+        # removes them otherwise): once per run, by the controller.
+        if not hasattr(self._config, "workerinput"):
+            from .process import sweep_stale
+
+            sweep_stale()
 
     def pytest_collect_file(self, file_path: Path, parent: Collector) -> Collector | None:
         name = file_path.name
@@ -182,10 +409,12 @@ class LoadPlugin:
         """Run Locust users headless under the load profile, judged by k6-style thresholds.
 
         ``load_test(user, host=..., thresholds=..., profile=None, processes=1, timeout=None,
-        allow_empty=False)`` returns the measured :class:`~pytest_tempo.load.locust.LoadMetrics`
-        and fails the test with the threshold table when a threshold fails or no request
-        was made. ``user`` is a locustfile path (``"locustfile.py"`` or
-        ``"locustfile.py:UserClass"``) or a User class.
+        allow_empty=False, watch=None)`` returns the measured
+        :class:`~pytest_tempo.load.locust.LoadMetrics` and fails the test with the threshold
+        table when a threshold fails or no request was made, and with the baseline table on
+        a regression. ``user`` is a locustfile path (``"locustfile.py"`` or
+        ``"locustfile.py:UserClass"``) or a User class. ``watch`` (a PID, a
+        ``psutil.Process`` or a PID file) is the server whose CPU and RSS are sampled.
         """
         from .locust import LoadTestFailed, locust_available, run_locust
 
@@ -195,9 +424,13 @@ class LoadPlugin:
         if reason:
             pytest.skip(reason)
         unavailable = locust_available()
-        if unavailable:
+        # A missing engine under load_require fails the test when it calls load_test (a
+        # failure, not a set-up error); otherwise the test skips.
+        blocked = state.missing_engine(unavailable) if unavailable else None
+        if unavailable and not blocked:
             pytest.skip(unavailable)
         base = request.path.parent
+        calls = [0]
 
         def load_test(
             user: object,
@@ -208,7 +441,11 @@ class LoadPlugin:
             processes: int = 1,
             timeout: float | None = None,
             allow_empty: bool = False,
+            watch: object = None,
         ) -> LoadMetrics:
+            __tracebackhide__ = True
+            if blocked:
+                pytest.fail(blocked, pytrace=False)
             active = state.profile
             assert active is not None
             if isinstance(profile, str):
@@ -217,25 +454,38 @@ class LoadPlugin:
                 chosen = profile or active
             # Starting Python, Locust and its workers takes a few seconds of its own.
             limit = timeout if timeout is not None else chosen.time_limit(state.time_scale) + 10
-            metrics, report = run_locust(
-                user,
-                base=base,
-                profile=chosen,
-                host=host,
-                thresholds=thresholds,
-                processes=processes,
-                timeout=limit,
-                allow_empty=allow_empty,
-            )
+            calls[0] += 1
+            key = item.nodeid if calls[0] == 1 else f"{item.nodeid}#{calls[0]}"
+            with state.watching(watch) as watcher:
+                metrics, report = run_locust(
+                    user,
+                    base=base,
+                    profile=chosen,
+                    host=host,
+                    thresholds=thresholds,
+                    processes=processes,
+                    timeout=limit,
+                    allow_empty=allow_empty,
+                )
+            problem = None
             if metrics is not None:
-                state.record(
+                from .baseline import locust_groups
+
+                metrics.usage = state.usage(watcher, chosen)
+                problem = state.record(
                     item,
                     "locust",
                     None,
                     metrics.results,
                     metrics.seconds,
                     summary=metrics.summary(),
+                    key=key,
+                    groups=locust_groups(metrics.entries, metrics.seconds),
+                    usage=metrics.usage,
+                    passed=report is None and chosen == active,
                 )
+            if problem is not None:  # a server that leaked or died, shown with any threshold
+                report = problem if report is None else f"{report}\n\n{problem}"
             if report is not None:
                 raise LoadTestFailed(report)
             assert metrics is not None
@@ -250,6 +500,11 @@ class LoadPlugin:
         for key, value in report.user_properties:
             if key == PROPERTY and isinstance(value, dict):
                 self._seen.append((report.nodeid, report.outcome, value))
+                record = value.get("record")
+                if report.passed and isinstance(record, dict):
+                    self._records.append(
+                        (record["key"], record["shape"], record["record"], record["replace"])
+                    )
 
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "load" section (written in order by ``plugin.Sections``)."""
@@ -261,8 +516,15 @@ class LoadPlugin:
         terminalreporter.write_sep("=", title)
         for line in _text_table(rows):
             terminalreporter.write_line(line)
+        notes = notes_lines(self._seen, self._problems)
+        for line in notes:
+            terminalreporter.write_line(line)
         problem = append_step_summary(
-            f"### {title}\n\n" + "\n".join(_markdown_table(rows)) + "\n\n"
+            f"### {title}\n\n"
+            + "\n".join(_markdown_table(rows))
+            + "\n\n"
+            + "".join(f"- {md_cell(line)}\n" for line in notes)
+            + ("\n" if notes else "")
         )
         if problem:
             terminalreporter.write_line(f"tempo: {problem}", red=True)

@@ -21,22 +21,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
+    "PROFILES_MARKER",
     "PROFILE_NAMES",
+    "RESTRICTING_MARKERS",
     "Profile",
     "ProfileName",
     "Stage",
     "build_profile",
+    "check_profile_names",
     "profile_allows",
 ]
 
 ProfileName = Literal["smoke", "load", "stress", "spike", "soak"]
 PROFILE_NAMES: tuple[ProfileName, ...] = ("smoke", "load", "stress", "spike", "soak")
 
-#: Markers that restrict a test to the profiles of the same name.
-RESTRICTING_MARKERS = ("load", "stress", "spike", "soak")
+#: Markers that restrict a test to the profile of the same name. ``load`` is not one of them:
+#: it is the test *type* (the default ``test_types`` give it to everything in ``tests/load/``),
+#: and a test of that type runs under every profile.
+RESTRICTING_MARKERS = ("stress", "spike", "soak")
+#: The marker naming the profiles a test runs under: ``@pytest.mark.load_profiles("stress")``.
+PROFILES_MARKER = "load_profiles"
 
 
 @dataclass(frozen=True)
@@ -127,14 +137,36 @@ def build_profile(name: str, vus: int, time_scale: float = 1.0) -> Profile:
     return Profile(name, vus, _stages(*((s * time_scale, t) for s, t in pairs)))
 
 
-def profile_allows(profile: str, markers: frozenset[str] | set[str]) -> bool:
+def profile_allows(
+    profile: str,
+    markers: frozenset[str] | set[str],
+    named: Sequence[str] | None = None,
+) -> bool:
     """Whether a load test with ``markers`` runs under ``profile``.
 
-    ``smoke`` runs every load test (the check before any long run). Under another profile,
-    a test marked with any of ``load``, ``stress``, ``spike``, ``soak`` runs only if one of
-    them names the profile; a test with none of those markers runs under every profile.
+    ``named`` holds the profiles of a ``load_profiles(...)`` marker (None without one).
+    ``smoke`` runs every load test (the check before any long run). Under another profile a
+    test runs when ``load_profiles`` names it; without that marker, when none of the markers
+    ``stress``, ``spike``, ``soak`` is on the test or one of them names the profile. The type
+    marker ``load`` never restricts.
     """
     if profile == "smoke":
         return True
+    if named is not None:
+        return profile in named
     restricting = markers.intersection(RESTRICTING_MARKERS)
     return not restricting or profile in restricting
+
+
+def check_profile_names(names: Sequence[object]) -> str | None:
+    """Why the arguments of a ``load_profiles`` marker cannot be used, or None."""
+    if not names:
+        return f"{PROFILES_MARKER}() names no profile; expected one or more of " + ", ".join(
+            PROFILE_NAMES
+        )
+    for name in names:
+        if name not in PROFILE_NAMES:
+            return f"{PROFILES_MARKER}({name!r}): unknown profile; expected one of " + ", ".join(
+                PROFILE_NAMES
+            )
+    return None

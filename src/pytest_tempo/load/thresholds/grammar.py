@@ -1,4 +1,4 @@
-"""k6's threshold language: parse, check against metric types, evaluate, and report.
+"""k6's threshold language, parsed and checked against metric types.
 
 The grammar is k6's (``internal/metrics/thresholds_parser.go`` in k6 1.1)::
 
@@ -14,7 +14,8 @@ milliseconds.
 One deliberate difference from k6: a threshold on a metric that received no sample *fails*
 with "no samples" (k6 passes it), unless the caller allows empty metrics.
 
-Everything here is pure: plain data in, plain data out.
+Everything here is pure: plain data in, plain data out. :mod:`.series` holds the observed
+values and :mod:`.evaluate` judges them.
 """
 
 from __future__ import annotations
@@ -22,33 +23,23 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "KINDS",
     "OPERATORS",
-    "Counter",
-    "Exported",
     "Expression",
-    "Gauge",
-    "Histogram",
     "MetricKind",
     "MetricThresholds",
-    "Rate",
-    "Result",
     "Selector",
-    "Series",
     "Threshold",
     "ThresholdError",
-    "evaluate",
-    "format_table",
     "parse_duration",
     "parse_expression",
     "parse_selector",
     "parse_threshold",
     "parse_thresholds",
-    "percentile",
 ]
 
 MetricKind = Literal["counter", "gauge", "rate", "trend"]
@@ -337,260 +328,3 @@ def parse_thresholds(
                 _check_kind(threshold.expression, metric, kinds[selector.name])
         result.append(MetricThresholds(selector, parsed, source=metric))
     return tuple(result)
-
-
-# --- observed values ----------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[float], pct: float) -> float:
-    """k6's trend percentile: linear interpolation between closest ranks (0 when empty).
-
-    ``pct`` is 0 to 100. Same rule as k6's ``TrendSink.P``: index ``pct/100 * (n - 1)``.
-    """
-    n = len(sorted_values)
-    if n == 0:
-        return 0.0
-    if n == 1:
-        return float(sorted_values[0])
-    i = pct / 100.0 * (n - 1)
-    lo = math.floor(i)
-    hi = math.ceil(i)
-    low, high = sorted_values[lo], sorted_values[hi]
-    return low + (high - low) * (i - lo)
-
-
-class Series(Protocol):
-    """What is known about one (sub)metric after a run."""
-
-    @property
-    def kind(self) -> MetricKind: ...
-
-    @property
-    def samples(self) -> int: ...
-
-    def aggregate(self, key: str) -> float | None:
-        """The value of ``avg``, ``p(95)``, ``rate``, ... or None if it is not known."""
-        ...
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """A trend as value -> count (Locust's bucketed response times), in milliseconds.
-
-    ``total`` is the exact sum of the values when known (Locust keeps it), else the sum of
-    the bucketed values is used for ``avg``.
-    """
-
-    counts: Mapping[float, int]
-    total: float | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    kind: MetricKind = field(default="trend", init=False)
-
-    @property
-    def samples(self) -> int:
-        return sum(self.counts.values())
-
-    def _at_rank(self, ordered: list[tuple[float, int]], rank: int) -> float:
-        seen = 0
-        for value, count in ordered:
-            seen += count
-            if rank < seen:
-                return value
-        return ordered[-1][0]
-
-    def percentile(self, pct: float) -> float:
-        """:func:`percentile` over the values each repeated ``count`` times."""
-        ordered = sorted((v, c) for v, c in self.counts.items() if c > 0)
-        n = sum(c for _, c in ordered)
-        if n == 0:
-            return 0.0
-        if n == 1:
-            return ordered[0][0]
-        i = pct / 100.0 * (n - 1)
-        lo, hi = math.floor(i), math.ceil(i)
-        low, high = self._at_rank(ordered, lo), self._at_rank(ordered, hi)
-        return low + (high - low) * (i - lo)
-
-    def aggregate(self, key: str) -> float | None:
-        n = self.samples
-        if n == 0:
-            return 0.0
-        if key == "avg":
-            total = self.total
-            if total is None:
-                total = sum(v * c for v, c in self.counts.items())
-            return total / n
-        if key == "min":
-            return self.minimum if self.minimum is not None else self.percentile(0)
-        if key == "max":
-            return self.maximum if self.maximum is not None else self.percentile(100)
-        if key == "med":
-            return self.percentile(50)
-        if key == "count":
-            return float(n)
-        if key.startswith("p(") and key.endswith(")"):
-            return self.percentile(float(key[2:-1]))
-        return None
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A rate metric: ``trues`` of ``total`` samples were non-zero."""
-
-    trues: int
-    total: int
-    kind: MetricKind = field(default="rate", init=False)
-
-    @property
-    def samples(self) -> int:
-        return self.total
-
-    def aggregate(self, key: str) -> float | None:
-        if key == "rate":
-            return self.trues / self.total if self.total else 0.0
-        return None
-
-
-@dataclass(frozen=True)
-class Counter:
-    """A counter: its sum ``count`` over ``seconds`` of run (``rate`` is per second)."""
-
-    count: float
-    seconds: float
-    events: int = -1
-    kind: MetricKind = field(default="counter", init=False)
-
-    @property
-    def samples(self) -> int:
-        return int(self.count) if self.events < 0 else self.events
-
-    def aggregate(self, key: str) -> float | None:
-        if key == "count":
-            return self.count
-        if key == "rate":
-            return self.count / self.seconds if self.seconds > 0 else 0.0
-        return None
-
-
-@dataclass(frozen=True)
-class Gauge:
-    """A gauge: its last ``value``."""
-
-    value: float
-    samples: int = 1
-    kind: MetricKind = field(default="gauge", init=False)
-
-    def aggregate(self, key: str) -> float | None:
-        return self.value if key == "value" else None
-
-
-@dataclass(frozen=True)
-class Exported:
-    """One metric of k6's ``--summary-export`` JSON (rates keep their rate in ``value``)."""
-
-    kind: MetricKind
-    values: Mapping[str, float]
-    samples: int
-
-    @classmethod
-    def from_summary(cls, entry: Mapping[str, object]) -> Exported:
-        values = {k: float(v) for k, v in entry.items() if isinstance(v, (int, float))}
-        kind: MetricKind
-        if "passes" in values or "fails" in values:
-            kind = "rate"
-            samples = int(values.get("passes", 0) + values.get("fails", 0))
-            values["rate"] = values.get("value", 0.0)
-        elif "avg" in values or "med" in values:
-            kind = "trend"
-            samples = int(values.get("count", -1))
-        elif "count" in values:
-            kind = "counter"
-            samples = int(values["count"])
-        else:
-            kind = "gauge"
-            samples = 1
-        return cls(kind, values, samples)
-
-    def aggregate(self, key: str) -> float | None:
-        return self.values.get(key)
-
-
-# --- evaluation and the report -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Result:
-    """One threshold's outcome: the observed value (None when unknown) and why it failed."""
-
-    metric: str
-    threshold: str
-    observed: float | None
-    passed: bool
-    reason: str = ""
-    abort_on_fail: bool = False
-
-
-def evaluate(
-    sets: Sequence[MetricThresholds],
-    series: Mapping[str, Series],
-    *,
-    allow_empty: bool = False,
-    crossed: Mapping[tuple[str, str], bool] | None = None,
-) -> list[Result]:
-    """Evaluate every threshold against the ``series`` keyed by metric (selector text).
-
-    ``crossed`` gives an engine's own verdict per (metric, threshold) that wins over the
-    evaluation here (k6's summary export, where ``True`` means crossed). A metric with no
-    samples fails with "no samples" unless ``allow_empty``.
-    """
-    results = []
-    for mset in sets:
-        data = series.get(mset.metric) or series.get(mset.selector.text)
-        for threshold in mset.thresholds:
-            expr = threshold.expression
-            abort = threshold.abort_on_fail
-            if data is None or data.samples == 0:
-                observed = None if data is None else data.aggregate(expr.key)
-                ok = allow_empty
-                results.append(
-                    Result(mset.metric, expr.text, observed, ok, "" if ok else "no samples", abort)
-                )
-                continue
-            observed = data.aggregate(expr.key)
-            verdict = None if crossed is None else crossed.get((mset.metric, expr.text))
-            if verdict is not None:
-                ok = not verdict
-            elif observed is None:
-                results.append(
-                    Result(mset.metric, expr.text, None, False, f"{expr.key} not measured", abort)
-                )
-                continue
-            else:
-                ok = expr.holds(observed)
-            results.append(Result(mset.metric, expr.text, observed, ok, "", abort))
-    return results
-
-
-def format_value(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
-
-
-def format_table(results: Sequence[Result]) -> str:
-    """The failure report: metric, threshold, observed value, PASS/FAIL (and why)."""
-    rows = [("metric", "threshold", "observed", "result")]
-    for r in results:
-        verdict = "PASS" if r.passed else "FAIL"
-        if r.reason:
-            verdict += f" ({r.reason})"
-        rows.append((r.metric, r.threshold, format_value(r.observed), verdict))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = []
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(3)]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
-    return "\n".join(lines)

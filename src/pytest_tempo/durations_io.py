@@ -1,0 +1,334 @@
+"""The durations store on disk: where it lives, reading it safely, updating it without loss.
+
+Where: pytest's cache (``.pytest_cache/v/tempo/durations``), or the file of
+``durations_path`` (a file a team commits, one test per line). Beside the store, a folder of
+run journals holds a lock file: ``.pytest_cache/d/tempo-durations/`` for the cache, and
+``PATH.journal/`` (with a ``.gitignore`` of ``*``) for a ``durations_path`` file.
+
+How nothing is lost is in :mod:`pytest_tempo.durations_record`.
+
+Reading never raises: a missing store is empty; anything else wrong is one reason (a file
+over 128 MiB is not read at all; not UTF-8, not JSON, nested too deeply, not a store), and
+bad entries are dropped and counted (:func:`~pytest_tempo.durations.parse_document`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .durations import (
+    DOCUMENT_KEYS,
+    STORE_KEY,
+    VERSION,
+    Parsed,
+    Store,
+    parse_document,
+)
+
+try:
+    import fcntl  # noqa: F401  (only whether it exists)
+except ImportError:  # pragma: no cover - Windows
+    HAVE_FLOCK = False
+else:
+    HAVE_FLOCK = True
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pytest import Cache
+
+
+__all__ = [
+    "Location",
+    "decode",
+    "encode",
+    "load_document",
+    "load_file",
+    "open_store",
+    "output_path",
+    "read_text",
+    "save_file",
+    "store_path",
+]
+
+#: A store larger than this is not read (100,000 tests take about 20 MiB).
+MAX_BYTES = 128 * 1024 * 1024
+JOURNALS = "tempo-durations"
+#: The store inside a cache folder.
+IN_CACHE = ("v", *STORE_KEY.split("/"))
+#: What pytest writes into a new cache folder (``_pytest/cacheprovider.py``).
+CACHEDIR_FILES = {
+    "README.md": "# pytest cache directory #\n\n"
+    "This directory contains data from the pytest's cache plugin,\n"
+    "which provides the `--lf` and `--ff` options, as well as the `cache` fixture.\n\n"
+    "**Do not** commit this to version control.\n\n"
+    "See [the docs](https://docs.pytest.org/en/stable/how-to/cache.html) for more "
+    "information.\n",
+    ".gitignore": "# Created by pytest automatically.\n*\n",
+    "CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by pytest.\n"
+    "# For information about cache directory tags, see:\n"
+    "#\thttps://bford.info/cachedir/spec.html\n",
+}
+
+#: (device, inode, size, mtime) of a store file: changed by any rename over it.
+FileKey = tuple[int, int, int, int]
+
+
+def shown(path: Path) -> str:
+    """A path as the user gave it: relative to the current folder when under it."""
+    with contextlib.suppress(ValueError, OSError):
+        return str(path.absolute().relative_to(Path.cwd()))
+    return str(path)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one store lives: its file, the folder of journals and lock, its format."""
+
+    path: Path
+    journals: Path
+    #: one test per line (a committable ``durations_path`` file)
+    readable: bool = False
+    #: pytest's cache, which creates its folder (README, .gitignore) on first use
+    cache: Cache | None = None
+
+    @classmethod
+    def of_cache(cls, cache: Cache) -> Location:
+        # Cache._getvaluepath is private (_pytest/cacheprovider.py); the fallback finds the
+        # cache folder through the public Cache.mkdir, which creates d/NAME.
+        getter = getattr(cache, "_getvaluepath", None)
+        path = getter(STORE_KEY) if getter is not None else None
+        if not isinstance(path, Path):
+            path = cache.mkdir(JOURNALS).parent.parent.joinpath(*IN_CACHE)
+        return cls(path, path.parents[2] / "d" / JOURNALS, cache=cache)
+
+    @classmethod
+    def of_file(cls, path: Path) -> Location:
+        return cls(path, path.with_name(path.name + ".journal"), readable=True)
+
+    def prepare(self) -> None:
+        """Create the journals folder (and the cache folder); raise OSError."""
+        if self.cache is not None:
+            self.cache.mkdir(JOURNALS)
+            return
+        self.journals.mkdir(parents=True, exist_ok=True)
+        ignore = self.journals / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by pytest-tempo: run journals, never committed.\n*\n")
+
+
+# --- reading and writing ------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def read_text(path: Path, limit: int = MAX_BYTES) -> tuple[str | None, str | None, FileKey | None]:
+    """(text or None when missing, why it cannot be used, the key of the file read).
+
+    Only a regular file is read (a FIFO would block), and only when it is at most ``limit``
+    bytes; never raises.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None, None
+    except IsADirectoryError:  # pragma: no cover - Windows; POSIX opens folders
+        return None, "it is a folder", None
+    except OSError as exc:
+        return None, f"could not read it: {_reason(exc)}", None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None, "it is a folder", None
+        if not stat.S_ISREG(st.st_mode):
+            return None, "it is not a regular file", None
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if st.st_size > limit:
+            return None, f"it is {_size(st.st_size)}, over the {_size(limit)} a store may have", key
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, 1 << 24) or 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return None, f"it is over the {_size(limit)} a store may have", key
+    except OSError as exc:
+        return None, f"could not read it: {_reason(exc)}", None
+    finally:
+        os.close(fd)
+    try:
+        return b"".join(chunks).decode("utf-8"), None, key
+    except UnicodeDecodeError as exc:
+        return None, f"it is not UTF-8 text (byte {exc.start})", key
+
+
+def decode(text: str) -> Parsed:
+    """A store's text checked (see :func:`~pytest_tempo.durations.parse_document`)."""
+    # The parse makes a few hundred thousand containers, none in a cycle: without the
+    # cyclic collector's passes over them, a large store reads a fifth faster.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _decode(text)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _decode(text: str) -> Parsed:
+    try:
+        value: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Parsed(problem=f"it is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                      fresh=True)  # fmt: skip
+    except RecursionError:
+        return Parsed(problem="it is nested too deeply to be a store", fresh=True)
+    except ValueError as exc:  # an integer of thousands of digits, say
+        return Parsed(problem=f"it is not valid JSON ({str(exc)[:60]})", fresh=True)
+    return parse_document(value)
+
+
+def open_store(location: Location) -> tuple[Parsed, FileKey | None]:
+    """The store as it is now (empty when missing), and the key of the file read."""
+    text, problem, key = read_text(location.path)
+    if problem is not None:
+        return Parsed(problem=problem, fresh=True), key
+    if text is None:
+        return Parsed(), None
+    return decode(text), key
+
+
+def file_key(path: Path) -> FileKey | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def encode(
+    store: Store,
+    folded: list[str],
+    readable: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The store's text: compact JSON, or one test per line with sorted keys (``readable``).
+
+    ``extra``: other top-level keys of the document (records of other features), kept.
+    """
+    extra = {k: v for k, v in (extra or {}).items() if k not in DOCUMENT_KEYS}
+    if not readable:
+        # Unsorted: sorting 100,000 entries' keys would cost a third of the time.
+        value = {"version": VERSION, "folded": folded, **extra, "tests": store}
+        return json.dumps(value, separators=(",", ":"))
+    body = json.dumps(store, sort_keys=True, separators=(", ", ": "))
+    if store:
+        # '}, "' occurs only between two entries: entries hold lists, not objects, and a
+        # quote inside a node id is escaped.
+        body = "{\n" + body[1:-1].replace('}, "', '},\n"') + "\n}"
+    head = json.dumps({"version": VERSION, "folded": folded, **extra}, sort_keys=True)[:-1]
+    return f'{head},\n"tests": {body}}}\n'
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a temporary file beside ``path`` and rename it over ``path``; raise OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def unusable(location: Location, parsed: Parsed) -> str:
+    """The one line that says what was wrong with a store, and what was done about it."""
+    where = shown(location.path)
+    if parsed.fresh:
+        return f"the durations store {where} was unusable ({parsed.problem}); started a fresh one"
+    return f"the durations store {where} had bad entries ({parsed.problem}); dropped them"
+
+
+# --- store files for the command line ----------------------------------------------------
+
+
+def store_path(path: Path) -> Path:
+    """A store file given itself or the cache folder (``.pytest_cache``) that holds it."""
+    if path.is_dir():
+        return path.joinpath(*IN_CACHE)
+    return path
+
+
+def load_file(path: Path) -> Store:
+    """Read a store file or a cache folder's store; raise ValueError with a one-line reason."""
+    return load_document(path).store
+
+
+def load_document(path: Path) -> Parsed:
+    """:func:`load_file`, with the document's other parts (``folded``, ``extra``)."""
+    target = store_path(path)
+    text, problem, _ = read_text(target)
+    if problem is not None:
+        raise ValueError(f"{path} is not a durations store: {problem}")
+    if text is None:
+        if target != path:
+            raise ValueError(f"{path} is a folder without a durations store ({'/'.join(IN_CACHE)})")
+        raise ValueError(f"cannot read {path}: No such file or directory")
+    parsed = decode(text)
+    if parsed.fresh:
+        raise ValueError(f"{path} is not a durations store: {parsed.problem}")
+    if parsed.problem:
+        raise ValueError(f"{path} has bad entries: {parsed.problem}")
+    return parsed
+
+
+def output_path(out: Path) -> tuple[Path, bool]:
+    """Where ``merge -o OUT`` writes, and whether one test per line; raise ValueError.
+
+    A folder is a cache folder; a missing path is created as one, unless it names a file (an
+    extension such as ``.json``, or ends in ``v/tempo/durations``). An existing file is
+    replaced only when it names a file that way.
+    """
+    names_file = bool(out.suffix) or out.parts[-3:] == IN_CACHE
+    if out.is_dir():
+        return out.joinpath(*IN_CACHE), False
+    if out.exists() or out.is_symlink():
+        if not names_file:
+            raise ValueError(
+                f"{out} is a file, not a cache folder: remove it to create a cache folder "
+                "there, or name a store file with an extension such as .json"
+            )
+        return out, out.parts[-3:] != IN_CACHE
+    if names_file:
+        return out, out.parts[-3:] != IN_CACHE
+    try:
+        out.mkdir(parents=True)
+        for name, content in CACHEDIR_FILES.items():
+            (out / name).write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot create the cache folder {out}: {_reason(exc)}") from None
+    return out.joinpath(*IN_CACHE), False
+
+
+def save_file(path: Path, store: Store, readable: bool = False) -> None:
+    """Write a store file atomically (a temporary file renamed over it); raise OSError."""
+    write_atomic(path, encode(store, [], readable))

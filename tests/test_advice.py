@@ -548,13 +548,15 @@ def test_a_hostile_history_file_starts_again(pytester: pytest.Pytester) -> None:
 def test_merge_keeps_outcome_history_across_shards(tmp_path: Path) -> None:
     from pytest_tempo.advice.flaky import FILE, FOLDER, write_history
     from pytest_tempo.cli import main
-    from pytest_tempo.durations import save_file
 
     caches = []
     for n, runs in enumerate(("pfp", "pp")):
         cache = tmp_path / f"shard{n}" / ".pytest_cache"
         cache.mkdir(parents=True)
-        save_file(cache, {f"t.py::test_{n}": {"call": [1.0], "at": [float(n)]}})
+        store = cache / "v" / "tempo" / "durations"
+        store.parent.mkdir(parents=True)
+        tests = {f"t.py::test_{n}": {"call": [1.0], "at": [float(n)]}}
+        store.write_text(json.dumps({"version": 1, "tests": tests}))
         (cache / "d" / FOLDER).mkdir(parents=True)
         history = {f"t.py::test_{n}": {"fp": "f", "runs": runs, "at": float(n)}}
         write_history(cache / "d" / FOLDER / FILE, history)

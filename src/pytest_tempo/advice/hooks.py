@@ -39,7 +39,8 @@ class AdvicePlugin:
     def __init__(self, config: Config, timing: TimingPlugin, store: Mapping[str, Any] | None):
         self._config = config
         self._timing = timing
-        self._store = store or {}
+        # The recorded calls as read at the start: the store itself takes this run's in.
+        self._history = {n: tuple(e.get("call", ())) for n, e in (store or {}).items()}
         self._threshold = timing.threshold
         self._controller = not hasattr(config, "workerinput")
         self._configured = time.time()
@@ -202,7 +203,7 @@ class AdvicePlugin:
         )
         advice.slower = judge_slower(
             (
-                (t.nodeid, t.call, self._store.get(t.nodeid, {}).get("call", ()))
+                (t.nodeid, t.call, self._history.get(t.nodeid, ()))
                 for t in timings.values()
                 if t.ran_call
             ),

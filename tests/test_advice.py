@@ -254,8 +254,16 @@ def test_asyncio_sleep_is_counted(pytester: pytest.Pytester) -> None:
         test_async="""
         import asyncio
 
-        def test_waits():
-            asyncio.run(asyncio.sleep(0.3))
+        import pytest
+
+        @pytest.fixture
+        def loop():  # made outside the call, so the call is the sleep
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+        def test_waits(loop):
+            loop.run_until_complete(asyncio.sleep(0.3))
         """
     )
     result = pytester.runpytest("--slow-threshold=1", "--slow-report-json=report.json")
@@ -735,3 +743,22 @@ def test_outcomes_counted_as_pytests_summary_line(
     )
     page = (pytester.path / "run.html").read_text()
     assert "1 passed, 1 error, 1 skipped, 1 xfailed, 1 xpassed" in page
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_forecast_answers_steals_as_workers_do(seed: int) -> None:
+    """Duration scheduling steals queued tests back in the end-game; the replay answers as
+    xdist's workers do (it once answered "none" forever, and hung the run)."""
+    import random
+
+    from pytest_tempo.advice.parallel import _duration_maker
+
+    from .simulation import simulate
+
+    rng = random.Random(seed)
+    durations = [rng.lognormvariate(-8, 1) for _ in range(200)]  # trivial tests
+    ids = [f"test_{'one' if i < 100 else 'two'}.py::test_n[{i}]" for i in range(200)]
+    make = _duration_maker(dict(zip(ids, durations, strict=True)), {})
+    for workers in (2, 4, 8, 16):
+        expected = simulate(make, durations, workers, nodeids=ids).makespan
+        assert makespan(make, ids, durations, workers, 0.0) == pytest.approx(expected)

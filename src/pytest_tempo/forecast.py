@@ -79,7 +79,6 @@ class VirtualNode:
         self.queue.extend(range(self._size))
 
     def send_steal(self, indices: Sequence[int]) -> None:
-        # Steals are answered "nothing taken": the simulated end-game is conservative.
         self.steals.append(list(indices))
 
     def shutdown(self) -> None:
@@ -97,6 +96,8 @@ def makespan(
 
     ``make(config, workers)`` returns a scheduler; ``durations`` are the tests' seconds in
     collection order; each worker first spends ``start_up`` seconds (start and collection).
+    Steals are answered as xdist's workers answer them. Raises RuntimeError when the
+    scheduler does not finish within a generous number of steps.
     """
     config = VirtualConfig(workers)
     sched = make(config, workers)
@@ -111,11 +112,28 @@ def makespan(
     sequence = 0
     end = start_up
     shutting_down = False
-    while True:
+
+    bound = 100 * len(collection) + 10_000
+    answered = [0]
+
+    def answer_steals() -> None:
+        # As xdist/remote.py does: all the indices asked for, if all are still queued;
+        # otherwise none.
         for node in nodes:
-            for _ in node.steals:
-                sched.remove_pending_tests_from_node(node, [])
-            node.steals.clear()
+            while node.steals:
+                answered[0] += 1
+                if answered[0] > bound:
+                    raise RuntimeError("the scheduler kept asking for steals")
+                indices = node.steals.pop(0)
+                if all(i in node.queue for i in indices):
+                    node.queue = [i for i in node.queue if i not in indices]
+                    sched.remove_pending_tests_from_node(node, indices)
+                else:
+                    sched.remove_pending_tests_from_node(node, [])
+
+    # A scheduler that never finishes would hang the run: give up past a generous bound.
+    for _ in range(bound):
+        answer_steals()
         if not shutting_down and sched.tests_finished:
             shutting_down = True
             for node in nodes:
@@ -129,11 +147,12 @@ def makespan(
             node.running = index
             sequence += 1
             heapq.heappush(events, (clock + durations[index], sequence, n, index))
+        answer_steals()
         if not events:
-            break
+            return end
         clock, _, n, index = heapq.heappop(events)
         end = max(end, clock)
         node = nodes[n]
         node.running = None
         sched.mark_test_complete(node, index, durations[index])
-    return end
+    raise RuntimeError("the scheduler did not finish the simulated run")

@@ -254,7 +254,11 @@ class AdvicePlugin:
             return []
         from .flaky import fingerprints, judge_flaky, update_history
 
-        folder = cache.mkdir("tempo-outcomes")
+        try:
+            folder = cache.mkdir("tempo-outcomes")
+        except OSError as exc:  # the cache folder is a file, or not writable
+            self._problem = f"could not create it: {exc.strerror or exc}"
+            return []
         history, self._problem = update_history(
             folder, outcomes, fingerprints(outcomes, self._config.rootpath)
         )

@@ -127,10 +127,13 @@ def judge_parallel(
     duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
     load_make = _load_maker() if with_load else None
     rows = []
-    for n in workers:
-        ours = makespan(duration_make, ids, seconds, n, start_up)
-        theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
-        rows.append(Row(n, ours, theirs))
+    try:
+        for n in workers:
+            ours = makespan(duration_make, ids, seconds, n, start_up)
+            theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
+            rows.append(Row(n, ours, theirs))
+    except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
+        return None
     best = min(r.duration for r in rows)
     if now - best < max(GAIN * now, threshold):
         return None

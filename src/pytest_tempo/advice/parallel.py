@@ -22,7 +22,7 @@ __all__ = ["WORKERS", "Forecast", "Row", "bundle", "judge_parallel"]
 WORKERS = (2, 4, 8, 16)
 #: Past this many tests, the smallest are replayed in bundles (in collection order), so a
 #: forecast of a large suite stays a fraction of a second.
-MAX_UNITS = 200
+MAX_UNITS = 100
 #: A row is worth showing when it saves this share of the wall time, and the threshold.
 GAIN = 0.2
 #: Doubling the workers "stops paying" when it saves less than this share.
@@ -82,11 +82,14 @@ def bundle(
 def _duration_maker(
     totals: Mapping[str, float], shared: Mapping[str, float]
 ) -> Callable[[Any, int], Any]:
-    from ..durations import Snapshot
-    from ..scheduling import DurationScheduling, SchedulingPlugin
+    from ..scheduling import DurationScheduling, plan_units
 
-    plugin = SchedulingPlugin(Snapshot(totals=dict(totals), shared=dict(shared)), ())
-    return lambda config, n: DurationScheduling(config, QUIET, plugin.plan, n)
+    # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
+    # longest first.
+    def plan(collection: Sequence[str], workers: int) -> Any:
+        return plan_units(collection, totals, (), shared, workers)
+
+    return lambda config, n: DurationScheduling(config, QUIET, plan, n)
 
 
 def _load_maker() -> Callable[[Any, int], Any] | None:

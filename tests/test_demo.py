@@ -25,7 +25,7 @@ def demo(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_demo_runs_smoke_first_and_slow_last(demo: pytest.Pytester) -> None:
     result = demo.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=13, skipped=2)  # the load tests wait for --load-profile
+    result.assert_outcomes(passed=14, skipped=2)  # the load tests wait for --load-profile
     result.stdout.fnmatch_lines([f"tempo {__version__}: order=tiers, test-types=4, *"])
     ran = [line.split(" ")[0] for line in result.outlines if line.endswith(" PASSED")]
     assert ran[0] == "tests/smoke/test_health.py::test_service_answers"
@@ -49,7 +49,7 @@ def test_demo_runs_smoke_first_and_slow_last(demo: pytest.Pytester) -> None:
             "type         tests  passed  failed  skipped  seconds",
             "unit             4       4       0        0    *s",
             "integration      4       4       0        0    *s",
-            "smoke            1       1       0        0    *s",
+            "smoke            2       2       0        0    *s",
             "load             2       0       0        2    *s",
             "db               4       4       0        0    *s",
             "other            4       4       0        0    *s",
@@ -68,3 +68,10 @@ def test_demo_meets_its_coverage_floors(demo: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["type * seconds  coverage", "unit             4       4       0        0    *s      100%"]
     )
+
+
+def test_demo_skipped_load_test_starts_no_server(demo: pytest.Pytester) -> None:
+    """Without --load-profile the load test is skipped before the app's fixture is set up."""
+    result = demo.runpytest_subprocess("--setup-show", "tests/load/test_shop_load.py")
+    result.assert_outcomes(skipped=1)
+    assert "app_url" not in result.stdout.str()

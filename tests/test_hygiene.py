@@ -800,7 +800,7 @@ def test_turned_off(pytester: pytest.Pytester, args: list[str]) -> None:
     assert result.ret == pytest.ExitCode.OK
     assert "hygiene" not in result.stdout.str()
     # The rest of the plugin still runs.
-    result.stdout.fnmatch_lines(["*= slow tests =*"])
+    result.stdout.fnmatch_lines(["*= test types =*"])
 
 
 @xdist_params
@@ -861,3 +861,22 @@ def test_plugin_registered_by_name(pytester: pytest.Pytester) -> None:
     assert config.pluginmanager.has_plugin("tempo-hygiene")
     config = pytester.parseconfigure("-o", "tempo_hygiene=off")
     assert not config.pluginmanager.has_plugin("tempo-hygiene")
+
+
+def test_long_blocks_are_summed_up_per_file_and_capped() -> None:
+    ids = [
+        Finding("ids", f"tests/test_{m}.py::test_{i}", "ids of argument x", f"tests/test_{m}.py",
+                i, 3, (f"tests/test_{m}.py::test_{i}[x0]",))
+        for m in range(12) for i in range(2)
+    ]  # fmt: skip
+    reasons = [Finding("reason", f"t.py::test_{i}", "@pytest.mark.skip", "t.py", i, 1)
+               for i in range(11)]  # fmt: skip
+    lines = render_terminal(ids + reasons, rows=10)
+    start = lines.index("parametrized tests with unreadable ids:")
+    assert lines[start + 1] == (
+        "  tests/test_0.py: 2 parametrized tests (6 ids, such as tests/test_0.py::test_0[x0])"
+    )
+    assert lines[start + 11] == "  (2 more; -v shows all)"
+    assert "  (1 more; -v shows all)" in lines  # the eleventh skip without a reason
+    everything = render_terminal(ids + reasons, rows=None)
+    assert len(everything) == 1 + 11 + 1 + 24 + 1

@@ -314,7 +314,7 @@ def test_wheel_runs_the_demo_in_a_fresh_environment(venv: Path, demo_run: DemoRu
             "PASS: 2 of 2 coverage floors met",
         ]
     )
-    output.fnmatch_lines(["*= 13 passed, 2 skipped in *"])
+    output.fnmatch_lines(["*= 14 passed, 2 skipped in *"])
 
 
 def test_wheel_shows_the_test_types_summary(demo_run: DemoRun) -> None:

@@ -44,9 +44,9 @@ def page_of(
     timings: list[TestTiming],
     fixtures: list[FixtureTiming] | None = None,
     threshold: float = 1.0,
-    **kwargs: str,
+    title: str = "pytest-tempo run",
 ) -> str:
-    return render_html(summarize(timings, fixtures or [], threshold), timings, **kwargs)
+    return render_html(summarize(timings, fixtures or [], threshold), timings, title=title)
 
 
 def svg_of(page: str) -> ET.Element:

@@ -95,7 +95,7 @@ def test_render_terminal_rows_limit_and_footer() -> None:
     summary = summarize([timing("t::a", 2.0), timing("t::b", 3.0, True), timing("t::c", 0.2)],
                         [], 1.0)  # fmt: skip
     lines = render_terminal(summary, rows=1)
-    assert lines[0].split() == ["call", "setup", "teardown", "slow?", "test"]
+    assert lines[0].split() == ["call", "setup", "teardown", "marked", "slow", "test"]
     assert lines[1].split() == ["3.00s", "0.01s", "0.00s", "yes", "t::b"]
     assert lines[2] == "(1 more; --slow-report=all shows all)"
     assert lines[3] == "2 of 3 tests slow (call over 1.00s): 5.02s, 96% of 5.23s in all"
@@ -119,9 +119,44 @@ def test_render_terminal_stale_markers() -> None:
         recorded={"t::b": 0.01},
     )
     assert render_terminal(summary, 10)[1:] == [
-        "these may not need the slow marker (call under 0.10s):",
+        "these may not need the slow marker (call and shared set-up under 0.10s):",
         "  t::a (0.05s)",
     ]
+
+
+def test_stale_marker_counts_the_shared_set_up_the_test_triggered() -> None:
+    """A slow-marked test whose time is in the module fixture it set up is not stale."""
+    quick_call = TestTiming("t::a", call=0.01, marked_slow=True, ran_call=True, shared=0.5)
+    quick_all = TestTiming("t::b", call=0.01, marked_slow=True, ran_call=True, shared=0.02)
+    summary = summarize([quick_call, quick_all], [], 1.0)
+    assert [t.nodeid for t in summary.stale] == ["t::b"]
+
+
+def test_long_lists_are_capped_like_the_table() -> None:
+    summary = summarize([timing(f"t::{i:02}", 2.0) for i in range(14)], [], 1.0)
+    lines = render_terminal(summary, rows=3)
+    start = lines.index("mark these slow (call over 1.00s, not marked slow):")
+    assert lines[start + 1 :] == [
+        "  t::00 (2.00s)", "  t::01 (2.00s)", "  t::02 (2.00s)",
+        "  (11 more; --slow-report=all shows all)",
+    ]  # fmt: skip
+    assert len(render_terminal(summary, rows=None)) == 1 + 14 + 1 + 1 + 14
+
+
+def test_slow_fixtures_heading_by_scope() -> None:
+    def heading(*scopes: str) -> str:
+        fixtures = [FixtureTiming(f"f{i}", s, "", 1, 2.0, 2.0) for i, s in enumerate(scopes)]
+        return render_terminal(summarize([], fixtures, 1.0), 10)[-1 - len(scopes)]
+
+    assert heading("session") == "slow fixtures (set-up over 1.00s, charged to the fixture):"
+    assert heading("function") == (
+        "slow fixtures (set-up over 1.00s, function scope: in the setup time of each test "
+        "that used it):"
+    )
+    assert heading("module", "function") == (
+        "slow fixtures (set-up over 1.00s, shared ones charged to the fixture, "
+        "function-scoped ones to each test's setup):"
+    )
 
 
 def test_render_markdown() -> None:
@@ -146,8 +181,8 @@ def test_report_rows_order_and_footer(pytester: pytest.Pytester, xdist_args: lis
     result.assert_outcomes(passed=5)
     lines = section(result)
     header = lines[0].split()
-    assert header == ["call", "setup", "teardown", *(["worker"] if xdist_args else []), "slow?",
-                      "test"]  # fmt: skip
+    assert header == ["call", "setup", "teardown", *(["worker"] if xdist_args else []),
+                      "marked", "slow", "test"]  # fmt: skip
     rows = [line.split() for line in lines[1:3]]
     assert [(r[-2], r[-1]) for r in rows] == [
         ("no", "test_suite.py::test_unmarked_slow"),
@@ -451,7 +486,7 @@ def test_report_hidden_with_zero_or_when_nothing_ran(
     pytester.makepyfile(test_a="def test_1(): pass\n")
     result = pytester.runpytest(*args)
     assert " slow tests " not in result.stdout.str()
-    assert " slow tests " in pytester.runpytest().stdout.str()
+    assert " slow tests " in pytester.runpytest("--slow-threshold=0").stdout.str()
 
 
 def test_timing_switched_off(pytester: pytest.Pytester) -> None:
@@ -530,5 +565,8 @@ def test_stale_marker_needs_the_recorded_runs_fast_too(pytester: pytest.Pytester
     result = pytester.runpytest("--slow-threshold=2")
     result.assert_outcomes(passed=2)
     lines = section(result)
-    assert lines[1:] == ["these may not need the slow marker (call under 0.20s):", lines[2]]
+    assert lines[1:] == [
+        "these may not need the slow marker (call and shared set-up under 0.20s):",
+        lines[2],
+    ]
     assert re.fullmatch(r"  test_a\.py::test_always_fast \(0\.\d\ds\)", lines[2])

@@ -233,11 +233,11 @@ def project(pytester: pytest.Pytester) -> None:
 
 SECTION = [
     "*= test types =*",
-    "type         tests  passed  failed  skipped  seconds*",
-    "unit             4       1       1        2    *s*",
-    "integration      1       1       0        0    *s*",
-    "db               1       1       0        0    *s*",
-    "other            1       1       0        0    *s*",
+    "type         tests  passed  failed  skipped  xfailed  seconds*",
+    "unit             4       1       1        1        1    *s*",
+    "integration      1       1       0        0        0    *s*",
+    "db               1       1       0        0        0    *s*",
+    "other            1       1       0        0        0    *s*",
     "(a test carrying two type markers counts under each)",
 ]
 
@@ -271,11 +271,11 @@ def test_coverage_column_from_test_contexts(
     result.stdout.fnmatch_lines(
         [
             "*= test types =*",
-            "type         tests  passed  failed  skipped  seconds  coverage",
-            "unit             4       1       1        2    *s     50.0%",
-            "integration      1       1       0        0    *s     66.7%",
-            "db               1       1       0        0    *s     66.7%",
-            "other            1       1       0        0    *s      100%",
+            "type         tests  passed  failed  skipped  xfailed  seconds  coverage",
+            "unit             4       1       1        1        1    *s     50.0%",
+            "integration      1       1       0        0        0    *s     66.7%",
+            "db               1       1       0        0        0    *s     66.7%",
+            "other            1       1       0        0        0    *s      100%",
             "(a test carrying two type markers counts under each)",
             "(coverage: of the files a type's tests ran, the statements they ran)",
         ]
@@ -290,8 +290,8 @@ def test_coverage_without_test_contexts_says_how_to_get_the_column(
     result = pytester.runpytest_subprocess("--cov=app", "--cov-report=")
     result.stdout.fnmatch_lines(
         [
-            "type         tests  passed  failed  skipped  seconds",
-            "unit             4       1       1        2    *s",
+            "type         tests  passed  failed  skipped  xfailed  seconds",
+            "unit             4       1       1        1        1    *s",
             "*",
             "*",
             "*",
@@ -313,9 +313,10 @@ def test_summary_goes_to_the_github_step_summary(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     pytester.runpytest(*xdist_args)
     text = summary.read_text()
-    assert "### Test types\n\n| type | tests | passed | failed | skipped | seconds |\n" in text
-    assert "| `unit` | 4 | 1 | 1 | 2 | " in text
-    assert "| `other` | 1 | 1 | 0 | 0 | " in text
+    head = "| type | tests | passed | failed | skipped | xfailed | seconds |"
+    assert f"### Test types\n\n{head}\n" in text
+    assert "| `unit` | 4 | 1 | 1 | 1 | 1 | " in text
+    assert "| `other` | 1 | 1 | 0 | 0 | 0 | " in text
 
 
 def test_untyped_suite_has_one_row(pytester: pytest.Pytester) -> None:

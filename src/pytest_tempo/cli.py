@@ -62,12 +62,40 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(f"pytest-tempo merge: {len(merged)} tests from {len(stores)} stores into {args.output}")
+    problem = _merge_outcomes(args.inputs, args.output)
+    if problem:
+        print(f"pytest-tempo merge: {problem}", file=sys.stderr)
+        return 2
     verdict = verify_runs(runs, required=args.verify)
     if verdict is None:
         return 0
     for line in verdict.lines:
         print(f"pytest-tempo merge: {line}", file=sys.stdout if verdict.ok else sys.stderr)
     return 0 if verdict.ok else 1
+
+
+def _merge_outcomes(inputs: list[Path], output: Path) -> str | None:
+    """Join the outcome histories (the advice's flaky tests) of the input cache folders into
+    the output cache folder; a problem in one line, or None."""
+    from .advice.flaky import FILE, FOLDER, merge_histories, read_history, write_history
+
+    histories = []
+    for path in inputs:
+        if not path.is_dir():
+            continue
+        history, problem = read_history(path / "d" / FOLDER / FILE)
+        if problem:
+            return problem
+        histories.append(history)
+    if not histories or not output.is_dir():
+        return None
+    target = output / "d" / FOLDER / FILE
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_history(target, merge_histories(histories))
+    except OSError as exc:
+        return f"cannot write {target}: {exc.strerror or exc}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,8 @@ from .timing import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
     from .durations import Store
@@ -45,12 +47,15 @@ LOAD = "tempo-load"
 #: Reads load metrics off test reports; registered only with a load profile.
 LOAD_REPORTS = "tempo-load-reports"
 HYGIENE = "tempo-hygiene"
+ADVICE = "tempo-advice"
 #: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
 SIGNALS = "tempo-signals"
 #: Writes the features' sections after pytest's summary, in the order of SECTIONS.
 SECTIONS_WRITER = "tempo-sections"
+#: Repeats failed gates and written files in the last lines before pytest's summary line.
+CLOSING = "tempo-closing"
 #: The features that write a section after pytest's summary, in the order of the sections.
-SECTIONS = (TIMING, COVERAGE, SUMMARY, HYGIENE, LOAD)
+SECTIONS = (TIMING, ADVICE, COVERAGE, SUMMARY, HYGIENE, LOAD)
 #: The key of the durations snapshot in a worker's workerinput.
 WORKERINPUT_DURATIONS = "tempo_durations"
 
@@ -71,6 +76,7 @@ def pytest_configure(config: Config) -> None:
     if config.pluginmanager.is_blocked(TIMING):
         check_timing_off(config)
     config.pluginmanager.register(Sections(), SECTIONS_WRITER)
+    config.pluginmanager.register(ClosingLines(), CLOSING)
     config.stash[SETTINGS_KEY] = settings
     register_markers(config, marker_lines(settings))
     manager = config.pluginmanager
@@ -83,6 +89,8 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     timing = TimingPlugin(config, settings, recorder, problem, snapshot.calls)
+    if settings.advice == "on" and not manager.is_blocked(TIMING):
+        _register_advice(config, timing, store)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
@@ -116,6 +124,19 @@ def pytest_configure(config: Config) -> None:
         from .hygiene import HygienePlugin
 
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
+
+
+def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) -> None:
+    """The advice reads the timing feature's measurements: registered before it, so its
+    report hooks run after the timing's (pluggy calls the last registered first)."""
+    from .advice import AdvicePlugin
+    from .timing import HTML_EXTRAS, REPORT_EXTRAS
+
+    advice = AdvicePlugin(config, timing, store)
+    if config.pluginmanager.register(advice, ADVICE) is None:  # -p no:tempo-advice
+        return
+    config.stash.setdefault(REPORT_EXTRAS, {})["advice"] = advice.json_part
+    config.stash.setdefault(HTML_EXTRAS, {})["advice"] = advice.html_part
 
 
 def _durations(
@@ -152,6 +173,24 @@ class Sections:
             write = getattr(manager.get_plugin(name), "terminal_section", None)
             if write is not None:
                 write(terminalreporter)
+
+
+class ClosingLines:
+    """Repeats what must not be missed in the last lines before pytest's summary line: the
+    gates that failed the run and the files written, feature by feature in section order.
+
+    An outermost (tryfirst) wrapper: after its yield, pytest's short test summary is written.
+    """
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: TerminalReporter) -> Generator[None]:
+        result = yield
+        manager = terminalreporter.config.pluginmanager
+        for name in SECTIONS:
+            closing = getattr(manager.get_plugin(name), "closing_lines", None)
+            for line, failed in closing() if closing is not None else ():
+                terminalreporter.write_line(line, red=failed, bold=failed)
+        return result
 
 
 class XdistHooks:

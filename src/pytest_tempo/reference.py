@@ -61,7 +61,11 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.LOAD_REPORTS: "reads load tests' metrics off their reports (registered only with "
     "`--load-profile`)",
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
+    plugin.ADVICE: 'the "advice" section: fixture scope, sleeping tests, what `-n` buys, '
+    "tests that got slower, flaky tests (registered unless `tempo_advice = off`)",
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",
+    plugin.CLOSING: "repeats failed gates and the files written in the last lines before "
+    "pytest's summary line",
     plugin.SIGNALS: "SIGTERM and SIGHUP stop the run with the clean-up of Ctrl-C, then exit "
     "with 128 + the signal (143, 129)",
 }

@@ -52,6 +52,8 @@ DIST_MODES: tuple[DistMode, ...] = ("off", "duration")
 ORDER_MODES: tuple[OrderMode, ...] = ("tiers", "durations", "off")
 HygieneMode = Literal["off", "report", "strict"]
 HYGIENE_MODES: tuple[HygieneMode, ...] = ("off", "report", "strict")
+AdviceMode = Literal["on", "off"]
+ADVICE_MODES: tuple[AdviceMode, ...] = ("on", "off")
 BaselineMode = Literal["auto", "compare", "update", "off"]
 BASELINE_MODES: tuple[BaselineMode, ...] = ("auto", "compare", "update", "off")
 
@@ -132,6 +134,7 @@ class Settings:
     load_watch: str | None = None
     load_rss_growth_limit: float | None = None
     hygiene: HygieneMode = "report"
+    advice: AdviceMode = "on"
     #: (field, message) of values from a shared environment variable that the option cannot
     #: use: the feature reports them when it is used (see ``Option.shared_env``).
     deferred: tuple[tuple[str, str], ...] = ()
@@ -288,6 +291,7 @@ def parse_seconds(raw: str) -> float:
 
 parse_dist = one_of(DIST_MODES)
 parse_hygiene = one_of(HYGIENE_MODES)
+parse_advice = one_of(ADVICE_MODES)
 
 
 def parse_report_rows(raw: str) -> int | None:
@@ -932,6 +936,16 @@ OPTIONS: tuple[Option, ...] = (
         help="Hygiene checks (skips and xfails without a reason, non-strict xfail, "
         "unregistered markers, unreadable parametrize ids): `off`, `report`, or `strict` "
         "(findings fail the run).",
+    ),
+    Option(
+        field="advice",
+        ini="tempo_advice",
+        default="on",
+        parse=parse_advice,
+        kind="`on` or `off`",
+        example='`tempo_advice = "off"`',
+        help="The advice section: fixtures worth a wider scope, tests that sleep, what `-n` "
+        "would buy, tests that got slower, and flaky tests by their recorded outcomes.",
     ),
 )
 

@@ -46,6 +46,9 @@ _CALL_KEY = pytest.StashKey[float]()
 #: Parts other features add to the ``--slow-report-json`` document: key -> a function giving
 #: the value at the end of the session (None leaves the key out).
 REPORT_EXTRAS = pytest.StashKey[dict[str, Callable[[], object]]]()
+#: Parts other features add to the ``--tempo-html`` page: key -> a function giving an HTML
+#: fragment at the end of the session ("" leaves it out).
+HTML_EXTRAS = pytest.StashKey[dict[str, Callable[[], str]]]()
 #: Keys of xdist's workeroutput: what a worker tells the controller about its collection.
 WORKER_COLLECTED = "tempo_collected"
 WORKER_FILTERED = "tempo_filtered"
@@ -68,7 +71,8 @@ class TestTiming:
     #: wall-clock start of the setup and end of the teardown (epoch seconds)
     start: float = 0.0
     stop: float = 0.0
-    #: passed, failed, skipped or error (a failure outside the call phase)
+    #: as pytest's summary line counts it: passed, failed, error (a failure outside the call
+    #: phase), skipped, xfailed or xpassed
     outcome: str = "passed"
     #: the test-type markers the test carries (unit, integration, ... from test_types)
     types: tuple[str, ...] = ()
@@ -119,8 +123,9 @@ def summarize(
 ) -> TimingSummary:
     """Slow tests (call over the threshold, slowest first), unmarked and stale markers.
 
-    A test marked slow is stale when its call took under a tenth of the threshold in this run
-    and, where earlier runs were recorded, in those too (``recorded``: median call seconds).
+    A test marked slow is stale when its call, with the module, class or session fixture
+    set-up it triggered, took under a tenth of the threshold in this run and, where earlier
+    runs were recorded, in those too (``recorded``: median call seconds).
     """
     recorded = recorded or {}
     every = list(timings)
@@ -133,7 +138,10 @@ def summarize(
         (
             t
             for t in every
-            if t.marked_slow and t.ran_call and t.call < fast and recorded.get(t.nodeid, 0.0) < fast
+            if t.marked_slow
+            and t.ran_call
+            and t.call + t.shared < fast
+            and recorded.get(t.nodeid, 0.0) < fast
         ),
         key=lambda t: t.nodeid,
     )
@@ -159,13 +167,17 @@ def summarize(
 
 
 def outcome_of(report: TestReport, before: str) -> str:
-    """A test's outcome so far, given one more phase report (pytest's own terms)."""
+    """A test's outcome so far, given one more phase report, in the terms of pytest's summary
+    line: passed, failed, error (a failure outside the call), skipped, xfailed, xpassed."""
     if before in ("failed", "error"):
         return before
     if report.failed:
         return "failed" if report.when == "call" else "error"
+    expected_failure = hasattr(report, "wasxfail")
     if report.skipped and before == "passed":
-        return "skipped"
+        return "xfailed" if expected_failure else "skipped"
+    if expected_failure and report.passed and report.when == "call":
+        return "xpassed"
     return before
 
 
@@ -173,20 +185,33 @@ def _seconds(value: float) -> str:
     return f"{value:.2f}s"
 
 
+def is_empty(summary: TimingSummary) -> bool:
+    """Nothing to show: no slow test, no stale marker, no slow fixture."""
+    return not (summary.slow or summary.stale or summary.fixtures)
+
+
+def _capped(lines: list[str], rows: int | None, more: str) -> list[str]:
+    if rows is None or len(lines) <= rows:
+        return lines
+    return [*lines[:rows], f"  ({len(lines) - rows} more; {more})"]
+
+
 def render_terminal(summary: TimingSummary, rows: int | None) -> list[str]:
-    """The lines of the "slow tests" section; ``rows`` limits the table (None: all)."""
+    """The lines of the "slow tests" section; ``rows`` limits the table and the lists
+    (None: all)."""
     threshold = _seconds(summary.threshold)
+    every = "--slow-report=all shows all"
     shown = summary.slow if rows is None else summary.slow[:rows]
     with_worker = any(t.worker != "master" for t in summary.slow)
     lines: list[str] = []
     if shown:
         head = f"{'call':>8} {'setup':>8} {'teardown':>8}"
         head += f"  {'worker':<7}" if with_worker else ""
-        lines.append(f"{head}  {'slow?':<5}  test")
+        lines.append(f"{head}  {'marked slow':<11}  test")
         for t in shown:
             row = f"{_seconds(t.call):>8} {_seconds(t.setup):>8} {_seconds(t.teardown):>8}"
             row += f"  {t.worker:<7}" if with_worker else ""
-            lines.append(f"{row}  {'yes' if t.marked_slow else 'no':<5}  {t.nodeid}")
+            lines.append(f"{row}  {'yes' if t.marked_slow else 'no':<11}  {t.nodeid}")
         if len(shown) < len(summary.slow):
             lines.append(f"({len(summary.slow) - len(shown)} more; --slow-report=all shows all)")
     share = 100 * summary.slow_total / summary.total if summary.total else 0.0
@@ -196,20 +221,38 @@ def render_terminal(summary: TimingSummary, rows: int | None) -> list[str]:
     )
     if summary.unmarked:
         lines.append(f"mark these slow (call over {threshold}, not marked slow):")
-        lines.extend(f"  {t.nodeid} ({_seconds(t.call)})" for t in summary.unmarked)
+        unmarked = [f"  {t.nodeid} ({_seconds(t.call)})" for t in summary.unmarked]
+        lines.extend(_capped(unmarked, rows, every))
     if summary.stale:
         fast = _seconds(summary.threshold / 10)
-        lines.append(f"these may not need the slow marker (call under {fast}):")
-        lines.extend(f"  {t.nodeid} ({_seconds(t.call)})" for t in summary.stale)
+        lines.append(f"these may not need the slow marker (call and shared set-up under {fast}):")
+        stale = [f"  {t.nodeid} ({_seconds(t.call + t.shared)})" for t in summary.stale]
+        lines.extend(_capped(stale, rows, every))
     if summary.fixtures:
-        lines.append(f"slow fixtures (set-up over {threshold}, charged to the fixture):")
+        lines.append(fixtures_heading(summary))
+        listed = []
         for f in summary.fixtures:
             times = "once" if f.count == 1 else f"{f.count} times"
             where = f" in {f.baseid}" if f.baseid else ""
-            lines.append(
+            listed.append(
                 f"  {_seconds(f.longest):>8}  {f.scope:<8} {f.name}{where} (set up {times})"
             )
+        lines.extend(_capped(listed, rows, every))
     return lines
+
+
+def fixtures_heading(summary: TimingSummary) -> str:
+    """Where the listed fixtures' set-up time went: a shared (session, package, module,
+    class) fixture's to the fixture, a function-scoped one's to each test's setup."""
+    threshold = _seconds(summary.threshold)
+    scopes = {f.scope in SHARED_SCOPES for f in summary.fixtures}
+    if scopes == {True}:
+        where = "charged to the fixture"
+    elif scopes == {False}:
+        where = "function scope: in the setup time of each test that used it"
+    else:
+        where = "shared ones charged to the fixture, function-scoped ones to each test's setup"
+    return f"slow fixtures (set-up over {threshold}, {where}):"
 
 
 def render_markdown(summary: TimingSummary, rows: int | None) -> str:
@@ -346,11 +389,13 @@ class TimingPlugin:
         self._call = 0.0
         self._pending: list[list[Any]] = []
         self._timings: dict[str, TestTiming] = {}
+        self._collection: dict[str, TestTiming] = {}
         self._fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
         self._collected: list[str] | None = None
         self._filtered = False
         self._strict_failures: list[TestTiming] = []
         self._errors: list[str] = []
+        self._written: list[str] = []  # "what PATH" of each file written
         self._summary: TimingSummary | None = None
 
     # --- where tests run ----------------------------------------------------------------
@@ -457,13 +502,29 @@ class TimingPlugin:
             timing.stop = report.stop
             if self._recorder is not None and nodeid not in self._unrecorded:
                 self._recorder.add_later(nodeid, timing, measured_of)
-        if data["outcome"] != "passed" and timing.outcome in ("passed", "skipped"):
+        if (data["outcome"] != "passed" or "wasxfail" in data) and timing.outcome == "passed":
             timing.outcome = outcome_of(report, timing.outcome)
 
     @property
     def timings(self) -> Collection[TestTiming]:
         """The tests seen so far (on the controller: every test of the run); a live view."""
         return self._timings.values()
+
+    # --- read by other features (advice) ----------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        return self._settings.slow_threshold
+
+    @property
+    def fixtures(self) -> Collection[FixtureTiming]:
+        """Every fixture's set-ups so far (on the controller: the whole run); a live view."""
+        return self._fixtures.values()
+
+    @property
+    def collected(self) -> Sequence[str] | None:
+        """The node ids of the collection, in order (None before it is known)."""
+        return self._collected
 
     def pytest_collection_finish(self, session: Session) -> None:
         self._collected = [item.nodeid for item in session.items]
@@ -498,6 +559,22 @@ class TimingPlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self._filter()
+        if self._controller and (report.failed or report.skipped):
+            # pytest's summary line counts a module skipped or broken at collection once.
+            from .classify import markers_for_path
+
+            path = report.nodeid.split("::", 1)[0]
+            types = tuple(m for m in markers_for_path(path, self._settings.test_types)
+                          if m in self._types)  # fmt: skip
+            outcome = "skipped" if report.skipped else "error"
+            self._collection[report.nodeid] = TestTiming(report.nodeid, outcome=outcome,
+                                                         types=types)  # fmt: skip
+
+    @property
+    def collection_results(self) -> Collection[TestTiming]:
+        """Modules (or classes) skipped or in error at collection, as pytest's summary line
+        counts them: one entry each, with no seconds."""
+        return self._collection.values()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -562,6 +639,7 @@ class TimingPlugin:
                     # One line, by json's C encoder (an indent would turn it off): for a
                     # suite of thousands of tests, a tenth of the time. jq shows it indented.
                     f.write(json.dumps(document))
+                self._written.append(f"the JSON report {path}")
             except OSError as exc:
                 self._errors.append(
                     f"--slow-report-json: could not write {path}: {exc.strerror or exc}"
@@ -570,15 +648,22 @@ class TimingPlugin:
         if html_path:
             from .report.html import render_html
 
-            page = render_html(summary, list(self._timings.values()))
+            extras = [part() for part in self._config.stash.get(HTML_EXTRAS, {}).values()]
+            page = render_html(
+                summary,
+                list(self._timings.values()),
+                extras=extras,
+                collection=list(self._collection.values()),
+            )
             try:
                 with open(html_path, "w", encoding="utf-8") as f:
                     f.write(page)
+                self._written.append(f"the HTML page {html_path}")
             except OSError as exc:
                 self._errors.append(
                     f"--tempo-html: could not write {html_path}: {exc.strerror or exc}"
                 )
-        if self._settings.slow_report != 0:
+        if self._settings.slow_report != 0 and not is_empty(summary):
             problem = append_step_summary(render_markdown(summary, self._settings.slow_report))
             if problem:
                 self._errors.append(problem)
@@ -592,19 +677,29 @@ class TimingPlugin:
         if not self._controller:
             return
         summary = self._make_summary()
-        if self._settings.slow_report != 0 and self._timings:  # nothing ran: no report
+        if self._settings.slow_report != 0 and not is_empty(summary):  # nothing to show
             terminalreporter.write_sep("=", "slow tests")
             for line in render_terminal(summary, self._settings.slow_report):
                 terminalreporter.write_line(line)
         if self._store_problem:
             terminalreporter.write_line(f"tempo: {self._store_problem}", yellow=True)
-        if self._strict_failures:
-            names = ", ".join(t.nodeid for t in self._strict_failures)
-            terminalreporter.write_line(
-                f"FAIL --slow-strict: {len(self._strict_failures)} test(s) over "
-                f"{_seconds(self._settings.slow_threshold)} not marked slow: {names}",
-                red=True,
-                bold=True,
-            )
+        # A failed --slow-strict is said in the closing lines (``closing_lines``).
         for error in self._errors:
             terminalreporter.write_line(f"tempo: {error}", red=True, bold=True)
+
+    def _strict_line(self) -> str:
+        names = ", ".join(t.nodeid for t in self._strict_failures)
+        return (
+            f"FAIL --slow-strict: {len(self._strict_failures)} test(s) over "
+            f"{_seconds(self._settings.slow_threshold)} not marked slow: {names}"
+        )
+
+    def closing_lines(self) -> list[tuple[str, bool]]:
+        """The files written, and the gate that failed the run (``(line, failed)``), for the
+        last lines before pytest's summary line (written by ``plugin.Sections``)."""
+        if not self._controller:
+            return []
+        lines = [(f"tempo: wrote {what}", False) for what in self._written]
+        if self._strict_failures:
+            lines.append((self._strict_line(), True))
+        return lines

@@ -57,7 +57,9 @@ class TypeRow:
     passed: int = 0
     failed: int = 0  # failures in the call
     errors: int = 0  # failures in set-up or teardown (pytest's "error")
-    skipped: int = 0  # skipped and xfailed
+    skipped: int = 0  # skipped, at run time or when its module was collected
+    xfailed: int = 0
+    xpassed: int = 0
     seconds: float = 0.0
     #: statements of the files this type's tests ran, and of those, the ones they ran
     statements: int = 0
@@ -87,6 +89,10 @@ def type_rows(timings: Iterable[TestTiming], types: Sequence[str]) -> list[TypeR
                 row.failed += 1
             elif t.outcome == "error":
                 row.errors += 1
+            elif t.outcome == "xfailed":
+                row.xfailed += 1
+            elif t.outcome == "xpassed":
+                row.xpassed += 1
             else:
                 row.passed += 1
     return [row for row in rows.values() if row.tests]
@@ -141,16 +147,19 @@ def _pc(value: float | None) -> str:
 
 
 def _table(rows: Sequence[TypeRow], with_coverage: bool) -> list[list[str]]:
-    """Heading and rows; an "errors" column only when a test errored, as pytest's summary."""
+    """Heading and rows; "errors", "xfailed" and "xpassed" columns only when a test ended so,
+    as in pytest's summary line."""
     with_errors = any(row.errors for row in rows)
+    extra = [name for name in ("xfailed", "xpassed") if any(getattr(r, name) for r in rows)]
     head = ["type", "tests", "passed", "failed", *(["errors"] if with_errors else [])]
-    head += ["skipped", "seconds", *(["coverage"] if with_coverage else [])]
+    head += ["skipped", *extra, "seconds", *(["coverage"] if with_coverage else [])]
     table = [head]
     for row in rows:
         cells = [row.name, str(row.tests), str(row.passed), str(row.failed)]
         if with_errors:
             cells.append(str(row.errors))
-        cells += [str(row.skipped), f"{row.seconds:.2f}s"]
+        cells += [str(row.skipped), *(str(getattr(row, name)) for name in extra)]
+        cells.append(f"{row.seconds:.2f}s")
         if with_coverage:
             cells.append(_pc(row.coverage))
         table.append(cells)
@@ -253,7 +262,7 @@ class TypeSummaryPlugin:
         """The "test types" section (written in order by ``plugin.Sections``)."""
         if hasattr(terminalreporter.config, "workerinput"):
             return
-        timings = self._timing.timings
+        timings = [*self._timing.timings, *self._timing.collection_results]
         rows = self._rows(timings)
         if not rows:
             return

@@ -26,5 +26,5 @@ class Handler(BaseHTTPRequestHandler):
 def serve() -> tuple[ThreadingHTTPServer, str]:
     """Start the app on a free port of 127.0.0.1, in a thread; return it and its URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

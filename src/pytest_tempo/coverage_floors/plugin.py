@@ -23,7 +23,7 @@ from .._coverage import (
 )
 from ..step_summary import append_step_summary
 from .engine import FileCoverage, Verdict, evaluate, fail_under_note, relative_path
-from .render import markdown, terminal_rows
+from .render import markdown, summary_line, terminal_rows
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -110,7 +110,6 @@ class CoverageFloorsPlugin:
         self.verdict = verdict
         if verdict.fails_run:
             session.testsfailed += 1
-        self._write_step_summary(verdict)
         if verdict.unmatched:
             names = ", ".join(repr(p) for p in verdict.unmatched)
             raise pytest.UsageError(
@@ -123,11 +122,20 @@ class CoverageFloorsPlugin:
     def _write_step_summary(self, verdict: Verdict) -> None:
         self.summary_error = append_step_summary(markdown(verdict))
 
+    def closing_lines(self) -> list[tuple[str, bool]]:
+        """A failed gate, repeated in the last lines before pytest's summary line."""
+        verdict = self.verdict
+        if verdict is None or not verdict.fails_run:
+            return []
+        return [(f"coverage floors: {summary_line(verdict)}", True)]
+
     def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The "coverage floors" section (written in order by ``plugin.Sections``)."""
         verdict = self.verdict
         if verdict is None:
             return
+        # Here rather than after the run: the step summary keeps the sections' order.
+        self._write_step_summary(verdict)
         terminalreporter.write_sep("=", "coverage floors")
         for text, colour in terminal_rows(verdict):
             markup = {colour: True, "bold": colour == "red"} if colour else {}

@@ -145,6 +145,15 @@ class HygienePlugin:
             session.testsfailed += 1
         return result
 
+    def closing_lines(self) -> list[tuple[str, bool]]:
+        """The strict gate, repeated in the last lines before pytest's summary line."""
+        if not self._failed:
+            return []
+        from .render import plural
+
+        count = plural(len(self._final()), "hygiene finding")
+        return [(f"FAIL tempo_hygiene=strict: {count}", True)]
+
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "hygiene" section and, in strict mode, the line that fails the run."""
         if not self._controller:
@@ -152,20 +161,16 @@ class HygienePlugin:
         findings = self._final()
         if not findings and not self._failed and not self._error:
             return
-        from .render import plural, render_markdown, render_terminal  # only with findings
+        from .render import ROWS, render_markdown, render_terminal  # only with findings
 
         if findings:
             terminalreporter.write_sep("=", "hygiene")
-            for line in render_terminal(findings):
+            rows = None if terminalreporter.config.get_verbosity() > 0 else ROWS
+            for line in render_terminal(findings, rows):
                 terminalreporter.write_line(line)
             # Here rather than at session finish: the step summary keeps the sections' order.
             self._error = append_step_summary(render_markdown(findings))
-        if self._failed:
-            terminalreporter.write_line(
-                f"FAIL tempo_hygiene=strict: {plural(len(findings), 'hygiene finding')}",
-                red=True,
-                bold=True,
-            )
+        # A failed strict mode is said in the closing lines (``closing_lines``).
         if self._error:
             terminalreporter.write_line(f"tempo: {self._error}", red=True, bold=True)
 

@@ -53,14 +53,45 @@ def summary_line(findings: Sequence[Finding]) -> str:
     return f"{plural(len(findings), 'hygiene finding')}: {', '.join(parts)}"
 
 
-def render_terminal(findings: Sequence[Finding]) -> list[str]:
-    """The lines of the "hygiene" section: a block per rule, then a count."""
+#: Lines per rule in the terminal; ``-v`` shows every finding.
+ROWS = 10
+
+
+def per_file(block: Sequence[Finding]) -> list[str]:
+    """Unreadable ids summed up per file: ``path: 12 parametrized tests (40 ids, such as ...)``."""
+    files: dict[str, list[Finding]] = {}
+    for f in block:
+        files.setdefault(f.path or f.location.split("::", 1)[0], []).append(f)
+    lines = []
+    for path, found in files.items():
+        ids = sum(f.tests for f in found)
+        example = next((f.examples[0] for f in found if f.examples), "")
+        such = f", such as {_example(example)}" if example else ""
+        functions = plural(len(found), "parametrized test")
+        lines.append(f"{path}: {functions} ({plural(ids, 'id')}{such})")
+    return lines
+
+
+def render_terminal(findings: Sequence[Finding], rows: int | None = ROWS) -> list[str]:
+    """The lines of the "hygiene" section: a block per rule, then a count.
+
+    With ``rows``, a block of unreadable ids longer than that is summed up per file, and
+    every block is cut to ``rows`` lines, saying how many more there are (None: all).
+    """
     lines: list[str] = []
     for rule, title in RULES.items():
         block = [f for f in findings if f.rule == rule]
-        if block:
-            lines.append(f"{title}:")
-            lines.extend(f"  {describe(f)}" for f in block)
+        if not block:
+            continue
+        lines.append(f"{title}:")
+        if rule == "ids" and rows is not None and len(block) > rows:
+            entries = per_file(block)
+        else:
+            entries = [describe(f) for f in block]
+        shown = entries if rows is None else entries[:rows]
+        lines.extend(f"  {entry}" for entry in shown)
+        if len(shown) < len(entries):
+            lines.append(f"  ({len(entries) - len(shown)} more; -v shows all)")
     lines.append(summary_line(findings))
     return lines
 

@@ -27,6 +27,12 @@ __all__ = ["render_html"]
 
 #: outcomes in the order of the legend, with their CSS class and label
 OUTCOMES = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
+#: failed tests and errors listed on the page; pytest's own output lists them all
+FAILURE_ROWS = 200
+#: every outcome counted, in the terms and order of pytest's summary line; an expected
+#: failure is drawn as a skip, an unexpected pass as a pass
+COUNTED = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+_CLASS = {**OUTCOMES, "xfailed": "s", "xpassed": "p"}
 #: a run of quick tests takes the colour of its most serious outcome
 _SEVERITY = ("failed", "error", "passed", "skipped")
 #: the geometry of the SVG, in its own units (pixels at the page's full width)
@@ -184,7 +190,7 @@ def _stop(t: TestTiming) -> float:
 
 
 def _outcome_class(outcome: str) -> str:
-    return OUTCOMES.get(outcome, "p")
+    return _CLASS.get(outcome, "p")
 
 
 def _bar(t: TestTiming, x0: float, x1: float, y: float, bar: int, t0: float) -> list[str]:
@@ -359,11 +365,13 @@ def _types_table(timings: Sequence[TestTiming]) -> str:
     rows = sorted(type_rows(timings, ()), key=lambda r: (r.name == OTHER, -r.seconds, r.name))
     if not rows:
         return '<p class="note">No tests ran.</p>'
-    head = "".join(f'<th class="n">{h}</th>' for h in ("tests", *OUTCOMES, "seconds"))
+    shown = [o for o in COUNTED if o in OUTCOMES or any(t.outcome == o for t in timings)]
+    head = "".join(f'<th class="n">{h}</th>' for h in ("tests", *shown, "seconds"))
     out = [f"<table><thead><tr><th>type</th>{head}</tr></thead><tbody>"]
+    field = {"error": "errors"}
 
     def cells(row: TypeRow) -> str:
-        counts = (row.tests, row.passed, row.failed, row.errors, row.skipped)
+        counts = (row.tests, *(getattr(row, field.get(o, o)) for o in shown))
         tds = "".join(f'<td class="n">{n}</td>' for n in counts)
         return f'{tds}<td class="n">{_sec(row.seconds)}</td>'
 
@@ -408,6 +416,26 @@ def _slowest_table(summary: TimingSummary, timings: Sequence[TestTiming]) -> str
     return intro + f"<table><thead>{head}</thead><tbody>" + "\n".join(body) + "</tbody></table>"
 
 
+def _failures_table(timings: Sequence[TestTiming]) -> str:
+    """Every test that failed or errored (collection errors included), in node id order."""
+    failed = sorted((t for t in timings if t.outcome in ("failed", "error")),
+                    key=lambda t: t.nodeid)  # fmt: skip
+    if not failed:
+        return '<p class="note">No test failed.</p>'
+    head = "<tr><th>test</th><th>outcome</th><th>worker</th></tr>"
+    body = [
+        f'<tr><td class="id">{_esc(t.nodeid)}</td><td>{_tag(t.outcome)}</td>'
+        f"<td>{_esc(t.worker)}</td></tr>"
+        for t in failed[:FAILURE_ROWS]
+    ]
+    if len(failed) > FAILURE_ROWS:
+        more = len(failed) - FAILURE_ROWS
+        body.append(f'<tr><td colspan="3">and {more} more (pytest\'s output lists all)</td></tr>')
+    return (
+        f'<table id="failures"><thead>{head}</thead><tbody>' + "\n".join(body) + "</tbody></table>"
+    )
+
+
 def _fixtures_table(summary: TimingSummary) -> str:
     if not summary.fixtures:
         return f'<p class="note">No fixture set-up took over {_sec(summary.threshold)} s.</p>'
@@ -436,13 +464,20 @@ def _card(label: str, value: str, detail: str = "") -> str:
 
 
 def render_html(
-    summary: TimingSummary, timings: Sequence[TestTiming], *, title: str = "pytest-tempo run"
+    summary: TimingSummary,
+    timings: Sequence[TestTiming],
+    *,
+    extras: Sequence[str] = (),
+    collection: Sequence[TestTiming] = (),
+    title: str = "pytest-tempo run",
 ) -> str:
     """The worker timeline page of a run, as one self-contained HTML document.
 
     ``timings`` are every test of the run (``start`` and ``stop`` in epoch seconds; tests
-    without them are counted but not drawn), ``summary`` the run's timing summary. The time
-    axis starts at the earliest set-up and the run ends at the last teardown.
+    without them are counted but not drawn), ``summary`` the run's timing summary, ``extras``
+    HTML fragments of other features (the advice) shown after the cards, ``collection`` the
+    modules skipped or in error at collection (counted as pytest's summary line counts
+    them). The time axis starts at the earliest set-up and the run ends at the last teardown.
     """
     drawn = [t for t in timings if t.start > 0]
     names = {t.worker for t in timings} | set(summary.workers)
@@ -458,7 +493,8 @@ def render_html(
     longest = max((t.total for t in timings), default=0.0)
     bound = max(longest, total / workers)
     ratio = f"{wall / bound:.2f}" if bound > 0 and drawn else "n/a"
-    counts = {o: sum(1 for t in timings if t.outcome == o) for o in OUTCOMES}
+    counted = [*timings, *collection]
+    counts = {o: sum(1 for t in counted if t.outcome == o) for o in COUNTED}
     outcome_detail = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
 
     started = ""
@@ -467,7 +503,7 @@ def render_html(
         started = f"started {when} · "
     cards = "".join(
         (
-            _card("tests", str(summary.tests), _esc(outcome_detail)),
+            _card("tests", str(len(counted)), _esc(outcome_detail)),
             _card("workers", str(len(lanes))),
             _card("wall time", f"{wall:.2f} s" if drawn else "n/a"),
             _card("sum of test time", f"{total:.2f} s"),
@@ -497,12 +533,15 @@ def render_html(
         f"<h1>{_esc(title)}</h1>",
         f'<p class="sub">{started}slow threshold {_sec(summary.threshold)} s</p>',
         f'<dl class="cards">{cards}</dl>',
+        "<h2>Failures and errors</h2>",
+        _failures_table(counted),
+        *(extra for extra in extras if extra),
         "<h2>Worker timeline</h2>",
         _legend(),
         _timeline(list(lanes.values()), t0, end, bound),
         "".join(f'<p class="note">{n}</p>' for n in notes),
         "<h2>Test types</h2>",
-        _types_table(timings),
+        _types_table(counted),
         "<h2>Slowest tests</h2>",
         _slowest_table(summary, timings),
         "<h2>Slow fixtures</h2>",

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import pytest
 
 from demo_app.web import serve
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,8 +16,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(server.shutdown)
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    server, url = serve()
-    yield url
-    server.shutdown()
+@pytest.fixture
+def app_url() -> str:
+    """The app started above. Function-scoped and asked for after ``load_test``: a load test
+    skipped for want of ``--load-profile`` is skipped before it is set up, starting nothing."""
+    return os.environ["BASE_URL"]

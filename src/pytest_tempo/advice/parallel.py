@@ -1,0 +1,156 @@
+"""What parallelism buys: the expected wall time at ``-n 2, 4, 8, 16``.
+
+The run is replayed on :func:`pytest_tempo.forecast.makespan` (virtual workers, a virtual
+clock) with the real schedulers: pytest-tempo's ``--tempo-dist=duration`` and, when
+pytest-xdist is installed, its default ``load``. Each worker first pays the start-up and
+collection measured in this run, and the session-scoped fixture set-ups.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..forecast import QUIET, makespan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+__all__ = ["WORKERS", "Forecast", "Row", "bundle", "judge_parallel"]
+
+WORKERS = (2, 4, 8, 16)
+#: Past this many tests, the smallest are replayed in bundles (in collection order), so a
+#: forecast of a large suite stays a fraction of a second.
+MAX_UNITS = 100
+#: A row is worth showing when it saves this share of the wall time, and the threshold.
+GAIN = 0.2
+#: Doubling the workers "stops paying" when it saves less than this share.
+DIMINISHING = 0.1
+
+
+@dataclass(frozen=True)
+class Row:
+    workers: int
+    duration: float
+    load: float | None  # None: pytest-xdist is not installed
+
+
+@dataclass(frozen=True)
+class Forecast:
+    now: float  # the wall seconds this run took (start-up, collection and tests)
+    now_workers: int  # 1: without xdist
+    start_up: float  # per worker: start, collection, session fixtures
+    rows: tuple[Row, ...]
+    #: the number of workers past which doubling saves under DIMINISHING, or None
+    stops_at: int | None
+    #: what bounds the run past ``stops_at``: "start-up and collection" (at least half of the
+    #: next row), "fixture groups" (modules kept whole for their shared fixtures), else "the
+    #: longest test" (and the tests that share its worker)
+    bound: str
+    longest: tuple[str, float]
+
+
+def bundle(
+    nodeids: Sequence[str], durations: Sequence[float], limit: int = MAX_UNITS
+) -> tuple[list[str], list[float]]:
+    """Tests joined in collection order into at most about ``limit`` units: a test of at least
+    total/limit seconds stays alone, smaller neighbours share a unit up to that size."""
+    if len(nodeids) <= limit:
+        return list(nodeids), list(durations)
+    size = sum(durations) / limit
+    ids: list[str] = []
+    seconds: list[float] = []
+    current: float | None = None  # the open bundle's seconds
+    for nodeid, d in zip(nodeids, durations, strict=True):
+        if current is not None and (d >= size or current + d > size):
+            seconds.append(current)
+            current = None
+        if d >= size:
+            ids.append(nodeid)
+            seconds.append(d)
+        elif current is None:
+            ids.append(nodeid)  # a bundle is named by its first test
+            current = d
+        else:
+            current += d
+    if current is not None:
+        seconds.append(current)
+    return ids, seconds
+
+
+def _duration_maker(
+    totals: Mapping[str, float], shared: Mapping[str, float]
+) -> Callable[[Any, int], Any]:
+    from ..scheduling import DurationScheduling, plan_units
+
+    # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
+    # longest first.
+    def plan(collection: Sequence[str], workers: int) -> Any:
+        return plan_units(collection, totals, (), shared, workers)
+
+    return lambda config, n: DurationScheduling(config, QUIET, plan, n)
+
+
+def _load_maker() -> Callable[[Any, int], Any] | None:
+    try:
+        from xdist.scheduler import LoadScheduling
+    except ImportError:
+        return None
+    return lambda config, n: LoadScheduling(config, QUIET)
+
+
+def judge_parallel(
+    nodeids: Sequence[str],
+    durations: Sequence[float],
+    shared: Mapping[str, float],
+    start_up: float,
+    now: float,
+    now_workers: int,
+    threshold: float,
+    workers: Sequence[int] = WORKERS,
+    with_load: bool = True,
+) -> Forecast | None:
+    """The forecast, or None when no row would save GAIN of ``now`` and ``threshold``.
+
+    ``durations`` are the tests' seconds (set-up, call, teardown and the module or class
+    fixtures they triggered) in collection order; ``shared`` the last per test.
+    """
+    if not nodeids:
+        return None
+    total = sum(durations)
+    longest_at = max(range(len(durations)), key=lambda i: (durations[i], -i))
+    longest = (nodeids[longest_at], durations[longest_at])
+    # Nothing can beat the longest test plus a worker's start-up: no replay needed.
+    floor = start_up + max(longest[1], total / max(workers))
+    if now - floor < max(GAIN * now, threshold):
+        return None
+    ids, seconds = bundle(nodeids, durations)
+    totals = dict(zip(ids, seconds, strict=True))
+    duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
+    load_make = _load_maker() if with_load else None
+    rows = []
+    try:
+        for n in workers:
+            ours = makespan(duration_make, ids, seconds, n, start_up)
+            theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
+            rows.append(Row(n, ours, theirs))
+    except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
+        return None
+    best = min(r.duration for r in rows)
+    if now - best < max(GAIN * now, threshold):
+        return None
+    stops_at = None
+    for before, after in itertools.pairwise(rows):
+        if before.duration - after.duration < DIMINISHING * before.duration:
+            stops_at = before.workers
+            break
+    # What the row past the last one that paid is made of.
+    after = next((r for r in rows if r.workers > (stops_at or 0)), rows[-1])
+    if start_up >= 0.5 * after.duration:
+        bound = "start-up and collection"
+    elif shared:
+        bound = "fixture groups"
+    else:
+        bound = "the longest test"
+    return Forecast(now, now_workers, start_up, tuple(rows), stops_at, bound, longest)

@@ -1,0 +1,764 @@
+"""The advice section: each kind on real sessions (serial and under xdist) and pure judges.
+
+Fixture set-ups and sleeps of the inner runs are measured on a virtual clock (:data:`CLOCK`,
+an inner ``conftest.py``): ``time.sleep`` there advances ``time.perf_counter`` at once, so
+the seconds the advice prints are exact, whatever the load on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_tempo.advice.flaky import (
+    KEEP,
+    judge_flaky,
+    merge_histories,
+    parse_history,
+    record,
+)
+from pytest_tempo.advice.parallel import bundle, judge_parallel
+from pytest_tempo.advice.render import Advice, render_markdown, render_terminal
+from pytest_tempo.advice.scope import FixtureUse, judge_scopes, scope_group, widest_scope
+from pytest_tempo.advice.sleeps import judge_sleeps
+from pytest_tempo.advice.slower import judge_slower
+from pytest_tempo.forecast import QUIET, makespan
+
+from .conftest import HAS_XDIST, assert_usage_error, xdist_params
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: An inner conftest: time.sleep advances a virtual clock that time.perf_counter reads (and
+#: the timing and advice features measure with); both are put back when the run ends.
+CLOCK = """
+import time
+
+_real_clock, _real_sleep = time.perf_counter, time.sleep
+_offset = [0.0]
+
+
+def _clock():
+    return _real_clock() + _offset[0]
+
+
+def _sleep(seconds):
+    _offset[0] += seconds
+
+
+time.perf_counter = _clock
+time.sleep = _sleep
+
+
+def pytest_unconfigure(config):
+    restored = time.sleep is _sleep
+    time.perf_counter, time.sleep = _real_clock, _real_sleep
+    with open("sleep-restored.txt", "w") as f:
+        f.write(str(restored))
+"""
+
+
+def section(result: pytest.RunResult, title: str = "advice") -> list[str]:
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if f" {title} " in line and "===" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("===")), len(lines))
+    return lines[start + 1 : end]
+
+
+def has_section(result: pytest.RunResult, title: str = "advice") -> bool:
+    return any(f" {title} " in line and "===" in line for line in result.outlines)
+
+
+def report(pytester: pytest.Pytester) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads((pytester.path / "report.json").read_text())
+    return value
+
+
+def seed_calls(pytester: pytest.Pytester, calls: dict[str, list[float]]) -> None:
+    """A durations store in which each test's call took ``calls`` seconds in earlier runs."""
+    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tests = {n: {"setup": [0.0], "call": c, "teardown": [0.0]} for n, c in calls.items()}
+    path.write_text(json.dumps({"version": 1, "tests": tests}))
+
+
+# --- fixture scope ----------------------------------------------------------------------
+
+SCOPE_SUITE = """
+    import time
+    import pytest
+
+    @pytest.fixture
+    def db():
+        time.sleep(0.2)
+
+    @pytest.fixture
+    def per_test(tmp_path):  # depends on a function-scoped fixture: cannot be wider
+        time.sleep(0.2)
+
+    @pytest.fixture(params=[1, 2, 3, 4])
+    def flavour(request):  # parametrized: set up per parameter anyway
+        time.sleep(0.2)
+"""
+
+
+@xdist_params
+def test_fixture_scope_counts_what_wider_scopes_would_pay(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(CLOCK + textwrap.dedent(SCOPE_SUITE))
+    conftest = (pytester.path / "conftest.py").read_text().splitlines()
+    line = conftest.index("def db():")  # 1-based: the decorator's line
+    for module in ("test_one", "test_two"):
+        pytester.makepyfile(
+            **{
+                module: """
+                import pytest
+
+                @pytest.mark.parametrize("n", range(4))
+                def test_db(db, n): pass
+
+                @pytest.mark.parametrize("n", range(4))
+                def test_per_test(per_test, n): pass
+
+                def test_flavour(flavour): pass
+                """
+            }
+        )
+    result = pytester.runpytest(
+        "--slow-threshold=0.5", "--slow-report-json=report.json", *xdist_args
+    )
+    result.assert_outcomes(passed=24)
+    lines = section(result)
+    assert (
+        lines[0]
+        == "fixtures set up more often than they may need (set-ups of at least 0.50s in all):"
+    )
+    assert lines[1] == (
+        f"  db (function scope, conftest.py:{line}): set up 8 times, 0.20s each, 1.60s in all"
+    )
+    # Where the tests ran decides how often a wider scope sets it up: once per module (or
+    # per session) on each worker.
+    workers = {t["nodeid"]: t["worker"] for t in report(pytester)["all_tests"]}
+    users = [n for n in workers if "test_db" in n]
+    modules = len({(workers[n], n.split("::")[0]) for n in users})
+    sessions = len({workers[n] for n in users})
+    wider = [f"module scope would save ~{1.6 - 0.2 * modules:.2f}s ({modules} set-ups, not 8)"]
+    if sessions < modules:
+        set_ups = "1 set-up" if sessions == 1 else f"{sessions} set-ups"
+        # Both modules sit in the rootdir: package scope is as good as session scope.
+        wider.append(f"package scope would save ~{1.6 - 0.2 * sessions:.2f}s ({set_ups}, not 8)")
+    assert lines[2] == "    if db holds no per-test state, " + "; ".join(wider)
+    assert len(lines) == 3  # per_test and flavour cannot be wider: no advice on them
+    (entry,) = report(pytester)["advice"]["fixture_scope"]
+    # The virtual clock moves by the sleeps, the real one by microseconds meanwhile.
+    assert (entry["name"], entry["count"]) == ("db", 8)
+    assert entry["total"] == pytest.approx(1.6, abs=0.01)
+    assert (pytester.path / "sleep-restored.txt").read_text() == "True" or xdist_args
+
+
+def test_scope_groups() -> None:
+    assert scope_group("t/test_a.py::Test::test_x[1]", "class") == "t/test_a.py::Test"
+    # Outside a class, pytest sets a class-scoped fixture up for the test itself.
+    assert scope_group("t/test_a.py::test_x", "class") == "t/test_a.py::test_x"
+    assert scope_group("t/test_a.py::Test::test_x", "module") == "t/test_a.py"
+    assert scope_group("t/sub/test_a.py::test_x", "package") == "t/sub"
+    assert scope_group("t/test_a.py::test_x", "session") == ""
+    assert widest_scope(["module", "session"]) == "module"
+    assert widest_scope([]) == "session"
+
+
+def test_judge_scopes_numbers() -> None:
+    setups = [(f"t/test_{m}.py::C{c}::test_{i}", "gw0", 0.5) for m in "ab" for c in (1, 2)
+              for i in range(3)]  # fmt: skip
+    use = FixtureUse("db", "function", "", "t/conftest.py:3", "session", setups)
+    (advice,) = judge_scopes([use], threshold=1.0)
+    assert (advice.count, advice.each, advice.total) == (12, 0.5, 6.0)
+    # Both modules in one folder: package scope sets it up as seldom as session scope would.
+    assert advice.wider == (("class", 4, 2.0), ("module", 2, 1.0), ("package", 1, 0.5))
+    assert advice.saving == 5.5
+    # Limited by its dependencies to class scope; under the threshold in all; once only.
+    assert judge_scopes([FixtureUse("db", "function", "", "", "class", setups)], 1.0)[0].wider == (
+        ("class", 4, 2.0),
+    )
+    assert judge_scopes([use], threshold=6.5) == []
+    assert judge_scopes([FixtureUse("db", "function", "", "", "session", setups[:1])], 0.1) == []
+    # Every test in a module of its own: no wider scope sets it up less often.
+    alone = [(f"t/test_{i}.py::test", "gw0", 1.0) for i in range(4)]
+    assert judge_scopes([FixtureUse("db", "module", "", "", "module", alone)], 1.0) == []
+
+
+# --- sleeping tests ---------------------------------------------------------------------
+
+
+@xdist_params
+def test_sleeping_tests_are_counted_and_mocks_still_work(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_sleeps="""
+        import time
+        from time import sleep
+        from unittest import mock
+
+        def test_polls():
+            for _ in range(6):
+                time.sleep(0.5)
+
+        def test_imported_sleep():
+            sleep(1.25)
+
+        def test_short_sleep():
+            time.sleep(0.05)  # under a tenth of the threshold
+
+        def test_mock_patch_wins():
+            with mock.patch("time.sleep") as fake:
+                time.sleep(30)
+            fake.assert_called_once_with(30)
+
+        def test_monkeypatched(monkeypatch):
+            calls = []
+            monkeypatch.setattr(time, "sleep", calls.append)
+            time.sleep(30)
+            assert calls == [30]
+
+        def test_after_the_monkeypatch():
+            time.sleep(0.75)
+        """
+    )
+    result = pytester.runpytest("--slow-threshold=1", "--slow-report-json=report.json", *xdist_args)
+    result.assert_outcomes(passed=6)
+    lines = section(result)
+    assert lines[0] == (
+        "3 tests slept 5.00s, 100% of their time (wait for the condition, or mock the clock):"
+    )
+    assert lines[1:] == [
+        "     3.00s of    3.00s  test_sleeps.py::test_polls",
+        "     1.25s of    1.25s  test_sleeps.py::test_imported_sleep",
+        "     0.75s of    0.75s  test_sleeps.py::test_after_the_monkeypatch",
+    ]
+    sleeping = report(pytester)["advice"]["sleeping"]
+    assert [s["slept"] for s in sleeping] == pytest.approx([3.0, 1.25, 0.75], abs=0.01)
+    if not xdist_args:  # the inner conftest saw its own sleep back once the run ended
+        assert (pytester.path / "sleep-restored.txt").read_text() == "True"
+
+
+def test_asyncio_sleep_is_counted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_async="""
+        import asyncio
+
+        import pytest
+
+        @pytest.fixture
+        def loop():  # made outside the call, so the call is the sleep
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+        def test_waits(loop):
+            loop.run_until_complete(asyncio.sleep(0.3))
+        """
+    )
+    result = pytester.runpytest("--slow-threshold=1", "--slow-report-json=report.json")
+    result.assert_outcomes(passed=1)
+    (entry,) = report(pytester)["advice"]["sleeping"]
+    assert entry["nodeid"] == "test_async.py::test_waits"
+    assert 0.3 <= entry["slept"] <= entry["call"]
+
+
+def test_judge_sleeps() -> None:
+    found = judge_sleeps(
+        [("a", 2.0, 1.5), ("b", 2.0, 0.9), ("c", 0.2, 0.09), ("d", 1.0, 3.0)], threshold=1.0
+    )
+    # b slept under half its call, c under a tenth of the threshold; d's overlapping sleeps
+    # are capped at its call.
+    assert [(s.nodeid, s.slept, s.share) for s in found] == [("a", 1.5, 0.75), ("d", 1.0, 1.0)]
+
+
+# --- got slower -------------------------------------------------------------------------
+
+
+@xdist_params
+def test_got_slower_against_the_recorded_history(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_slower="""
+        import time
+
+        def test_regressed():
+            time.sleep(1.5)
+
+        def test_few_runs():
+            time.sleep(1.5)
+
+        def test_steady():
+            time.sleep(1.5)
+
+        def test_milliseconds():
+            time.sleep(0.01)
+        """
+    )
+    seed_calls(
+        pytester,
+        {
+            "test_slower.py::test_regressed": [0.3, 0.2, 0.25, 0.3],
+            "test_slower.py::test_few_runs": [0.2, 0.2],  # two runs are not a history
+            "test_slower.py::test_steady": [1.4, 1.5, 1.45],
+            "test_slower.py::test_milliseconds": [0.001, 0.001, 0.001],  # 10x, but tiny
+        },
+    )
+    result = pytester.runpytest(
+        "--slow-threshold=1", "--slow-report-json=report.json", "-p", "no:tempo-ordering",
+        *xdist_args,
+    )  # fmt: skip
+    result.assert_outcomes(passed=4)
+    lines = section(result)
+    assert lines[-2:] == [
+        "got slower (call over 3x the median of its recorded runs):",
+        "     0.28s ->    1.50s  test_slower.py::test_regressed (median of 4 runs)",
+    ]
+    (entry,) = report(pytester)["advice"]["slower"]
+    assert entry == {
+        "nodeid": "test_slower.py::test_regressed",
+        "before": 0.275,
+        "now": pytest.approx(1.5, abs=0.01),
+    }
+
+
+def test_judge_slower() -> None:
+    history = [1.0, 1.0, 5.0]
+    assert judge_slower([("a", 3.5, history)], threshold=1.0)[0].factor == 3.5
+    assert judge_slower([("a", 2.9, history)], threshold=1.0) == []
+    assert judge_slower([("a", 0.5, [0.1, 0.1, 0.1])], threshold=1.0) == []
+
+
+# --- what parallelism buys ----------------------------------------------------------------
+
+
+@xdist_params
+def test_parallelism_forecast(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    """Real sleeps: the forecast compares with the wall time the run really took."""
+    pytester.makepyfile(
+        test_work="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_work(n):
+            time.sleep(0.3)
+        """
+    )
+    result = pytester.runpytest("--slow-threshold=1", "--slow-report-json=report.json", *xdist_args)
+    result.assert_outcomes(passed=12)
+    advice = report(pytester)["advice"]
+    forecast = advice["parallelism"]
+    assert forecast is not None
+    tests = [t["total"] for t in report(pytester)["all_tests"]]
+    start_up, total, longest = forecast["start_up"], sum(tests), max(tests)
+    rows = {r["workers"]: r for r in forecast["rows"]}
+    assert sorted(rows) == [2, 4, 8, 16]
+    for n, row in rows.items():
+        for mode in ("duration", "load"):
+            # Never under the lower bound, never over it by more than the longest test.
+            bound = start_up + max(longest, total / n)
+            assert bound - 1e-6 <= row[mode] <= bound + longest + 1e-6
+    # 16 workers run one test each: the longest test (and the start-up) is the run.
+    assert rows[16]["duration"] == pytest.approx(start_up + longest, abs=1e-5)
+    assert forecast["now_workers"] == (2 if xdist_args else 1)
+    lines = section(result)
+    head = next(i for i, line in enumerate(lines) if line.startswith("what -n would buy"))
+    assert lines[head + 1].startswith("  -n 2 ")
+    assert "with --tempo-dist=duration" in lines[head + 1]
+    assert lines[head + 1].endswith("with xdist's default")
+    # Where more workers stop paying depends on the start-up this run measured.
+    assert all(line.startswith("  past -n ") for line in lines[head + 5 :])
+
+
+def test_judge_parallel_numbers() -> None:
+    ids = [f"t.py::test_{i}" for i in range(8)]
+    forecast = judge_parallel(ids, [1.0] * 8, {}, 0.5, 8.5, 1, 1.0, with_load=False)
+    assert forecast is not None
+    assert [(r.workers, r.duration) for r in forecast.rows] == [
+        (2, 4.5), (4, 2.5), (8, 1.5), (16, 1.5)
+    ]  # fmt: skip
+    assert (forecast.stops_at, forecast.bound) == (8, "the longest test")
+    # A fast suite: nothing to gain, nothing said.
+    assert judge_parallel(ids, [0.01] * 8, {}, 0.5, 0.6, 1, 1.0) is None
+    # Already parallel at the bound: nothing to gain.
+    assert judge_parallel(ids, [1.0] * 8, {}, 0.5, 1.6, 8, 1.0) is None
+
+
+@given(st.lists(st.floats(0, 5), min_size=1, max_size=60), st.integers(1, 20))
+def test_bundle_keeps_every_second_and_the_order(durations: list[float], limit: int) -> None:
+    ids = [f"t.py::test_{i}" for i in range(len(durations))]
+    kept, seconds = bundle(ids, durations, limit)
+    assert len(kept) == len(seconds)
+    assert sum(seconds) == pytest.approx(sum(durations))
+    assert [ids.index(n) for n in kept] == sorted(ids.index(n) for n in kept)
+    if len(durations) > limit:
+        assert len(kept) <= 2 * limit + 1
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+@given(st.lists(st.floats(0, 3), min_size=1, max_size=40), st.integers(1, 6))
+def test_forecast_agrees_with_the_test_simulator(durations: list[float], workers: int) -> None:
+    from xdist.scheduler import LoadScheduling
+
+    from pytest_tempo.scheduling import DurationScheduling, plan_units
+
+    from .simulation import simulate
+
+    ids = [f"test_mod.py::test_{i}" for i in range(len(durations))]
+    totals = dict(zip(ids, durations, strict=True))
+
+    def ours(config: Any, n: int) -> DurationScheduling:
+        return DurationScheduling(config, QUIET, lambda c, w: plan_units(c, totals), n)
+
+    def theirs(config: Any, n: int) -> LoadScheduling:
+        return LoadScheduling(config, QUIET)
+
+    for make in (ours, theirs):
+        expected = simulate(make, durations, workers).makespan
+        assert makespan(make, ids, durations, workers) == pytest.approx(expected)
+
+
+# --- flaky tests --------------------------------------------------------------------------
+
+FLAKY_SUITE = """
+    import pathlib
+
+    def test_flaky():
+        # fails on the runs listed in plan.txt (one character per run: f fails)
+        runs = pathlib.Path("runs.txt")
+        run = int(runs.read_text()) if runs.exists() else 0
+        runs.write_text(str(run + 1))
+        assert pathlib.Path("plan.txt").read_text()[run] != "f"
+
+    def test_steady():
+        pass
+
+    def test_always_fails():
+        assert False
+"""
+
+
+@xdist_params
+def test_flaky_by_history_and_a_changed_test_starts_again(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(test_flaky=FLAKY_SUITE)
+    (pytester.path / "plan.txt").write_text("pfpp")
+    for _ in range(3):
+        result = pytester.runpytest(*xdist_args)
+    lines = section(result)
+    assert lines == [
+        "flaky (passed and failed with the same source):",
+        "  test_flaky.py::test_flaky: failed 1 of the last 3 runs",
+    ]
+    # A change of the test file: its history starts again, and one pass says nothing.
+    pytester.makepyfile(test_flaky=textwrap.dedent(FLAKY_SUITE) + "# changed\n")
+    result = pytester.runpytest(*xdist_args)
+    result.assert_outcomes(passed=2, failed=1)
+    assert not has_section(result)
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("pytest_rerunfailures") is None,
+    reason="pytest-rerunfailures is not installed",
+)
+@xdist_params
+def test_flaky_by_a_rerun_in_this_run(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyfile(test_flaky=FLAKY_SUITE.replace("def test_always_fails", "def _no"))
+    (pytester.path / "plan.txt").write_text("fp")
+    result = pytester.runpytest("--reruns=1", "--slow-report-json=report.json", *xdist_args)
+    assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
+    assert section(result) == [
+        "flaky (passed and failed with the same source):",
+        "  test_flaky.py::test_flaky: failed once and passed on a rerun in this run",
+    ]
+    (entry,) = report(pytester)["advice"]["flaky"]
+    assert entry == {"nodeid": "test_flaky.py::test_flaky", "failed": 0, "runs": 1, "reruns": 1}
+
+
+def test_history_records_resets_and_merges() -> None:
+    history = record({}, {"a": "p", "b": "f"}, {"a": "1", "b": "1"}, now=10)
+    history = record(history, {"a": "f"}, {"a": "1"}, now=20)
+    assert history["a"] == {"fp": "1", "runs": "pf", "at": 20}
+    assert history["b"] == {"fp": "1", "runs": "f", "at": 10}
+    assert record(history, {"a": "p"}, {"a": "2"}, now=30)["a"]["runs"] == "p"  # changed
+    for _ in range(KEEP + 5):
+        history = record(history, {"a": "p"}, {"a": "1"}, now=40)
+    assert len(history["a"]["runs"]) == KEEP
+    # Shards: per test, the entry recorded last wins.
+    other = {"a": {"fp": "1", "runs": "ff", "at": 50.0}, "c": {"fp": "9", "runs": "p", "at": 1.0}}
+    merged = merge_histories([history, other])
+    assert merged["a"]["runs"] == "ff"
+    assert merged["b"] == history["b"]
+    assert "c" in merged
+    histories = {
+        "a": {"runs": "pfp"},
+        "b": {"runs": "ppp"},
+        "broken": {"runs": "pppfff"},  # one change: a test broken, not a flaky one
+        "fixed": {"runs": "ffffp"},
+        "old": {"runs": "pfp" + "p" * 10},  # flipped, but longer ago than the window
+    }
+    flaky = judge_flaky(histories, {"b": 2}, list(histories))
+    assert [(f.nodeid, f.failed, f.runs, f.reruns) for f in flaky] == [
+        ("b", 0, 3, 2), ("a", 1, 3, 0)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        {"version": 2, "tests": {}},
+        {"version": 1, "tests": []},
+        {"version": 1, "tests": {"a": []}},
+        {"version": 1, "tests": {"a": {"fp": 1, "runs": "p", "at": 1}}},
+        {"version": 1, "tests": {"a": {"fp": "x", "runs": "px?", "at": 1}}},
+        {"version": 1, "tests": {"a": {"fp": "x", "runs": "p", "at": True}}},
+        {"version": 1, "tests": {"a": {"fp": "x", "runs": "p", "at": float("nan")}}},
+    ],
+    ids=["list", "version", "tests", "entry", "fp", "outcome", "bool-stamp", "nan-stamp"],
+)
+def test_hostile_histories_are_refused(value: object) -> None:
+    history, problem = parse_history(value)
+    assert history == {}
+    assert problem
+
+
+def test_a_hostile_history_file_starts_again(pytester: pytest.Pytester) -> None:
+    folder = pytester.path / ".pytest_cache" / "d" / "tempo-outcomes"
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text('{"version": 1, "tests": {"x": 5}}')
+    pytester.makepyfile(test_a="def test_a(): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["tempo: the outcome history was unusable (*); started a fresh one"]
+    )
+    assert (
+        json.loads((folder / "history.json").read_text())["tests"]["test_a.py::test_a"]["runs"]
+        == "p"
+    )
+
+
+def test_merge_keeps_outcome_history_across_shards(tmp_path: Path) -> None:
+    from pytest_tempo.advice.flaky import FILE, FOLDER, write_history
+    from pytest_tempo.cli import main
+
+    caches = []
+    for n, runs in enumerate(("pfp", "pp")):
+        cache = tmp_path / f"shard{n}" / ".pytest_cache"
+        cache.mkdir(parents=True)
+        store = cache / "v" / "tempo" / "durations"
+        store.parent.mkdir(parents=True)
+        tests = {f"t.py::test_{n}": {"call": [1.0], "at": [float(n)]}}
+        store.write_text(json.dumps({"version": 1, "tests": tests}))
+        (cache / "d" / FOLDER).mkdir(parents=True)
+        history = {f"t.py::test_{n}": {"fp": "f", "runs": runs, "at": float(n)}}
+        write_history(cache / "d" / FOLDER / FILE, history)
+        caches.append(cache)
+    out = tmp_path / "merged" / ".pytest_cache"
+    out.mkdir(parents=True)
+    assert main(["merge", "-o", str(out), *map(str, caches)]) == 0
+    merged = json.loads((out / "d" / FOLDER / FILE).read_text())["tests"]
+    assert {n: e["runs"] for n, e in merged.items()} == {
+        "t.py::test_0": "pfp",
+        "t.py::test_1": "pp",
+    }
+
+
+# --- the section as a whole -------------------------------------------------------------
+
+
+@xdist_params
+def test_no_advice_on_a_fast_healthy_suite(
+    pytester: pytest.Pytester, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(
+        test_fast="""
+        import time
+        import pytest
+
+        @pytest.fixture
+        def cheap():
+            return 1
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_fast(cheap, n):
+            time.sleep(0.001)
+        """
+    )
+    for _ in range(4):  # a history of passes, nothing got slower
+        result = pytester.runpytest("--slow-report-json=report.json", *xdist_args)
+        result.assert_outcomes(passed=20)
+    assert not has_section(result)
+    assert report(pytester)["advice"] == {
+        "fixture_scope": [], "sleeping": [], "parallelism": None, "slower": [], "flaky": []
+    }  # fmt: skip
+    assert "### Advice" not in summary.read_text()
+
+
+def test_advice_off_and_its_bad_value(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(test_a="import time\ndef test_a(): time.sleep(2)\n")
+    for args in (["-o", "tempo_advice=off"], ["-p", "no:tempo-advice"]):
+        result = pytester.runpytest("--slow-report-json=report.json", *args)
+        result.assert_outcomes(passed=1)
+        assert not has_section(result)
+        assert "advice" not in report(pytester)
+    assert_usage_error(
+        pytester, ["-o", "tempo_advice=maybe"], "ERROR: tempo_advice (ini): 'maybe' is not valid: "
+        "expected one of on, off"
+    )  # fmt: skip
+
+
+def test_advice_in_every_output_in_the_terminals_order(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(test_a="import time\ndef test_a(): time.sleep(2)\n")
+    result = pytester.runpytest("--slow-report-json=report.json", "--tempo-html=run.html")
+    result.assert_outcomes(passed=1)
+    titles = [line.strip("= ") for line in result.outlines if line.startswith("=====")]
+    assert titles[-4:-1] == ["slow tests", "advice", "test types"]
+    text = summary.read_text()
+    assert text.index("### Slow tests") < text.index("### Advice") < text.index("### Test types")
+    page = (pytester.path / "run.html").read_text()
+    assert '<section id="advice">' in page
+    assert "2.00s of    2.00s  test_a.py::test_a" in page
+
+
+def test_long_lists_are_capped_and_verbose_shows_all() -> None:
+    from pytest_tempo.advice.sleeps import Sleeper
+
+    advice = Advice(1.0, sleepers=[Sleeper(f"t.py::test_{i:02}", 1.0, 1.0) for i in range(14)])
+    lines = render_terminal(advice)
+    assert len(lines) == 1 + 10 + 1
+    assert lines[-1] == "  (4 more tests; -v shows all)"
+    assert len(render_terminal(advice, rows=None)) == 15
+    assert render_markdown(advice).count("| `t.py::test_") == 14
+
+
+# --- reports a person can act on ----------------------------------------------------------
+
+
+@xdist_params
+def test_failed_gates_and_written_files_close_the_output(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_gates="""
+        import time
+        import pytest
+
+        @pytest.mark.skip
+        def test_no_reason(): pass
+
+        def test_slow():
+            time.sleep(2)
+
+        def test_fails():
+            assert False
+        """
+    )
+    result = pytester.runpytest(
+        "-o", "tempo_hygiene=strict", "--slow-strict", "--slow-report-json=report.json",
+        "--tempo-html=run.html", *xdist_args,
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # After pytest's short test summary, just before its summary line.
+    lines = result.outlines
+    last = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("==="))
+    assert lines[last - 5 : last] == [
+        "FAILED test_gates.py::test_fails - assert False",
+        "tempo: wrote the JSON report report.json",
+        "tempo: wrote the HTML page run.html",
+        "FAIL --slow-strict: 1 test(s) over 1.00s not marked slow: test_gates.py::test_slow",
+        "FAIL tempo_hygiene=strict: 1 hygiene finding",
+    ]
+    assert lines[last].startswith("===")
+    assert " 1 failed, 1 passed, 1 skipped in " in lines[last]
+    page = (pytester.path / "run.html").read_text()
+    failures = page[page.index('<table id="failures">') :]
+    assert "test_gates.py::test_fails" in failures[: failures.index("</table>")]
+
+
+@xdist_params
+def test_outcomes_counted_as_pytests_summary_line(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_mixed="""
+        import pytest
+
+        def test_passes(): pass
+
+        @pytest.mark.xfail(reason="known", strict=False)
+        def test_xfails(): assert False
+
+        @pytest.mark.xfail(reason="fixed already", strict=False)
+        def test_xpasses(): pass
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("no")
+
+        def test_errors(broken): pass
+        """,
+        test_skipped_module="""
+        import pytest
+
+        pytest.skip("not on this platform", allow_module_level=True)
+
+        def test_never(): pass
+        """,
+    )
+    result = pytester.runpytest("--tempo-html=run.html", *xdist_args)
+    assert result.parseoutcomes() == {
+        "passed": 1, "skipped": 1, "xfailed": 1, "xpassed": 1, "errors": 1
+    }  # fmt: skip
+    result.stdout.fnmatch_lines(
+        [
+            "*= test types =*",
+            "type   tests  passed  failed  errors  skipped  xfailed  xpassed  seconds",
+            "other      5       1       0       1        1        1        1    *s",
+        ]
+    )
+    page = (pytester.path / "run.html").read_text()
+    assert "1 passed, 1 error, 1 skipped, 1 xfailed, 1 xpassed" in page
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_forecast_answers_steals_as_workers_do(seed: int) -> None:
+    """Duration scheduling steals queued tests back in the end-game; the replay answers as
+    xdist's workers do (it once answered "none" forever, and hung the run)."""
+    import random
+
+    from pytest_tempo.advice.parallel import _duration_maker
+
+    from .simulation import simulate
+
+    rng = random.Random(seed)
+    durations = [rng.lognormvariate(-8, 1) for _ in range(200)]  # trivial tests
+    ids = [f"test_{'one' if i < 100 else 'two'}.py::test_n[{i}]" for i in range(200)]
+    make = _duration_maker(dict(zip(ids, durations, strict=True)), {})
+    for workers in (2, 4, 8, 16):
+        expected = simulate(make, durations, workers, nodeids=ids).makespan
+        assert makespan(make, ids, durations, workers, 0.0) == pytest.approx(expected)

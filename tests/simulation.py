@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from pytest_tempo.forecast import QUIET
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -37,19 +39,6 @@ __all__ = [
     "simulate",
     "skewed_mix",
 ]
-
-
-class _Quiet:
-    """A silent stand-in for xdist's log Producer (``log.loadsched(...)`` and so on)."""
-
-    def __call__(self, *args: object) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> _Quiet:
-        return self
-
-
-QUIET: Any = _Quiet()
 
 
 class FakeConfig:

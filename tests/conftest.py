@@ -13,6 +13,15 @@ HAS_XDIST = importlib.util.find_spec("xdist") is not None
 HAS_COV = importlib.util.find_spec("pytest_cov") is not None
 HAS_RANDOMLY = importlib.util.find_spec("pytest_randomly") is not None
 
+if importlib.util.find_spec("hypothesis") is not None:
+    from hypothesis import settings
+
+    # No example may fail for taking long: on two busy cores a first example that imports a
+    # module can take longer than hypothesis's 200 ms deadline, and a test must not race the
+    # wall clock.
+    settings.register_profile("tempo", deadline=None)
+    settings.load_profile("tempo")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_coverage_in_subprocesses() -> Iterator[None]:

@@ -12,7 +12,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_tempo.advice.flaky import (
@@ -414,6 +414,7 @@ def test_bundle_keeps_every_second_and_the_order(durations: list[float], limit: 
 
 
 @pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+@settings(deadline=None)  # the first example imports xdist's schedulers: no wall-clock limit
 @given(st.lists(st.floats(0, 3), min_size=1, max_size=40), st.integers(1, 6))
 def test_forecast_agrees_with_the_test_simulator(durations: list[float], workers: int) -> None:
     from xdist.scheduler import LoadScheduling

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 from .base import DatabaseError, import_driver, marker, marker_run
-from .owners import REGISTRY_DATABASE, REGISTRY_TABLE, DbState, Registry, new_owner_id
+from .owners import (
+    REGISTRY_DATABASE,
+    REGISTRY_TABLE,
+    DbState,
+    Registry,
+    close_registries,
+    new_owner_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -221,10 +228,7 @@ class MySQLProvisioner:
 
     def close(self) -> None:
         """Close the owner connections: what this process still owns becomes reclaimable."""
-        for registry in self._registries.values():
-            with contextlib.suppress(Exception):
-                registry.conn.close()
-        self._registries.clear()
+        close_registries(self._registries)
 
     def create(
         self,

@@ -19,6 +19,7 @@ server through the few statements a backend supplies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -87,6 +88,14 @@ def decide(owner: str | None, me: str, owner_alive: bool, state: DbState, in_use
     if state == "foreign":
         return "foreign"
     return "in-use" if in_use else "replace"
+
+
+def close_registries(registries: dict[str, Any]) -> None:
+    """Close owner connections: what this process still owns becomes reclaimable."""
+    for registry in registries.values():
+        with contextlib.suppress(Exception):
+            registry.conn.close()
+    registries.clear()
 
 
 class Registry(ABC):

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 from .base import DatabaseError, HookFailed, import_driver, marker, marker_run
-from .owners import REGISTRY_DATABASE, DbState, Registry, new_owner_id, owner_key
+from .owners import (
+    REGISTRY_DATABASE,
+    DbState,
+    Registry,
+    close_registries,
+    new_owner_id,
+    owner_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -243,10 +250,7 @@ class PostgresProvisioner:
 
     def close(self) -> None:
         """Close the owner connections: what this process still owns becomes reclaimable."""
-        for registry in self._registries.values():
-            with contextlib.suppress(Exception):
-                registry.conn.close()
-        self._registries.clear()
+        close_registries(self._registries)
 
     # --- statements -------------------------------------------------------------------------
 

@@ -373,9 +373,10 @@ def test_parallelism_forecast(pytester: pytest.Pytester, xdist_args: list[str]) 
             if row[mode] is None:  # xdist's own schedulers are simulated only where installed
                 assert not HAS_XDIST
                 continue
-            # Never under the lower bound, never over it by more than the longest test.
+            # Never under the lower bound, never over it by more than the longest test; the
+            # report rounds each number to the microsecond, so a sum may be off by a few.
             bound = start_up + max(longest, total / n)
-            assert bound - 1e-6 <= row[mode] <= bound + longest + 1e-6
+            assert bound - 1e-5 <= row[mode] <= bound + longest + 1e-5
     # 16 workers run one test each: the longest test (and the start-up) is the run.
     assert rows[16]["duration"] == pytest.approx(start_up + longest, abs=1e-5)
     assert forecast["now_workers"] == (2 if xdist_args else 1)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import __version__
+from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
@@ -56,7 +57,7 @@ SECTIONS_WRITER = "tempo-sections"
 CLOSING = "tempo-closing"
 #: The features that write a section after pytest's summary, in the order of the sections.
 SECTIONS = (TIMING, ADVICE, COVERAGE, SUMMARY, HYGIENE, LOAD)
-#: The key of the durations snapshot in a worker's workerinput.
+#: The key of the durations snapshot in what the controller ships a worker.
 WORKERINPUT_DURATIONS = "tempo_durations"
 
 
@@ -144,9 +145,9 @@ def _durations(
 ) -> tuple[Recorder | None, str | None, Snapshot, Store | None]:
     """The recorder (controller only; None without a store), the line saying what was wrong
     with the store, if anything, the snapshot ordering uses, and the store as read."""
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # an xdist worker: the controller's snapshot, never the store
-        return None, None, Snapshot.from_plain(workerinput.get(WORKERINPUT_DURATIONS)), None
+    shipped = worker_input(config)
+    if shipped is not None:  # an xdist worker: the controller's snapshot, never the store
+        return None, None, Snapshot.from_plain(shipped.get(WORKERINPUT_DURATIONS)), None
     if settings.durations_path is not None:
         location = Location.of_file(config.rootpath / settings.durations_path)
     else:
@@ -200,7 +201,7 @@ class XdistHooks:
         self._snapshot = snapshot
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKERINPUT_DURATIONS] = self._snapshot.to_plain()
+        to_worker(node, WORKERINPUT_DURATIONS, self._snapshot.to_plain())
 
 
 def _dist_part(config: Config, settings: Settings) -> str | None:

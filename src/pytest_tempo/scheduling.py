@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._xdist import collection_diff, planned_workers
 from .classify import markers_for_path
 from .costs import CostData
 from .costs import estimate as estimate_model
@@ -588,10 +589,8 @@ class DurationScheduling:
     def _log_difference(
         self, first: Sequence[str], other: Sequence[str], node: Any, first_node: Any = None
     ) -> None:
-        from xdist.report import report_collection_diff
-
         base = first_node if first_node is not None else next(iter(self.node2collection))
-        msg = report_collection_diff(first, other, base.gateway.id, node.gateway.id)
+        msg = collection_diff(first, other, base.gateway.id, node.gateway.id)
         if msg:
             self.log(msg)
             report = _collect_report(node.gateway.id, msg)
@@ -641,7 +640,4 @@ class SchedulingPlugin:
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> DurationScheduling:
         # xdist's own implementation is trylast and the hook is firstresult, so this wins.
-        from xdist.workermanage import parse_tx_spec_config
-
-        numnodes = len(parse_tx_spec_config(config))
-        return DurationScheduling(config, log, self.plan, numnodes)
+        return DurationScheduling(config, log, self.plan, planned_workers(config))

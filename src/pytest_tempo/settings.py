@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
+from ._xdist import is_worker
 from .markers import MARKERS, PYTEST_MARKERS
 from .workers import MAX_IDENTIFIER, is_plain_identifier
 
@@ -1061,7 +1062,7 @@ def check_timing_off(config: Config) -> None:
     """Under ``-p no:tempo-timing``, an option only the timing feature carries out does
     nothing: given as a flag, that is a usage error; in the ini (which may serve runs with the
     feature on too), a warning for the file outputs and the gate, which CI steps may expect."""
-    if hasattr(config, "workerinput"):  # the controller has said it
+    if is_worker(config):  # the controller has said it
         return
     for option in OPTIONS:
         does = TIMING_DOES.get(option.field)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._xdist import from_worker, to_controller, to_worker, worker_input
 from .timing import REPORT_EXTRAS
 
 if TYPE_CHECKING:
@@ -64,8 +65,8 @@ __all__ = [
 #: The cache key of the shard record (``.pytest_cache/v/tempo/shard``).
 RECORD_KEY = "tempo/shard"
 RECORD_VERSION = 1
-#: The key of the saved record in a worker's workerinput, and of a worker's record in its
-#: workeroutput.
+#: The key of the saved record in what the controller ships a worker, and of a worker's record in
+#: what it sends back.
 WORKERINPUT_SAVED = "tempo_shard_saved"
 WORKEROUTPUT_RECORD = "tempo_shard"
 #: Every test costs at least this much (microseconds): pytest's own overhead per test.
@@ -485,11 +486,11 @@ class ShardPlugin:
         self.spec = spec
         self._config = config
         self._totals = totals
-        workerinput = getattr(config, "workerinput", None)
-        self._controller = workerinput is None
+        shipped = worker_input(config)
+        self._controller = shipped is None
         cache = getattr(config, "cache", None)
-        if workerinput is not None:
-            self._saved = parse_saved(workerinput.get(WORKERINPUT_SAVED))
+        if shipped is not None:
+            self._saved = parse_saved(shipped.get(WORKERINPUT_SAVED))
         else:
             self._saved = read_saved(cache) if cache is not None else None
         #: the record of this shard: the cache value, and what the run selected and ran
@@ -571,16 +572,14 @@ class ShardPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-        workeroutput = getattr(config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKEROUTPUT_RECORD] = self.value
+        to_controller(config, WORKEROUTPUT_RECORD, self.value)
 
     def pytest_report_collectionfinish(self) -> str | None:
         return self._line
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[WORKERINPUT_SAVED] = self._saved
+        to_worker(node, WORKERINPUT_SAVED, self._saved)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
@@ -602,8 +601,7 @@ class ShardPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        value = parse_saved(output.get(WORKEROUTPUT_RECORD))
+        value = parse_saved(from_worker(node, WORKEROUTPUT_RECORD))
         if self.value is None and value is not None:
             self.value = value
 

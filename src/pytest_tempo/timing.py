@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._xdist import from_worker, is_worker, to_controller
 from .classify import type_markers
 from .durations import RECORDED_MARKS, Measured
 from .markers import MarkerIndex
@@ -49,7 +50,7 @@ REPORT_EXTRAS = pytest.StashKey[dict[str, Callable[[], object]]]()
 #: Parts other features add to the ``--tempo-html`` page: key -> a function giving an HTML
 #: fragment at the end of the session ("" leaves it out).
 HTML_EXTRAS = pytest.StashKey[dict[str, Callable[[], str]]]()
-#: Keys of xdist's workeroutput: what a worker tells the controller about its collection.
+#: Keys of what an xdist worker sends back: what a worker tells the controller about its collection.
 WORKER_COLLECTED = "tempo_collected"
 WORKER_FILTERED = "tempo_filtered"
 SHARED_SCOPES = ("session", "package", "module", "class")
@@ -372,7 +373,7 @@ class TimingPlugin:
         self._config = config
         self._recorded = recorded or {}  # median call seconds of earlier runs, per test
         self._settings = settings
-        self._controller = not hasattr(config, "workerinput")
+        self._controller = not is_worker(config)
         self._recorder = recorder  # None: no store (cacheprovider off), nothing is recorded
         self._store_problem = store_problem
         # Under a load profile a load test lasts as long as the profile: not recorded.
@@ -534,13 +535,11 @@ class TimingPlugin:
     def pytest_xdist_node_collection_finished(self, node: object, ids: Sequence[str]) -> None:
         self._collected = list(ids)
 
-    # --- was this run filtered? (workers tell the controller through workeroutput) ---------
+    # --- was this run filtered? (workers tell the controller when they finish) ------------
 
     def _filter(self) -> None:
         self._filtered = True
-        workeroutput = getattr(self._config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKER_FILTERED] = True
+        to_controller(self._config, WORKER_FILTERED, True)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None]:
@@ -548,9 +547,7 @@ class TimingPlugin:
         result = yield
         if len(items) < before:  # deselected, or dropped by a plugin without saying so
             self._filter()
-        workeroutput = getattr(self._config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKER_COLLECTED] = True
+        to_controller(self._config, WORKER_COLLECTED, True)
         return result
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
@@ -578,15 +575,18 @@ class TimingPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        full = not error and output.get(WORKER_COLLECTED) and not output.get(WORKER_FILTERED)
+        collected, filtered = (
+            from_worker(node, WORKER_COLLECTED),
+            from_worker(node, WORKER_FILTERED),
+        )
+        full = not error and collected and not filtered
         self._workers[str(getattr(getattr(node, "gateway", None), "id", id(node)))] = bool(full)
 
     def _unfiltered(self) -> bool:
         """Whether the controller knows this run collected everything, unfiltered."""
         if self._collected is None or self._settings.shard is not None:
             return False
-        if hasattr(self._config, "workerinput"):
+        if is_worker(self._config):
             return False
         if self._config.pluginmanager.hasplugin("dsession") and not (
             self._workers and all(self._workers.values())

@@ -6,7 +6,7 @@ timing feature's per-test data, so it is the same with and without pytest-xdist.
 
 A coverage column is added when the run's coverage data says which test ran each line: that
 is pytest-cov's ``--cov-context=test``, whose contexts are ``NODEID|setup``, ``NODEID|run`` and
-``NODEID|teardown`` (checked against pytest-cov 7.1, ``pytest_cov/plugin.py``
+``NODEID|teardown`` (checked against pytest-cov 7.1's
 ``TestContextPlugin``; the contexts survive pytest-xdist's combine). For a type, the column is
 the share of the statements of the files its tests ran that those tests ran (or that ran
 when the files were imported). Without such contexts the column is left out rather than
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ._xdist import is_worker
 from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ class TypeSummaryPlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         result = yield
         config = session.config
-        if hasattr(config, "workerinput") or config.option.collectonly:
+        if is_worker(config) or config.option.collectonly:
             return result
         from ._coverage import find_coverage, pytest_cov_plugin
 
@@ -260,7 +261,7 @@ class TypeSummaryPlugin:
 
     def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The "test types" section (written in order by ``plugin.Sections``)."""
-        if hasattr(terminalreporter.config, "workerinput"):
+        if is_worker(terminalreporter.config):
             return
         timings = [*self._timing.timings, *self._timing.collection_results]
         rows = self._rows(timings)

@@ -1,7 +1,7 @@
 """Who is running: the worker identity, and the names derived from it.
 
 Everything here is a pure function of plain data, so it is unit-tested without a pytest
-session. :func:`identify` reads a pytest-xdist ``workerinput`` mapping (or ``None`` on the
+session. :func:`identify` reads the mapping pytest-xdist gives a worker (or ``None`` on the
 controller, without xdist, or under ``-p no:xdist``); the name functions turn a base name,
 a worker id and a run id into identifiers that are valid unquoted in PostgreSQL and MySQL:
 lower-case letters, digits and ``_``, at most 63 bytes.
@@ -72,22 +72,22 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def identify(workerinput: Mapping[str, Any] | None, run_id: str) -> WorkerInfo:
-    """The identity from xdist's ``config.workerinput``, or the master's without one.
+def identify(given: Mapping[str, Any] | None, run_id: str) -> WorkerInfo:
+    """The identity from the mapping xdist gives a worker, or the master's without one.
 
     ``run_id`` is used on master (and when a worker's input lacks a uid); on a worker the
     uid xdist gives every worker of the run wins.
     """
-    if workerinput is None:
+    if given is None:
         return WorkerInfo(MASTER, 0, 1, run_id)
-    wid = str(workerinput.get("workerid", MASTER))
+    wid = str(given.get("workerid", MASTER))
     match = _GW.match(wid)
     index = int(match.group(1)) if match else 0
     try:
-        count = max(1, int(workerinput.get("workercount", 1)))
+        count = max(1, int(given.get("workercount", 1)))
     except (TypeError, ValueError):
         count = 1
-    run = str(workerinput.get("testrunuid") or run_id)
+    run = str(given.get("testrunuid") or run_id)
     return WorkerInfo(wid, index, count, run)
 
 

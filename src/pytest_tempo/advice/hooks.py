@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._xdist import is_worker
 from .scope import FixtureUse
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class AdvicePlugin:
         # The recorded calls as read at the start: the store itself takes this run's in.
         self._history = {n: tuple(e.get("call", ())) for n, e in (store or {}).items()}
         self._threshold = timing.threshold
-        self._controller = not hasattr(config, "workerinput")
+        self._controller = not is_worker(config)
         self._configured = time.time()
         # where tests run
         self._slept = 0.0

@@ -5,7 +5,7 @@ The fixtures are thin: names come from :mod:`pytest_tempo.workers`, URLs from
 :class:`DatabasesRun` in the config's stash.
 
 Under xdist, a worker that cloned from a template reports the template through
-``config.workeroutput``; the controller drops it once every worker is done, so no worker
+what it sends back; the controller drops it once every worker is done, so no worker
 drops a template another one still needs.
 
 Each process keeps one provisioner per server (and one Redis owner) for its whole life: the
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._xdist import from_worker, is_worker, to_controller, worker_input
 from ..settings import SETTINGS_KEY
 from ..workers import (
     MASTER,
@@ -54,7 +55,7 @@ __all__ = [
     "worker_url",
 ]
 
-#: The key of the templates a worker used, in its ``workeroutput``.
+#: The key of the templates a worker used, in what it sends back.
 WORKEROUTPUT_TEMPLATES = "tempo_templates"
 
 
@@ -108,7 +109,7 @@ def _run(config: pytest.Config) -> DatabasesRun:
 
 def worker_info(config: pytest.Config) -> WorkerInfo:
     """This process's identity (see :func:`pytest_tempo.workers.identify`)."""
-    return identify(getattr(config, "workerinput", None), _run(config).run_id)
+    return identify(worker_input(config), _run(config).run_id)
 
 
 # --- pure helpers ---------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def _builder(config: pytest.Config, backend: str) -> Callable[[str], None] | Non
 def _default_dir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path:
     """A directory every worker of the run shares: xdist workers' basetemps are its children."""
     base = factory.getbasetemp()
-    return base.parent if hasattr(config, "workerinput") else base
+    return base.parent if is_worker(config) else base
 
 
 def _fail_on_error(action: Callable[[], object]) -> None:
@@ -283,17 +284,14 @@ def worker_namespace(request: pytest.FixtureRequest, tempo_worker: WorkerInfo) -
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     templates = _run(config).templates
-    workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller drops them
-        workeroutput[WORKEROUTPUT_TEMPLATES] = dict(templates)
-        return
+    if to_controller(config, WORKEROUTPUT_TEMPLATES, dict(templates)):
+        return  # an xdist worker: the controller drops them
     drop_templates(config, templates)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    output = getattr(node, "workeroutput", None) or {}
-    templates = output.get(WORKEROUTPUT_TEMPLATES) or {}
+    templates = from_worker(node, WORKEROUTPUT_TEMPLATES) or {}
     _run(node.config).templates.update(templates)
 
 

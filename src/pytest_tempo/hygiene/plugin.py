@@ -7,7 +7,7 @@ Where the findings come from:
 
 - Collection findings (marks, ids) are computed where tests are collected: the only process
   without pytest-xdist, each worker with it. A worker ships them as plain data through
-  ``config.workeroutput``; the controller merges them in ``pytest_testnodedown``. Each worker
+  what it sends back; the controller merges them in ``pytest_testnodedown``. Each worker
   collects the whole suite, so merging keeps one of each.
 - Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason) are noticed in a
   ``pytest_runtest_makereport`` wrapper where the test runs and attached to the report as
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._xdist import from_worker, is_worker, to_controller
 from ..step_summary import append_step_summary
 from .findings import Finding, Tally, merge
 from .rules import bare_call, bare_skip_message, registered_markers, relative
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HygienePlugin"]
 
-#: The key of the collection findings in a worker's workeroutput.
+#: The key of the collection findings in what a worker sends back.
 WORKEROUTPUT_KEY = "tempo_hygiene"
 #: The attribute of a test report that says the test called pytest.skip()/xfail() bare.
 REPORT_ATTR = "tempo_hygiene"
@@ -47,7 +48,7 @@ class HygienePlugin:
     def __init__(self, config: Config, mode: HygieneMode) -> None:
         self._config = config
         self._mode = mode
-        self._controller = not hasattr(config, "workerinput")
+        self._controller = not is_worker(config)
         self._root = str(config.rootpath)
         self._collected: list[Finding] = []
         self._remote: list[Finding] = []
@@ -85,15 +86,13 @@ class HygienePlugin:
                 )
 
     def pytest_sessionfinish(self, session: Session) -> None:
-        workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is not None:  # an xdist worker: the controller reports
+        if is_worker(session.config):  # the controller reports
             findings = merge(self._collected, self._module_skips.findings())
-            workeroutput[WORKEROUTPUT_KEY] = [f.to_plain() for f in findings]
+            to_controller(session.config, WORKEROUTPUT_KEY, [f.to_plain() for f in findings])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        for value in output.get(WORKEROUTPUT_KEY, ()):
+        for value in from_worker(node, WORKEROUTPUT_KEY, ()):
             finding = Finding.from_plain(value)
             if finding is not None:
                 self._remote.append(finding)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._xdist import is_worker, to_worker, worker_input
 from ..settings import SETTINGS_KEY
 from ..step_summary import append_step_summary, md_cell
 from .profiles import (
@@ -44,7 +45,7 @@ __all__ = ["LOAD_KEY", "LoadPlugin", "LoadState", "summary_rows"]
 #: The user_properties key a load item's key metrics travel under (also across xdist).
 PROPERTY = "tempo_load"
 
-#: The key of the load baselines in a worker's workerinput.
+#: The key of the load baselines in what the controller ships a worker.
 WORKERINPUT_BASELINES = "tempo_load_baselines"
 
 SKIP_NO_PROFILE = (
@@ -342,9 +343,9 @@ class LoadPlugin:
         state = self._state
         if state.profile is None or state.baseline_mode == "off":
             return
-        workerinput = getattr(self._config, "workerinput", None)
-        if workerinput is not None:
-            shipped = workerinput.get(WORKERINPUT_BASELINES)
+        given = worker_input(self._config)
+        if given is not None:
+            shipped = given.get(WORKERINPUT_BASELINES)
             state.baselines = dict(shipped) if isinstance(shipped, dict) else {}
             return
         self._store_path = self._baseline_path()
@@ -371,7 +372,7 @@ class LoadPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """Ship this run's baselines to an xdist worker (workers never read the store)."""
-        node.workerinput[WORKERINPUT_BASELINES] = self._state.baselines
+        to_worker(node, WORKERINPUT_BASELINES, self._state.baselines)
 
     def pytest_sessionfinish(self) -> None:
         if self._store_path is None or not self._records:
@@ -385,7 +386,7 @@ class LoadPlugin:
     def pytest_sessionstart(self) -> None:
         # The folders of engines whose pytest and supervisor were both killed (a supervisor
         # removes them otherwise): once per run, by the controller.
-        if not hasattr(self._config, "workerinput"):
+        if not is_worker(self._config):
             from .process import sweep_stale
 
             sweep_stale()
@@ -513,7 +514,7 @@ class LoadPlugin:
 
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "load" section (written in order by ``plugin.Sections``)."""
-        if not self._seen or hasattr(self._config, "workerinput"):
+        if not self._seen or is_worker(self._config):
             return
         rows = summary_rows(self._seen)
         profile = self._state.profile

@@ -89,8 +89,8 @@ tr.sum td{font-weight:600}
 .tag{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;color:#fff}
 .tag.p{background:var(--p)}.tag.f{background:var(--f)}.tag.e{background:var(--e)}
 .tag.s{background:var(--s);color:var(--ink)}
-.charts{display:flex;flex-wrap:wrap;gap:8px 14px;margin:8px 0}
-svg.chart{width:400px;max-width:100%;border:1px solid var(--line);border-radius:6px}
+.charts{display:flex;flex-wrap:wrap;gap:8px 10px;margin:8px 0}
+svg.chart{width:372px;max-width:100%;border:1px solid var(--line);border-radius:6px}
 svg .ct{font-weight:600;font-size:13px}
 svg .rps{stroke:var(--lb);fill:var(--lb)}svg .p95{stroke:#8250df;fill:#8250df}
 svg .err{stroke:var(--f);fill:var(--f)}svg .vus{stroke:var(--p);fill:var(--p)}

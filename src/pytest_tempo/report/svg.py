@@ -23,8 +23,8 @@ __all__ = ["Line", "esc", "line_chart", "nice_step", "num"]
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 #: the geometry of a line chart, in its own units
-CHART_W, CHART_H = 400, 190
-C_LEFT, C_RIGHT, C_TOP, C_BOTTOM = 54, 12, 30, 36
+CHART_W, CHART_H = 372, 196
+C_LEFT, C_RIGHT, C_TOP, C_BOTTOM = 50, 14, 40, 36
 
 
 def esc(text: str) -> str:
@@ -134,7 +134,7 @@ def line_chart(
         f'height="{CHART_H}" role="img" aria-label="{esc(summary)}">',
         f"<title>{esc(summary)}</title>",
         f'<text class="ct" x="4" y="16">{esc(title)}</text>',
-        f'<text class="ax" x="{C_LEFT - 6}" y="{C_TOP - 8}" text-anchor="end">{esc(unit)}</text>',
+        f'<text class="ax" x="4" y="{C_TOP - 9}">{esc(unit)}</text>',
     ]
     k = 0
     while k * y_step <= y_max * (1 + 1e-9):

@@ -122,7 +122,7 @@ def pytest_configure(config: Config) -> None:
     load = LoadPlugin(config, load_state)
     if manager.register(load, LOAD) is not None and load_state.profile is not None:
         manager.register(load.reports, LOAD_REPORTS)
-        if settings.html is not None or settings.slow_report_json is not None:
+        if load_state.charts:
             _register_load_page(config)
     if settings.hygiene != "off":
         from .hygiene import HygienePlugin

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..settings import SETTINGS_KEY
 from .k6bin import INSTALL_HINT, locate
 from .process import Completed, engine_folder, run_in_group, tail
 from .thresholds import (
@@ -316,8 +315,6 @@ class K6Item(pytest.Item):
         profile = self._state.profile
         assert profile is not None
         assert self._k6 is not None
-        settings = self.config.stash[SETTINGS_KEY]
-        points = settings.html is not None or settings.slow_report_json is not None
         with self._state.watching() as watcher:
             done, summary, report = run_script(
                 self._k6,
@@ -325,7 +322,7 @@ class K6Item(pytest.Item):
                 profile,
                 self._state.time_limit,
                 self.path.parent,
-                points=points,
+                points=self._state.charts,
             )
         if summary is not None:
             problem = self._state.record(

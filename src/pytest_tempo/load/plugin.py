@@ -71,6 +71,8 @@ class LoadState:
     baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: The rootdir, which relative PID files are read from.
     root: Path | None = None
+    #: Keep each run's series: the HTML page or the JSON report is written.
+    charts: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadState:
@@ -89,6 +91,7 @@ class LoadState:
             require=settings.load_require,
             watch=settings.load_watch,
             rss_limit=settings.load_rss_growth_limit,
+            charts=settings.html is not None or settings.slow_report_json is not None,
         )
 
     @property
@@ -183,7 +186,7 @@ class LoadState:
             "failed": sum(not r.passed for r in results),
             **summary,
         }
-        if timeline is not None:  # the charts of the HTML page (``series.chart``)
+        if timeline is not None and self.charts:  # for the HTML page (``series.chart``)
             from .series import chart
 
             data["series"] = chart(timeline, usage)

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 from .thresholds.series import Histogram, percentile
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
+    from typing import IO
 
     from .resources import Usage
 
@@ -64,7 +65,7 @@ MB = 1024 * 1024
 
 _K6_POINT = re.compile(
     rb'^\{"metric":"(http_reqs|http_req_failed|http_req_duration|vus)","type":"Point",'
-    rb'"data":\{"time":"([^"]+)","value":([-0-9.eE+]+)'
+    rb'"data":\{"time":"([0-9T:-]{19})(?:\.[0-9]+)?(Z|[+-][0-9:]{5})","value":([-0-9.eE+]+)'
 )
 _K6_METRICS = {b"http_reqs", b"http_req_failed", b"http_req_duration", b"vus"}
 _TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -113,26 +114,35 @@ def parse_time(text: str, cache: dict[str, float] | None = None) -> float:
     return whole + (float(fraction) if fraction else 0.0)
 
 
-def _k6_point(line: bytes) -> tuple[bytes, str, float] | None:
-    """``(metric, time, value)`` of a point line of a metric the charts use, else None."""
+def _k6_point(line: bytes, seconds: dict[bytes, int]) -> tuple[bytes, int, float] | None:
+    """``(metric, epoch second, value)`` of a point of a metric the charts use, else None.
+
+    ``seconds`` keeps the whole seconds already converted: a run has many points a second.
+    """
     match = _K6_POINT.match(line)
     if match is not None:
-        return match.group(1), match.group(2).decode(), float(match.group(3))
-    if b'"Point"' not in line:
-        return None
+        metric, whole, zone, value = match.groups()
+        key = whole + zone
+        second = seconds.get(key)
+        if second is None:
+            second = seconds[key] = math.floor(parse_time(key.decode()))
+        return metric, second, float(value)
+    if line.startswith(b'{"metric":"') or b'"Point"' not in line:
+        return None  # in k6's order, but another metric (or not a point at all)
     try:  # the same point with its keys in another order
         data = json.loads(line)
         metric = str(data["metric"]).encode()
         if data["type"] != "Point" or metric not in _K6_METRICS:
             return None
-        return metric, str(data["data"]["time"]), float(data["data"]["value"])
+        when = math.floor(parse_time(str(data["data"]["time"])))
+        return metric, when, float(data["data"]["value"])
     except (ValueError, KeyError, TypeError):
         return None
 
 
 def k6_timeline(lines: Iterable[bytes]) -> Timeline | None:
     """The timeline of k6's ``--out json`` points (None when there is none)."""
-    cache: dict[str, float] = {}
+    cache: dict[bytes, int] = {}
     requests: dict[int, int] = {}
     failures: dict[int, int] = {}
     users: dict[int, float] = {}
@@ -145,14 +155,10 @@ def k6_timeline(lines: Iterable[bytes]) -> Timeline | None:
             p95[second] = percentile(sorted(durations.pop(second)), 95)
 
     for line in lines:
-        point = _k6_point(line)
+        point = _k6_point(line, cache)
         if point is None:
             continue
-        metric, when, value = point
-        try:
-            second = math.floor(parse_time(when, cache))
-        except ValueError:
-            continue
+        metric, second, value = point
         if metric == b"http_reqs":
             requests[second] = requests.get(second, 0) + int(value)
         elif metric == b"http_req_failed":
@@ -179,12 +185,23 @@ def k6_timeline(lines: Iterable[bytes]) -> Timeline | None:
     )
 
 
+def _lines(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a stream, read a megabyte at a time (gzip's readline is slow)."""
+    rest = b""
+    while chunk := stream.read(size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
 def read_k6_file(path: Path) -> Timeline | None:
     """:func:`k6_timeline` of a ``--out json`` file (gzipped or not); None if unreadable."""
     try:
         opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rb") as lines:
-            return k6_timeline(lines)
+        with opener(path, "rb") as stream:
+            return k6_timeline(_lines(stream))
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
 

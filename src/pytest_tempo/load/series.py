@@ -29,14 +29,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from .thresholds.series import Histogram, percentile
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
-    from typing import IO
 
     from .resources import Usage
 
@@ -185,7 +184,7 @@ def k6_timeline(lines: Iterable[bytes]) -> Timeline | None:
     )
 
 
-def _lines(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+def _lines(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
     """The lines of a stream, read a megabyte at a time (gzip's readline is slow)."""
     rest = b""
     while chunk := stream.read(size):
@@ -201,7 +200,7 @@ def read_k6_file(path: Path) -> Timeline | None:
     try:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as stream:
-            return k6_timeline(_lines(stream))
+            return k6_timeline(_lines(cast("BinaryIO", stream)))
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
 

@@ -25,6 +25,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]
 #: the geometry of a line chart, in its own units
 CHART_W, CHART_H = 372, 196
 C_LEFT, C_RIGHT, C_TOP, C_BOTTOM = 50, 14, 40, 36
+#: unknown values in a row that a line still bridges
+BRIDGED = 2
 
 
 def esc(text: str) -> str:
@@ -66,13 +68,17 @@ class Line:
 def _segments(
     xs: Sequence[float], values: Sequence[float | None]
 ) -> list[list[tuple[float, float]]]:
-    """Runs of known values, split at the gaps."""
+    """Runs of known values, split where more than :data:`BRIDGED` in a row are unknown
+    (a sample taken once a second now and then misses a second: that is no gap)."""
     runs: list[list[tuple[float, float]]] = [[]]
+    unknown = 0
     for x, v in zip(xs, values, strict=True):
         if v is None:
-            if runs[-1]:
+            unknown += 1
+            if unknown > BRIDGED and runs[-1]:
                 runs.append([])
         else:
+            unknown = 0
             runs[-1].append((x, v))
     return [run for run in runs if run]
 

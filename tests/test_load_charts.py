@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_tempo.load.k6 import find_k6
@@ -57,6 +57,7 @@ values_st = st.lists(st.one_of(st.none(), st.floats(0, 1e9)), min_size=1, max_si
 
 
 @given(st.text(max_size=40), st.text(max_size=10), values_st, st.sampled_from([1, 2, 15, 300]))
+@example("tiny", "ms", [5e-324], 1)  # a y axis of a denormal once had no tick step
 def test_line_chart_is_well_formed_xml_and_escapes_text(
     title: str, unit: str, values: list[float | None], step: int
 ) -> None:

@@ -124,6 +124,7 @@ def line_chart(
     height = bottom - C_TOP
     known = [v for line in lines for v in line.values if v is not None]
     top = max([floor, *known]) if known else floor
+    top = max(top, 1e-6) if top > 0 else 0.0  # a tick step of a denormal does not exist
     y_step = nice_step(top, 4) if top > 0 else 1.0
     y_max = math.ceil(top / y_step - 1e-9) * y_step if top > 0 else y_step
 

@@ -196,9 +196,14 @@ def test_fixtures_table_matches_the_session(pytester: pytest.Pytester) -> None:
 
 
 def test_plugin_names_table_matches_the_registered_plugins(pytester: pytest.Pytester) -> None:
-    # Every conditional feature on: floors, a shard, duration scheduling, a load profile.
+    # Every conditional feature on: floors, a shard, duration scheduling, a load profile and
+    # the HTML page.
     config = pytester.parseconfigure(
-        "--cov-floor=total:0", "--shard=1/1", "--tempo-dist=duration", "--load-profile=smoke"
+        "--cov-floor=total:0",
+        "--shard=1/1",
+        "--tempo-dist=duration",
+        "--load-profile=smoke",
+        "--tempo-html=page.html",
     )
     registered = {
         name

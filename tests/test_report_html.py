@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_tempo.report.html import MIN_PX, PLOT, render_html
+from pytest_tempo.report.html import render_html
+from pytest_tempo.report.timeline import MIN_PX, PLOT
 from pytest_tempo.timing import FixtureTiming, TestTiming, summarize
 
 T0 = 1_700_000_000.0

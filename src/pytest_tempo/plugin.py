@@ -47,6 +47,8 @@ DATABASES = "tempo-databases"
 LOAD = "tempo-load"
 #: Reads load metrics off test reports; registered only with a load profile.
 LOAD_REPORTS = "tempo-load-reports"
+#: The load tests' charts on the HTML page and their series in the JSON report.
+LOAD_PAGE = "tempo-load-page"
 HYGIENE = "tempo-hygiene"
 ADVICE = "tempo-advice"
 #: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
@@ -121,6 +123,8 @@ def pytest_configure(config: Config) -> None:
     load = LoadPlugin(config, load_state)
     if manager.register(load, LOAD) is not None and load_state.profile is not None:
         manager.register(load.reports, LOAD_REPORTS)
+        if load_state.charts:
+            _register_load_page(config)
     if settings.hygiene != "off":
         from .hygiene import HygienePlugin
 
@@ -138,6 +142,18 @@ def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) 
         return
     config.stash.setdefault(REPORT_EXTRAS, {})["advice"] = advice.json_part
     config.stash.setdefault(HTML_EXTRAS, {})["advice"] = advice.html_part
+
+
+def _register_load_page(config: Config) -> None:
+    """The load tests on the HTML page and in the JSON report (written by the timing)."""
+    from .load.page import LoadPage
+    from .timing import HTML_EXTRAS, REPORT_EXTRAS
+
+    page = LoadPage()
+    if config.pluginmanager.register(page, LOAD_PAGE) is None:  # -p no:tempo-load-page
+        return
+    config.stash.setdefault(REPORT_EXTRAS, {})["load"] = page.json_part
+    config.stash.setdefault(HTML_EXTRAS, {})["load"] = page.html_part
 
 
 def _durations(

@@ -60,6 +60,8 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.LOAD: 'load tests: k6 items, the `load_test` fixture, the "load" summary',
     plugin.LOAD_REPORTS: "reads load tests' metrics off their reports (registered only with "
     "`--load-profile`)",
+    plugin.LOAD_PAGE: "each load test over time and against its baseline, on the `--tempo-html` "
+    "page and in `--slow-report-json` (registered only with `--load-profile` and one of them)",
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
     plugin.ADVICE: 'the "advice" section: fixture scope, sleeping tests, what `-n` buys, '
     "tests that got slower, flaky tests (registered unless `tempo_advice = off`)",

@@ -161,6 +161,7 @@ def main(argv: list[str]) -> int:
 
     def snapshot(elapsed: float) -> None:
         out["entries"] = entries()
+        out["windows"] = windows.add(elapsed, runner.stats.total.response_times)
         out["errors"] = runner.stats.serialize_errors()
         out["seconds"] = elapsed
         _write_json(result_path, out)
@@ -171,8 +172,10 @@ def main(argv: list[str]) -> int:
     gevent.signal_handler(signal.SIGTERM, on_term)
 
     from pytest_tempo.load.locust import check_abort
+    from pytest_tempo.load.series import LocustWindows
 
     start = time.monotonic()
+    windows = LocustWindows(started=time.time())
     last_target = -1
     last_snapshot = start
     last_check = start

@@ -61,6 +61,7 @@ __all__ = [
     "Row",
     "baseline_of",
     "compare",
+    "comparison_table",
     "format_comparison",
     "groups_from_series",
     "k6_groups",
@@ -215,6 +216,17 @@ def _change(row: Row) -> str:
     return f"{change:+.1f}{row.limit.unit}"
 
 
+def comparison_table(comparison: Comparison) -> list[list[str]]:
+    """The rows of a comparison, a header first: metric, baseline, now, change, limit, result."""
+    table = [["metric", "baseline", "now", "change", "limit", "result"]]
+    for row in comparison.rows:
+        label = METRICS[row.limit.metric][0] + (f" {{{row.group}}}" if row.group else "")
+        table.append([label, _value(row.limit.metric, row.baseline),
+                      _value(row.limit.metric, row.now), _change(row), row.limit.text,
+                      "REGRESSION" if row.regressed else "ok"])  # fmt: skip
+    return table
+
+
 def format_comparison(comparison: Comparison, shape: str) -> str:
     """The table an item fails with: metric, baseline, now, change, limit, result."""
     when = (
@@ -227,21 +239,7 @@ def format_comparison(comparison: Comparison, shape: str) -> str:
         f"passing run(s) of {shape} (last recorded {when})",
         "",
     ]
-    table = [["metric", "baseline", "now", "change", "limit", "result"]]
-    for row in comparison.rows:
-        label = METRICS[row.limit.metric][0]
-        if row.group:
-            label += f" {{{row.group}}}"
-        table.append(
-            [
-                label,
-                _value(row.limit.metric, row.baseline),
-                _value(row.limit.metric, row.now),
-                _change(row),
-                row.limit.text,
-                "REGRESSION" if row.regressed else "ok",
-            ]
-        )
+    table = comparison_table(comparison)
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
     lines += [

@@ -7,6 +7,9 @@ when k6 exits 0 and every threshold passed with samples; exit 99 (thresholds cro
 with the threshold table; any other exit code fails with its meaning and the tail of k6's
 stderr. The k6 export marks a *crossed* threshold ``true``: that is read the right way here.
 
+With ``points``, k6 also writes every metric point (``--out json``, gzipped), which
+:mod:`.series` reads into the run's timeline for the HTML page and the JSON report.
+
 The profile reaches the script as ``-e LOAD_PROFILE=... -e LOAD_VUS=... -e LOAD_STAGES=...``
 so a script's own scenarios survive; a script with a line ``// tempo: stages`` gets the
 profile as ``--stage`` flags instead, which replace its scenarios.
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
     from .profiles import Profile
+    from .series import Timeline
 
 __all__ = [
     "EXIT_CODES",
@@ -118,6 +122,7 @@ def build_command(
     *,
     stages: bool,
     stats: str,
+    points: Path | None = None,
 ) -> list[str]:
     """The ``k6 run`` command line for one item."""
     command = [
@@ -134,6 +139,8 @@ def build_command(
         str(export),
         *env_flags(profile),
     ]
+    if points is not None:
+        command += ["--out", f"json={points}"]
     if stages:
         command += profile.k6_stages()
     command.append(str(script))
@@ -159,6 +166,8 @@ class K6Summary:
 
     results: list[Result] = field(default_factory=list)
     metrics: dict[str, Exported] = field(default_factory=dict)
+    #: The run per second, when its points were asked for.
+    timeline: Timeline | None = None
 
 
 def read_summary(export: Mapping[str, Any], thresholds: Mapping[str, object] | None) -> K6Summary:
@@ -232,9 +241,10 @@ def _quote(arg: str) -> str:
 
 
 def run_script(
-    k6: str, script: Path, profile: Profile, time_limit: float, cwd: Path
+    k6: str, script: Path, profile: Profile, time_limit: float, cwd: Path, *, points: bool = False
 ) -> tuple[Completed, K6Summary | None, str | None]:
-    """Run one script; return the process outcome, the summary and the failure report."""
+    """Run one script; return the process outcome, the summary (with the run's timeline,
+    when ``points``) and the failure report."""
     try:
         text = script.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -242,8 +252,15 @@ def run_script(
     thresholds = inspect_thresholds(k6, script, profile)
     with engine_folder("tempo-k6-") as tmp:
         export = tmp / "summary.json"
+        out = tmp / "points.json.gz" if points else None
         command = build_command(
-            k6, script, profile, export, stages=wants_stages(text), stats=trend_stats(thresholds)
+            k6,
+            script,
+            profile,
+            export,
+            stages=wants_stages(text),
+            stats=trend_stats(thresholds),
+            points=out,
         )
         done = run_in_group(command, timeout=time_limit, cwd=cwd, owned=tmp)
         summary = None
@@ -254,6 +271,10 @@ def run_script(
                 data = None
             if isinstance(data, dict):
                 summary = read_summary(data, thresholds)
+        if summary is not None and out is not None:
+            from .series import read_k6_file
+
+            summary.timeline = read_k6_file(out)
     iteration_errors = done.stderr.count("source=stacktrace")
     return done, summary, failure_report(done, summary, time_limit, iteration_errors)
 
@@ -296,7 +317,12 @@ class K6Item(pytest.Item):
         assert self._k6 is not None
         with self._state.watching() as watcher:
             done, summary, report = run_script(
-                self._k6, self.path, profile, self._state.time_limit, self.path.parent
+                self._k6,
+                self.path,
+                profile,
+                self._state.time_limit,
+                self.path.parent,
+                points=self._state.charts,
             )
         if summary is not None:
             problem = self._state.record(
@@ -308,6 +334,7 @@ class K6Item(pytest.Item):
                 groups=k6_groups(summary.metrics),
                 usage=self._state.usage(watcher, profile),
                 passed=report is None,
+                timeline=summary.timeline,
             )
             if problem is not None:  # a server that leaked or died, shown with any threshold
                 report = problem if report is None else f"{report}\n\n{problem}"

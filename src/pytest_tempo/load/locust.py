@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .process import Completed
     from .profiles import Profile
     from .resources import Usage
+    from .series import Timeline
 
 __all__ = [
     "LOCUST_KINDS",
@@ -183,6 +184,8 @@ class LoadMetrics:
     aborted: str | None = None
     #: The watched server's CPU and RSS (``load_test(..., watch=...)``), else None.
     usage: Usage | None = None
+    #: The p95 of each second, as the child kept it (see ``series.LocustWindows``).
+    windows: dict[str, Any] | None = None
 
     @property
     def peak_users(self) -> int:
@@ -194,6 +197,12 @@ class LoadMetrics:
     def value(self, metric: str, aggregate: str) -> float | None:
         """``metrics.value("http_req_duration", "p(95)")``."""
         return self[metric].aggregate(aggregate)
+
+    def timeline(self) -> Timeline | None:
+        """The run per second (requests, failures, p95, users), for the report."""
+        from .series import locust_timeline
+
+        return locust_timeline(self.entries, self.windows, self.history)
 
     def summary(self) -> dict[str, float | None]:
         """The key metrics, as plain data for the "load" summary section."""
@@ -258,6 +267,7 @@ def build_metrics(data: Mapping[str, Any]) -> LoadMetrics:
         history=history,
         workers=int(data.get("workers") or 0),
         aborted=data.get("aborted"),
+        windows=data.get("windows"),
     )
 
 

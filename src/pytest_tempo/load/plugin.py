@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .locust import LoadMetrics
     from .profiles import Profile
     from .resources import Usage, Watcher
+    from .series import Timeline
     from .thresholds import Exported, Result
 
 __all__ = ["LOAD_KEY", "LoadPlugin", "LoadState", "summary_rows"]
@@ -71,6 +72,8 @@ class LoadState:
     baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: The rootdir, which relative PID files are read from.
     root: Path | None = None
+    #: Keep each run's series: the HTML page or the JSON report is written.
+    charts: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadState:
@@ -89,6 +92,7 @@ class LoadState:
             require=settings.load_require,
             watch=settings.load_watch,
             rss_limit=settings.load_rss_growth_limit,
+            charts=settings.html is not None or settings.slow_report_json is not None,
         )
 
     @property
@@ -167,6 +171,7 @@ class LoadState:
         groups: Groups | None = None,
         usage: Usage | None = None,
         passed: bool = False,
+        timeline: Timeline | None = None,
     ) -> str | None:
         """Attach the key metrics to the item's report (plain data, so xdist carries it).
 
@@ -182,6 +187,10 @@ class LoadState:
             "failed": sum(not r.passed for r in results),
             **summary,
         }
+        if timeline is not None and self.charts:  # for the HTML page (``series.chart``)
+            from .series import chart
+
+            data["series"] = chart(timeline, usage)
         problem = None
         if usage is not None:
             data.update(usage.summary())
@@ -196,7 +205,7 @@ class LoadState:
 
     def _baseline(self, key: str, groups: Groups) -> tuple[dict[str, Any], str | None]:
         """The baseline verdict for the report, and the regression to fail with."""
-        from .baseline import compare, format_comparison
+        from .baseline import compare, comparison_table, format_comparison
 
         mode = self.baseline_mode
         verdict: dict[str, Any] = {}
@@ -205,6 +214,8 @@ class LoadState:
         failure = None
         if mode in ("auto", "compare"):
             comparison = compare(groups, self.baselines.get(key, []), self.limits)
+            if comparison is not None and comparison.rows:  # shown on the HTML page
+                verdict["comparison"] = comparison_table(comparison)
             if comparison is None:
                 verdict["baseline"] = "recorded" if mode == "auto" else "none"
                 if mode == "compare":
@@ -484,6 +495,7 @@ class LoadPlugin:
                     groups=locust_groups(metrics.entries, metrics.seconds),
                     usage=metrics.usage,
                     passed=report is None and chosen == active,
+                    timeline=metrics.timeline(),
                 )
             if problem is not None:  # a server that leaked or died, shown with any threshold
                 report = problem if report is None else f"{report}\n\n{problem}"

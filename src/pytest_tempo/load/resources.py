@@ -132,6 +132,8 @@ class Usage:
     samples: tuple[Sample, ...]
     ended: bool = False
     trend: Trend | None = None
+    #: Epoch seconds when the watch began (a sample's time is ``started_at + t``).
+    started_at: float = 0.0
 
     @property
     def peak_cpu(self) -> float:
@@ -193,6 +195,7 @@ def summarize(
     samples: Sequence[Sample],
     ended: bool,
     window: tuple[float, float] | None,
+    started_at: float = 0.0,
 ) -> Usage:
     """The usage of ``samples``, with the RSS trend fitted on those inside ``window``."""
     chosen = [s for s in samples if window is None or window[0] <= s.t <= window[1]]
@@ -201,7 +204,7 @@ def summarize(
         line = fit([(s.t, s.rss / MB) for s in chosen])
         if line is not None:
             trend = Trend(line[0] * 3600, line[1], len(chosen), chosen[-1].t - chosen[0].t)
-    return Usage(pid, tuple(samples), ended, trend)
+    return Usage(pid, tuple(samples), ended, trend, started_at)
 
 
 # --- the process and the sampling thread -----------------------------------------------------
@@ -258,6 +261,7 @@ class Watcher:
         self._thread = threading.Thread(target=self._run, name="tempo-load-watch", daemon=True)
         self._known: dict[int, Any] = {}
         self.started = 0.0
+        self.started_at = 0.0
         self.stopped = 0.0
 
     def _members(self) -> list[Any]:
@@ -305,6 +309,7 @@ class Watcher:
 
     def __enter__(self) -> Watcher:
         self.started = time.monotonic()
+        self.started_at = time.time()
         for member in self._members():  # the first cpu_percent() call only starts counting
             try:
                 member.cpu_percent(None)
@@ -326,7 +331,7 @@ class Watcher:
     def usage(self, window: tuple[float, float] | None = None) -> Usage:
         samples = list(self._samples)
         ended = self._ended or not self._alive()
-        return summarize(int(self._process.pid), samples, ended, window)
+        return summarize(int(self._process.pid), samples, ended, window, self.started_at)
 
 
 def window_for(profile: Profile, stopped: float) -> tuple[float, float]:

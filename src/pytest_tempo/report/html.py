@@ -1,22 +1,29 @@
-"""The worker timeline: one self-contained HTML page of a run (``--tempo-html=PATH``).
+"""One self-contained HTML page of a run (``--tempo-html=PATH``).
 
-A pure function from the timing data to a string. The page needs no network and no
-JavaScript: the timeline is inline SVG styled by inline CSS, and hovering a bar shows its
-SVG ``<title>`` (the test's node id and seconds). Bars narrower than a couple of pixels are
-merged into runs of quick tests, so a page of 10,000 tests stays small and readable; a run
-containing a failure is drawn in the failure's colour, so no failure disappears.
+A pure function from the timing data to a string: the totals, failures, the fragments of
+other features (the advice, the load tests' charts), the worker timeline
+(:mod:`.timeline`), per-type totals, the slowest tests and fixtures. The page needs no
+network and no JavaScript: inline SVG styled by the inline CSS below.
 """
 
 from __future__ import annotations
 
-import html
-import math
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ..types_summary import OTHER, TypeRow, type_rows
+from .svg import esc
+from .timeline import (
+    MIN_PX,
+    OUTCOMES,
+    Lane,
+    legend,
+    outcome_class,
+    stop_of,
+    timeline_svg,
+    worker_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,36 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = ["render_html"]
 
-#: outcomes in the order of the legend, with their CSS class and label
-OUTCOMES = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 #: failed tests and errors listed on the page; pytest's own output lists them all
 FAILURE_ROWS = 200
-#: every outcome counted, in the terms and order of pytest's summary line; an expected
-#: failure is drawn as a skip, an unexpected pass as a pass
+#: every outcome counted, in the terms and order of pytest's summary line
 COUNTED = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
-_CLASS = {**OUTCOMES, "xfailed": "s", "xpassed": "p"}
-#: a run of quick tests takes the colour of its most serious outcome
-_SEVERITY = ("failed", "error", "passed", "skipped")
-#: the geometry of the SVG, in its own units (pixels at the page's full width)
-WIDTH = 1200
-LEFT = 96  # lane names
-RIGHT = 104  # idle-tail seconds
-PLOT = WIDTH - LEFT - RIGHT
-TOP = 26  # axis labels
-PITCH, BAR = 42, 30  # one lane, and a bar's height in it
-COMPACT = 16  # with more workers than this, lanes are narrower:
-COMPACT_PITCH, COMPACT_BAR = 22, 16
-#: bars narrower than this are merged with their quick neighbours
-MIN_PX = 2.0
-#: a gap wider than this between two quick tests ends a merged run (the worker was idle)
-GAP_PX = 1.0
 #: rows of the slowest-tests table
 SLOWEST_ROWS = 20
-#: node ids named in the hover text of a merged run that contains failures
-NAMED_FAILURES = 5
-
-#: characters XML does not allow (and lone surrogates), replaced so the SVG always parses
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 _CSS = """
 :root{--p:#3b9a5a;--f:#d62839;--e:#8a3ffc;--s:#a9b1bd;--ink:#1f2328;--mute:#59636e;
@@ -106,259 +89,24 @@ tr.sum td{font-weight:600}
 .tag{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;color:#fff}
 .tag.p{background:var(--p)}.tag.f{background:var(--f)}.tag.e{background:var(--e)}
 .tag.s{background:var(--s);color:var(--ink)}
+.charts{display:flex;flex-wrap:wrap;gap:8px 10px;margin:8px 0}
+svg.chart{width:372px;max-width:100%;border:1px solid var(--line);border-radius:6px}
+svg .ct{font-weight:600;font-size:13px}
+svg .rps{stroke:var(--lb);fill:var(--lb)}svg .p95{stroke:#8250df;fill:#8250df}
+svg .err{stroke:var(--f);fill:var(--f)}svg .vus{stroke:var(--p);fill:var(--p)}
+svg .cpu{stroke:#bc4c00;fill:#bc4c00}svg .rss{stroke:#1b7c83;fill:#1b7c83}
+svg polyline.ln{fill:none;stroke-width:1.6;stroke-linejoin:round}
+svg polygon.area{stroke:none;fill-opacity:.12}
+h3{font-size:15px;margin:18px 0 2px;font-weight:600}
 """
-
-
-def _esc(text: str) -> str:
-    """Text or an attribute value, escaped for HTML and for XML (no control characters)."""
-    return html.escape(_CONTROL.sub("\ufffd", text), quote=True)
 
 
 def _sec(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _num(value: float) -> str:
-    """A coordinate, short."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _worker_key(name: str) -> tuple[str, int, str]:
-    """Natural order: gw2 before gw10; master and other names by name."""
-    match = re.fullmatch(r"(\D*)(\d+)", name)
-    if match:
-        return (match.group(1), int(match.group(2)), name)
-    return (name, -1, name)
-
-
-def _nice_step(span: float, ticks: int = 10) -> float:
-    """A 1, 2 or 5 times a power of ten step giving at most ``ticks`` ticks over ``span``."""
-    raw = span / ticks
-    power = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= raw:
-            return factor * power
-    return 10 * power  # pragma: no cover - the loop always returns
-
-
-def _tick_label(value: float, step: float) -> str:
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    return f"{value:.{decimals}f} s"
-
-
-@dataclass
-class _Run:
-    """Quick tests merged into one bar."""
-
-    x0: float
-    x1: float
-    start: float
-    stop: float
-    counts: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, t: TestTiming, x0: float, x1: float, start: float, stop: float) -> None:
-        self.x0 = min(self.x0, x0)
-        self.x1 = max(self.x1, x1)
-        self.start = min(self.start, start)
-        self.stop = max(self.stop, stop)
-        self.counts[t.outcome] = self.counts.get(t.outcome, 0) + 1
-        self.seconds += t.total
-        if t.outcome in ("failed", "error"):
-            self.failures.append(t.nodeid)
-
-    @property
-    def outcome(self) -> str:
-        return next((o for o in _SEVERITY if self.counts.get(o)), "passed")
-
-
-@dataclass
-class _Lane:
-    name: str
-    tests: list[TestTiming] = field(default_factory=list)
-
-    @property
-    def last_stop(self) -> float | None:
-        return max((_stop(t) for t in self.tests), default=None)
-
-
-def _stop(t: TestTiming) -> float:
-    """The end of a test; never before its start."""
-    return t.start + t.total if t.stop < t.start else t.stop
-
-
-def _outcome_class(outcome: str) -> str:
-    return _CLASS.get(outcome, "p")
-
-
-def _bar(t: TestTiming, x0: float, x1: float, y: float, bar: int, t0: float) -> list[str]:
-    width = max(x1 - x0, MIN_PX)
-    cls = _outcome_class(t.outcome)
-    hover = (
-        f"{t.nodeid}\n{t.total:.3f} s ({t.outcome}; setup {t.setup:.3f}, call {t.call:.3f}, "
-        f"teardown {t.teardown:.3f}; {t.start - t0:.2f} to {_stop(t) - t0:.2f} s)"
-    )
-    shared = _stop(t) - t.start - t.total
-    if shared > 0.01:
-        hover += f"\nplus {shared:.3f} s of shared fixture set-up (charged to the fixture)"
-    out = [
-        f'<rect class="b {cls}" x="{_num(x0)}" y="{_num(y)}" width="{_num(width)}" '
-        f'height="{bar}"><title>{_esc(hover)}</title></rect>'
-    ]
-    chars = int((width - 8) / 6.6)
-    name = t.nodeid.rpartition("::")[2] or t.nodeid
-    if len(name) > chars and name.startswith("test_"):
-        name = name[5:]  # the informative part first, where room is short
-    if name and (chars >= 8 or len(name) <= chars):
-        label = name if len(name) <= chars else name[: chars - 1] + "\u2026"
-        out.append(
-            f'<text class="bl {cls}" x="{_num(x0 + 4)}" y="{_num(y + bar / 2 + 4)}">'
-            f"{_esc(label)}</text>"
-        )
-    return out
-
-
-def _run_rect(run: _Run, y: float, bar: int, t0: float) -> str:
-    count = sum(run.counts.values())
-    parts = ", ".join(f"{run.counts[o]} {o}" for o in OUTCOMES if run.counts.get(o))
-    hover = (
-        f"{count} quick test{'s' if count != 1 else ''}, {run.seconds:.3f} s in all ({parts}; "
-        f"{run.start - t0:.2f} to {run.stop - t0:.2f} s)"
-    )
-    if run.failures:
-        named = run.failures[:NAMED_FAILURES]
-        hover += "\nfailures: " + "\n".join(named)
-        if len(run.failures) > len(named):
-            hover += f"\n... and {len(run.failures) - len(named)} more"
-    width = max(run.x1 - run.x0, MIN_PX)
-    return (
-        f'<rect class="{_outcome_class(run.outcome)}" x="{_num(run.x0)}" y="{_num(y)}" '
-        f'width="{_num(width)}" height="{bar}"><title>{_esc(hover)}</title></rect>'
-    )
-
-
-def _lane_shapes(lane: _Lane, y: float, bar: int, t0: float, scale: float) -> list[str]:
-    """The bars of one worker: wide tests one by one, quick neighbours merged into runs."""
-    out: list[str] = []
-    run: _Run | None = None
-
-    def flush() -> None:
-        nonlocal run
-        if run is not None:
-            out.append(_run_rect(run, y, bar, t0))
-            run = None
-
-    for t in sorted(lane.tests, key=lambda t: (t.start, _stop(t), t.nodeid)):
-        start, stop = t.start, _stop(t)
-        x0 = LEFT + (start - t0) * scale
-        x1 = LEFT + (stop - t0) * scale
-        if x1 - x0 >= MIN_PX:
-            flush()
-            out.extend(_bar(t, x0, x1, y, bar, t0))
-            continue
-        if run is not None and (
-            x0 - run.x1 > GAP_PX or (run.x1 - run.x0 >= MIN_PX and run.outcome != t.outcome)
-        ):
-            flush()
-        if run is None:
-            run = _Run(x0, x1, start, stop)
-        run.add(t, x0, x1, start, stop)
-    flush()
-    return out
-
-
-def _timeline(lanes: list[_Lane], t0: float, end: float, bound: float) -> str:
-    """The SVG: an axis, a lane per worker, its bars and idle tail, the lower bound."""
-    span = end - t0
-    scale = PLOT / span if span > 0 else 0.0
-    pitch, bar = (PITCH, BAR) if len(lanes) <= COMPACT else (COMPACT_PITCH, COMPACT_BAR)
-    bottom = TOP + pitch * max(len(lanes), 1)
-    height = bottom + 20
-    out = [
-        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
-        f'role="img" aria-label="worker timeline">',
-        '<defs><pattern id="idle" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
-        '<rect width="2" height="6" fill="#c3cad3"/></pattern></defs>',
-    ]
-    for i in range(len(lanes)):
-        y = TOP + i * pitch
-        out.append(f'<rect class="lane" x="{LEFT}" y="{y}" width="{PLOT}" height="{pitch - 4}"/>')
-    if span > 0:
-        step = _nice_step(span)
-        k = 0
-        while k * step <= span * (1 + 1e-9):
-            x = LEFT + k * step * scale
-            out.append(
-                f'<line class="grid" x1="{_num(x)}" y1="{TOP - 4}" x2="{_num(x)}" '
-                f'y2="{bottom - 4}"/>'
-                f'<text class="ax" x="{_num(x)}" y="{TOP - 9}" text-anchor="middle">'
-                f"{_tick_label(k * step, step)}</text>"
-            )
-            k += 1
-    for i, lane in enumerate(lanes):
-        y = TOP + i * pitch
-        bar_y = y + (pitch - 4 - bar) / 2
-        count = len(lane.tests)
-        tests = f"{count} test{'s' if count != 1 else ''}"
-        if pitch == PITCH:
-            out.append(
-                f'<text class="wn" x="{LEFT - 8}" y="{y + 16}" text-anchor="end">'
-                f"{_esc(lane.name)}</text>"
-                f'<text class="wc" x="{LEFT - 8}" y="{y + 30}" text-anchor="end">{tests}</text>'
-            )
-        else:
-            out.append(
-                f'<text class="wn" x="{LEFT - 8}" y="{_num(bar_y + bar / 2 + 4)}" '
-                f'text-anchor="end">{_esc(lane.name)}<title>{tests}</title></text>'
-            )
-        if span > 0:
-            out.extend(_lane_shapes(lane, bar_y, bar, t0, scale))
-        last = lane.last_stop
-        idle = end - (last if last is not None else t0)
-        if span > 0 and idle > 0:
-            x0 = LEFT + (end - idle - t0) * scale
-            hover = (
-                f"{lane.name} idle for the last {idle:.3f} s "
-                f"({end - idle - t0:.2f} to {span:.2f} s)"
-            )
-            out.append(
-                f'<rect class="idle" x="{_num(x0)}" y="{_num(bar_y)}" '
-                f'width="{_num(max(idle * scale, 0.5))}" height="{bar}">'
-                f"<title>{_esc(hover)}</title></rect>"
-            )
-        out.append(
-            f'<text class="it" x="{LEFT + PLOT + 8}" y="{_num(bar_y + bar / 2 + 4)}">'
-            f"idle {idle:.2f} s</text>"
-        )
-    if span > 0 and 0 < bound <= span:
-        x = LEFT + bound * scale
-        anchor = "end" if x > LEFT + PLOT - 70 else "middle"
-        out.append(
-            f'<line class="lb" x1="{_num(x)}" y1="{TOP - 4}" x2="{_num(x)}" y2="{bottom}"/>'
-            f'<text class="lbt" x="{_num(x)}" y="{bottom + 13}" text-anchor="{anchor}">'
-            f"lower bound {bound:.2f} s</text>"
-        )
-    if not lanes:
-        out.append(
-            f'<text class="ax" x="{LEFT + PLOT / 2}" y="{TOP + 18}" text-anchor="middle">'
-            "no tests ran</text>"
-        )
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def _legend() -> str:
-    items = [f'<li><span class="sw {c}"></span>{o}</li>' for o, c in OUTCOMES.items()]
-    items.append('<li><span class="sw i"></span>idle tail: the worker had no more tests</li>')
-    items.append('<li><span class="sw lb"></span>lower bound: no schedule ends before it</li>')
-    return '<ul class="legend">' + "".join(items) + "</ul>"
-
-
 def _tag(outcome: str) -> str:
-    return f'<span class="tag {_outcome_class(outcome)}">{_esc(outcome)}</span>'
+    return f'<span class="tag {outcome_class(outcome)}">{esc(outcome)}</span>'
 
 
 def _types_table(timings: Sequence[TestTiming]) -> str:
@@ -375,7 +123,7 @@ def _types_table(timings: Sequence[TestTiming]) -> str:
         tds = "".join(f'<td class="n">{n}</td>' for n in counts)
         return f'{tds}<td class="n">{_sec(row.seconds)}</td>'
 
-    out += [f"<tr><td>{_esc(row.name)}</td>{cells(row)}</tr>" for row in rows]
+    out += [f"<tr><td>{esc(row.name)}</td>{cells(row)}</tr>" for row in rows]
     total = type_rows([replace(t, types=("all tests",)) for t in timings], ())
     out.append(f'<tr class="sum"><td>all tests</td>{cells(total[0])}</tr></tbody></table>')
     if sum(row.tests for row in rows) > len(timings):
@@ -406,7 +154,7 @@ def _slowest_table(summary: TimingSummary, timings: Sequence[TestTiming]) -> str
         else:
             flag = "marked" if t.marked_slow else ""
         body.append(
-            f'<tr><td class="id">{_esc(t.nodeid)}</td><td>{_esc(t.worker)}</td>'
+            f'<tr><td class="id">{esc(t.nodeid)}</td><td>{esc(t.worker)}</td>'
             f"<td>{_tag(t.outcome)}</td>"
             + "".join(
                 f'<td class="n">{_sec(v)}</td>' for v in (t.setup, t.call, t.teardown, t.total)
@@ -424,8 +172,8 @@ def _failures_table(timings: Sequence[TestTiming]) -> str:
         return '<p class="note">No test failed.</p>'
     head = "<tr><th>test</th><th>outcome</th><th>worker</th></tr>"
     body = [
-        f'<tr><td class="id">{_esc(t.nodeid)}</td><td>{_tag(t.outcome)}</td>'
-        f"<td>{_esc(t.worker)}</td></tr>"
+        f'<tr><td class="id">{esc(t.nodeid)}</td><td>{_tag(t.outcome)}</td>'
+        f"<td>{esc(t.worker)}</td></tr>"
         for t in failed[:FAILURE_ROWS]
     ]
     if len(failed) > FAILURE_ROWS:
@@ -445,8 +193,8 @@ def _fixtures_table(summary: TimingSummary) -> str:
         + "</tr>"
     )
     body = [
-        f'<tr><td class="id">{_esc(f.name)}</td><td>{_esc(f.scope)}</td>'
-        f'<td class="id">{_esc(f.baseid) or "(root)"}</td><td class="n">{f.count}</td>'
+        f'<tr><td class="id">{esc(f.name)}</td><td>{esc(f.scope)}</td>'
+        f'<td class="id">{esc(f.baseid) or "(root)"}</td><td class="n">{f.count}</td>'
         f'<td class="n">{_sec(f.longest)}</td><td class="n">{_sec(f.total)}</td></tr>'
         for f in summary.fixtures
     ]
@@ -481,11 +229,11 @@ def render_html(
     """
     drawn = [t for t in timings if t.start > 0]
     names = {t.worker for t in timings} | set(summary.workers)
-    lanes = {name: _Lane(name) for name in sorted(names, key=_worker_key)}
+    lanes = {name: Lane(name) for name in sorted(names, key=worker_key)}
     for t in drawn:
         lanes[t.worker].tests.append(t)
     t0 = min((t.start for t in drawn), default=0.0)
-    end = max((_stop(t) for t in drawn), default=t0)
+    end = max((stop_of(t) for t in drawn), default=t0)
     wall = end - t0
 
     workers = max(len(lanes), 1)
@@ -503,7 +251,7 @@ def render_html(
         started = f"started {when} · "
     cards = "".join(
         (
-            _card("tests", str(len(counted)), _esc(outcome_detail)),
+            _card("tests", str(len(counted)), esc(outcome_detail)),
             _card("workers", str(len(lanes))),
             _card("wall time", f"{wall:.2f} s" if drawn else "n/a"),
             _card("sum of test time", f"{total:.2f} s"),
@@ -528,17 +276,17 @@ def render_html(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_esc(title)}</title>",
+        f"<title>{esc(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>{_esc(title)}</h1>",
+        f"<h1>{esc(title)}</h1>",
         f'<p class="sub">{started}slow threshold {_sec(summary.threshold)} s</p>',
         f'<dl class="cards">{cards}</dl>',
         "<h2>Failures and errors</h2>",
         _failures_table(counted),
         *(extra for extra in extras if extra),
         "<h2>Worker timeline</h2>",
-        _legend(),
-        _timeline(list(lanes.values()), t0, end, bound),
+        legend(),
+        timeline_svg(list(lanes.values()), t0, end, bound),
         "".join(f'<p class="note">{n}</p>' for n in notes),
         "<h2>Test types</h2>",
         _types_table(counted),

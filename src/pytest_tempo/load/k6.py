@@ -269,7 +269,7 @@ class K6Item(pytest.Item):
     """One k6 run of a script under the active load profile."""
 
     def setup(self) -> None:
-        from .plugin import LOAD_KEY
+        from .state import LOAD_KEY
 
         self._state = self.config.stash[LOAD_KEY]
         reason = self._state.skip_reason(self)

@@ -132,6 +132,9 @@ class Settings:
     load_require: bool = False
     load_watch: str | None = None
     load_rss_growth_limit: float | None = None
+    load_workers: int | None = None  # None: Locust runs its users on this machine
+    load_master_bind: tuple[str, int] | None = None  # None: 127.0.0.1 and a free port
+    load_workers_timeout: float = 60.0
     hygiene: HygieneMode = "report"
     advice: AdviceMode = "on"
     #: (field, message) of values from a shared environment variable that the option cannot

@@ -6,8 +6,9 @@ monkey-patches the whole process with gevent.
 
 A run is a sequence of named steps, each small enough to test on its own:
 :func:`load_classes` picks the User classes (:func:`pick_classes`, :func:`host_problem`),
-:func:`start_runner` makes a local runner, or a Locust master on a free loopback port with
-``processes`` worker processes in its process group (:func:`wait_for_workers`), :class:`Drive`
+:func:`start_runner` makes a local runner, or a Locust master that waits
+(:func:`wait_for_workers`) for ``processes`` worker processes it starts in its process group
+and for ``external`` workers started elsewhere (``load_test(..., workers=N)``), :class:`Drive`
 moves the user count along the profile's stages (checked every 50 ms, finer than Locust's
 one-second shape ticks), samples it into a history and evaluates ``abortOnFail`` thresholds
 while running, and :func:`finish` stops Locust. Everything the parent needs goes to a JSON
@@ -146,7 +147,7 @@ def _local_worker_command(spec: Mapping[str, Any], port: int) -> list[str]:
         spec["locustfile"],
         "--worker",
         "--master-host",
-        "127.0.0.1",
+        str(spec.get("connect") or "127.0.0.1"),
         "--master-port",
         str(port),
         "--loglevel",
@@ -154,24 +155,58 @@ def _local_worker_command(spec: Mapping[str, Any], port: int) -> list[str]:
     ]
 
 
+def shortfall(joined: int, expected: int, spec: Mapping[str, Any], wait: float) -> str:
+    """The error of a master whose workers did not all come."""
+    local = int(spec.get("processes", 1))
+    mine = f" ({local} of them started here)" if local > 1 and spec.get("external") else ""
+    return (
+        f"only {joined} of {expected} Locust workers{mine} joined the master on "
+        f"{spec.get('bind') or '127.0.0.1'}:{spec['port']} within {wait:g}s"
+    )
+
+
+def _master(env: Any, host: str, port: int) -> tuple[Any, str | None]:
+    """A master runner listening on ``host:port``, or why it cannot listen."""
+    try:
+        return env.create_master_runner(master_bind_host=host, master_bind_port=port), None
+    except SystemExit:  # Locust exits when the port is taken, after logging why
+        return None, f"cannot listen on {host}:{port} for Locust's workers: the port is in use"
+    except Exception as exc:  # a host this machine does not have, say
+        why = "the port is in use" if "Address already in use" in str(exc) else str(exc)
+        return None, f"cannot listen on {host}:{port} for Locust's workers: {why}"
+
+
 def start_runner(
     env: Any, spec: Mapping[str, Any], out: dict[str, Any], gevent: Any
 ) -> tuple[Any, list[subprocess.Popen[bytes]], str | None]:
-    """A local runner, or a master whose local worker processes have joined: the runner,
-    the worker processes, and why the run cannot start (None: it can)."""
+    """A local runner, or a master whose workers have joined (``processes`` above 1 started
+    here, ``external`` ones from elsewhere): the runner, the worker processes started here,
+    and why the run cannot start (None: it can)."""
     processes = int(spec.get("processes", 1))
-    if processes <= 1:
+    local = processes if processes > 1 else 0
+    external = int(spec.get("external", 0))
+    if not local and not external:
         return env.create_local_runner(), [], None
     port = int(spec["port"])
-    runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
-    command = _local_worker_command(spec, port)
-    workers = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(processes)]
-    joined = wait_for_workers(
-        lambda: len(runner.clients.ready), processes, LOCAL_WORKERS_WAIT, sleep=gevent.sleep
+    runner, error = _master(env, str(spec.get("bind") or "127.0.0.1"), port)
+    if error:
+        return None, [], error
+    from pytest_tempo.load.distributed import count_worker_report
+
+    tally: dict[str, int] = {}
+    out["worker_requests"] = tally
+    env.events.worker_report.add_listener(
+        lambda client_id, data: count_worker_report(tally, client_id, data)
     )
+    command = _local_worker_command(spec, port)
+    workers = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for _ in range(local)]
+    expected = local + external
+    wait = float(spec.get("wait") or LOCAL_WORKERS_WAIT) if external else LOCAL_WORKERS_WAIT
+    joined = wait_for_workers(lambda: len(runner.clients.ready), expected, wait, sleep=gevent.sleep)
     out["workers"] = joined
-    if joined < processes:
-        return runner, workers, f"only {joined} of {processes} workers joined"
+    if joined < expected:
+        runner.quit()  # the workers that came are told to leave, as Locust's own master does
+        return runner, workers, shortfall(joined, expected, spec, wait)
     return runner, workers, None
 
 

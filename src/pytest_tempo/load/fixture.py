@@ -1,27 +1,47 @@
 """The ``load_test`` fixture's function: one Locust run, judged, recorded, returned.
 
-:func:`load_test_function` builds what the fixture gives a test: it picks the profile and
-the time limit, runs Locust (:func:`pytest_tempo.load.locust.run_locust`), samples the
-watched server, records the results on the test's report with the baseline's verdict, and
-raises :class:`~pytest_tempo.load.locust.LoadTestFailed` with the tables when the run fails.
+:func:`load_test_function` builds what the fixture gives a test: it picks the profile, the
+time limit and the master for workers from elsewhere (announced with :func:`announcer`), runs
+Locust (:func:`pytest_tempo.load.locust.run_locust`), samples the watched server, records the
+results on the test's report with the baseline's verdict, and raises
+:class:`~pytest_tempo.load.locust.LoadTestFailed` with the tables when the run fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
+from .distributed import check_distribution
 from .profiles import build_profile
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from pytest import Config
+
     from .locust import LoadMetrics
     from .profiles import Profile
     from .state import LoadState
 
-__all__ = ["load_test_function"]
+__all__ = ["announcer", "load_test_function"]
+
+
+def announcer(config: Config) -> Callable[[str], None]:
+    """Print a line at once, past pytest's output capture (to stderr, which also reaches the
+    terminal from an xdist worker), and into the test's captured output."""
+
+    def announce(line: str) -> None:
+        print(line)  # shown with the test's report
+        capture = config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            sys.stderr.write(f"\n{line}\n")
+            sys.stderr.flush()
+
+    return announce
 
 
 def load_test_function(
@@ -42,6 +62,7 @@ def load_test_function(
         pytest.skip(unavailable)
     base = request.path.parent
     calls = [0]
+    announce = announcer(request.config)
 
     def load_test(
         user: object,
@@ -53,18 +74,26 @@ def load_test_function(
         timeout: float | None = None,
         allow_empty: bool = False,
         watch: object = None,
+        workers: int | None = None,
     ) -> LoadMetrics:
         __tracebackhide__ = True
         if blocked:
             pytest.fail(blocked, pytrace=False)
+        problem = check_distribution(processes, workers)
+        if problem:
+            pytest.fail(problem, pytrace=False)
+        external = workers if workers is not None else state.workers
+        master = state.master(external, processes) if external else None
         active = state.profile
         assert active is not None
         if isinstance(profile, str):
             chosen = build_profile(profile, active.vus, state.time_scale)
         else:
             chosen = profile or active
-        # Starting Python, Locust and its workers takes a few seconds of its own.
-        limit = timeout if timeout is not None else chosen.time_limit(state.time_scale) + 10
+        # Starting Python, Locust and its workers takes a few seconds of its own; workers
+        # from elsewhere have their own time to join.
+        wait = master.wait if master is not None else 0.0
+        limit = timeout if timeout is not None else chosen.time_limit(state.time_scale) + 10 + wait
         calls[0] += 1
         key = item.nodeid if calls[0] == 1 else f"{item.nodeid}#{calls[0]}"
         with state.watching(watch) as watcher:
@@ -77,6 +106,8 @@ def load_test_function(
                 processes=processes,
                 timeout=limit,
                 allow_empty=allow_empty,
+                master=master,
+                announce=announce,
             )
         problem = None
         if metrics is not None:

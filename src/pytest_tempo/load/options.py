@@ -29,7 +29,15 @@ if TYPE_CHECKING:
 
     from .limits import Limit
 
-__all__ = ["LOAD_OPTIONS", "MAX_GROWTH", "MAX_LOAD_VUS", "MAX_PID", "MAX_TIME_SCALE"]
+__all__ = [
+    "LOAD_OPTIONS",
+    "MAX_GROWTH",
+    "MAX_LOAD_VUS",
+    "MAX_PID",
+    "MAX_TIME_SCALE",
+    "MAX_WORKERS",
+    "MAX_WORKERS_WAIT",
+]
 
 #: Upper bounds of the numeric load options: past them a value is a typo, and would overflow
 #: or exhaust memory further on (k6 stages in milliseconds, virtual users allocated up front).
@@ -37,6 +45,8 @@ MAX_LOAD_VUS = 10_000  # the spike profile runs 10 times as many
 MAX_TIME_SCALE = 100  # the soak profile's 4 h 10 min become about 17 days
 MAX_PID = 2**31 - 1  # what kill(2) takes
 MAX_GROWTH = 1_000_000  # MB per hour: a terabyte an hour
+MAX_WORKERS = 1_000  # Locust workers a master waits for (load.distributed.MAX_WORKERS)
+MAX_WORKERS_WAIT = 86_400  # seconds: a day
 
 
 def parse_load_profile(raw: str) -> str | None:
@@ -125,6 +135,36 @@ def parse_growth(raw: str) -> float | None:
     if not 0 <= number <= MAX_GROWTH:
         raise SettingError(f"expected MB per hour from 0 to {MAX_GROWTH}, such as 50MB/h")
     return number * factor
+
+
+def parse_workers(raw: str) -> int | None:
+    """A number of Locust workers from 1 to :data:`MAX_WORKERS`; empty is unset."""
+    if not raw.strip():
+        return None
+    value = whole(raw)
+    if not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise SettingError(f"expected a whole number from 1 to {MAX_WORKERS}")
+    return value
+
+
+def parse_master_bind(raw: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (port 0: a free one) or ``HOST``; empty is unset (127.0.0.1, a free port)."""
+    if not raw.strip():
+        return None
+    from .distributed import parse_bind
+
+    try:
+        return parse_bind(raw)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+
+
+def parse_workers_wait(raw: str) -> float:
+    """Seconds over 0, up to :data:`MAX_WORKERS_WAIT`, such as ``60`` or ``90s``."""
+    value = decimal(raw.strip().removesuffix("s"))
+    if value is None or not 0 < value <= MAX_WORKERS_WAIT:
+        raise SettingError(f"expected seconds over 0 and up to {MAX_WORKERS_WAIT}, such as 60")
+    return value
 
 
 LOAD_OPTIONS: tuple[Option, ...] = (
@@ -253,5 +293,44 @@ LOAD_OPTIONS: tuple[Option, ...] = (
         example='`load_rss_growth_limit = "20MB/h"`',
         help="Fail a load test whose watched server's RSS grows steadily (least squares "
         "over the profile's plateau, r² 0.8 or more) faster than this.",
+    ),
+    Option(
+        field="load_workers",
+        flag="--load-workers",
+        ini="load_workers",
+        metavar="N",
+        default="",
+        shown_default="unset: Locust runs its users on this machine",
+        parse=parse_workers,
+        kind=f"whole number from 1 to {MAX_WORKERS:,}",
+        example="`--load-workers=4`",
+        help="Locust load tests run only Locust's master and wait for this many workers "
+        "started elsewhere (`locust -f FILE --worker --master-host=HOST --master-port=PORT`); "
+        "`load_test(..., workers=N)` sets it for one call.",
+    ),
+    Option(
+        field="load_master_bind",
+        flag="--load-master-bind",
+        ini="load_master_bind",
+        metavar="HOST:PORT",
+        default="",
+        shown_default="`127.0.0.1` and a free port",
+        parse=parse_master_bind,
+        kind="`HOST:PORT`, `[IPV6]:PORT` or `HOST`; port 0 or none: a free port",
+        example="`--load-master-bind=0.0.0.0:5557`",
+        help="Where the Locust master of a test with workers listens; `0.0.0.0` lets other "
+        "machines join.",
+    ),
+    Option(
+        field="load_workers_timeout",
+        flag="--load-workers-timeout",
+        ini="load_workers_timeout",
+        metavar="SECONDS",
+        default="60",
+        parse=parse_workers_wait,
+        kind=f"seconds over 0, up to {MAX_WORKERS_WAIT:,} (a day)",
+        example="`--load-workers-timeout=180`",
+        help="How long the Locust master of a test with workers waits for all of them to "
+        "join before the test fails.",
     ),
 )

@@ -132,12 +132,14 @@ class LoadPlugin:
         """Run Locust users headless under the load profile, judged by k6-style thresholds.
 
         ``load_test(user, host=..., thresholds=..., profile=None, processes=1, timeout=None,
-        allow_empty=False, watch=None)`` returns the measured
+        allow_empty=False, watch=None, workers=None)`` returns the measured
         :class:`~pytest_tempo.load.locust.LoadMetrics` and fails the test with the threshold
         table when a threshold fails or no request was made, and with the baseline table on
         a regression. ``user`` is a locustfile path (``"locustfile.py"`` or
         ``"locustfile.py:UserClass"``) or a User class. ``watch`` (a PID, a
         ``psutil.Process`` or a PID file) is the server whose CPU and RSS are sampled.
+        ``workers=N`` (default ``--load-workers``) runs only Locust's master, which waits
+        for N workers started elsewhere.
         """
         from .fixture import load_test_function
 

@@ -45,7 +45,8 @@ def summary_rows(entries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[
 def notes_lines(
     entries: Sequence[tuple[str, str, Mapping[str, Any]]], problems: Sequence[str] = ()
 ) -> list[str]:
-    """Lines under the "load" table: the baselines, each watched server, store problems."""
+    """Lines under the "load" table: the baselines, the Locust workers of distributed runs,
+    each watched server, store problems."""
     from .baseline import MIN_REQUESTS
 
     lines: list[str] = []
@@ -61,6 +62,11 @@ def notes_lines(
                  "few": f"not compared (under {MIN_REQUESTS} requests)"}  # fmt: skip
         parts = [f"{counts[w]} {names[w]}" for w in order if w in counts]
         lines.append("baselines: " + ", ".join(parts))
+    for nodeid, _, data in entries:
+        split = data.get("worker_requests")
+        if isinstance(split, list) and split:
+            shares = " + ".join(str(n) for n in split)
+            lines.append(f"Locust workers under {nodeid}: {len(split)}, requests {shares}")
     for nodeid, _, data in entries:
         if data.get("usage"):
             lines.append(f"server under {nodeid}: {data['usage']}")

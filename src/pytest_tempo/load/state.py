@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from ..settings import BaselineMode, Settings
     from .baseline import Groups, Limit
+    from .distributed import Master
     from .profiles import Profile
     from .resources import Usage, Watcher
     from .thresholds import Exported, Result
@@ -61,6 +62,12 @@ class LoadState:
     baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: The rootdir, which relative PID files are read from.
     root: Path | None = None
+    #: Locust workers from elsewhere that each ``load_test`` waits for (None: none).
+    workers: int | None = None
+    #: Where the Locust master of a test with workers listens (None: loopback, a free port).
+    master_bind: tuple[str, int] | None = None
+    #: Seconds the master waits for its workers.
+    workers_wait: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadState:
@@ -79,6 +86,9 @@ class LoadState:
             require=settings.load_require,
             watch=settings.load_watch,
             rss_limit=settings.load_rss_growth_limit,
+            workers=settings.load_workers,
+            master_bind=settings.load_master_bind,
+            workers_wait=settings.load_workers_timeout,
         )
 
     @property
@@ -137,6 +147,23 @@ class LoadState:
         with Watcher(process) as watcher:
             yield watcher
 
+    def master(self, external: int, processes: int) -> Master:
+        """The Locust master of a test that waits for ``external`` workers (and starts
+        ``processes`` of its own when above 1), listening where ``load_master_bind`` says."""
+        from .distributed import DEFAULT_BIND_HOST, Master, free_port
+
+        host, port = self.master_bind or (DEFAULT_BIND_HOST, 0)
+        problem = None
+        if not port:
+            try:
+                port = free_port(host)
+            except OSError as exc:
+                problem = f"load_test(): cannot listen on {host}: {exc.strerror or exc}"
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+        local = processes if processes > 1 else 0
+        return Master(host, port, external, local, self.workers_wait)
+
     def usage(self, watcher: Watcher | None, profile: Profile) -> Usage | None:
         from .resources import window_for
 
@@ -151,7 +178,7 @@ class LoadState:
         metrics: Mapping[str, Exported] | None,
         results: Sequence[Result],
         seconds: float,
-        summary: Mapping[str, float | None] | None = None,
+        summary: Mapping[str, Any] | None = None,
         *,
         key: str | None = None,
         groups: Groups | None = None,

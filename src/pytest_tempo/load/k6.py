@@ -140,9 +140,10 @@ def build_command(
     return command
 
 
-def inspect_thresholds(k6: str, script: Path, profile: Profile) -> dict[str, object] | None:
+def inspect_thresholds(k6: str, script: Path, profile: Profile | None) -> dict[str, object] | None:
     """The script's ``options.thresholds`` from ``k6 inspect`` (None if it cannot tell)."""
-    done = run_in_group([k6, "inspect", *env_flags(profile), str(script)], timeout=30)
+    flags = env_flags(profile) if profile is not None else []
+    done = run_in_group([k6, "inspect", *flags, str(script)], timeout=30)
     if done.returncode != 0:
         return None
     try:

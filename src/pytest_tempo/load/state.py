@@ -205,13 +205,13 @@ class LoadState:
             data["usage"] = usage.describe()
             problem = usage.failure(self.rss_limit)
         if passed and groups is not None and self.profile is not None:
-            verdict, failure = self._baseline(key or item.nodeid, groups)
+            verdict, failure = self.baseline_verdict(key or item.nodeid, groups)
             data.update(verdict)
             problem = problem or failure
         item.user_properties.append((PROPERTY, data))
         return problem
 
-    def _baseline(self, key: str, groups: Groups) -> tuple[dict[str, Any], str | None]:
+    def baseline_verdict(self, key: str, groups: Groups) -> tuple[dict[str, Any], str | None]:
         """The baseline verdict for the report, and the regression to fail with."""
         from .baseline import compare, format_comparison
 

@@ -25,7 +25,10 @@ from pytest_tempo.load.distributed import (
     parse_bind,
 )
 from pytest_tempo.load.locust import locust_available, run_locust
+from pytest_tempo.load.options import parse_master_bind, parse_workers, parse_workers_wait
 from pytest_tempo.load.profiles import Profile, Stage
+from pytest_tempo.load.render import notes_lines
+from pytest_tempo.parsers import SettingError
 
 from .conftest import HAS_XDIST, assert_usage_error
 from .load_server import Server, serve
@@ -160,6 +163,30 @@ def test_count_worker_report_adds_each_workers_requests() -> None:
     count_worker_report(tally, "a", {"stats_total": {"num_requests": 3}})
     count_worker_report(tally, "c", None)
     assert tally == {"a": 8, "b": 3}
+
+
+def test_the_load_section_shows_how_the_requests_were_shared() -> None:
+    entries = [
+        ("test_a.py::test_dist", "passed", {"worker_requests": [61, 59]}),
+        ("test_a.py::test_local", "passed", {}),
+    ]
+    assert notes_lines(entries) == [
+        "Locust workers under test_a.py::test_dist: 2, requests 61 + 59"
+    ]
+
+
+def test_option_parsers_accept_and_unset() -> None:
+    assert parse_workers(" 4 ") == 4
+    assert parse_workers("") is None
+    assert parse_master_bind("0.0.0.0:5557") == ("0.0.0.0", 5557)
+    assert parse_master_bind("  ") is None
+    assert parse_workers_wait("90s") == 90.0
+    assert parse_workers_wait("0.5") == 0.5
+    for bad in ("1001", "1.5", "x"):
+        with pytest.raises(SettingError, match="expected a whole number from 1 to 1000"):
+            parse_workers(bad)
+    with pytest.raises(SettingError, match="expected seconds over 0 and up to 86400"):
+        parse_workers_wait("86401")
 
 
 @pytest.mark.parametrize(

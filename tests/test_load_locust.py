@@ -242,8 +242,8 @@ def test_missing_host(locustfile: Path) -> None:
     metrics, report = run(locustfile, "Web", host=None)
     assert report == (
         "load_test: no host: pass host='http://127.0.0.1:PORT' to load_test or set host on "
-        "the User class\nrequests: 0, failures: 0, run: 0.0s, peak users: 0"
-    )
+        "the User class"
+    )  # one line: nothing ran
     assert metrics is not None
 
 

@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 from pytest_tempo.coverage_floors import FileCoverage, evaluate, markdown
 from pytest_tempo.hygiene import Finding
 from pytest_tempo.hygiene.render import render_markdown as hygiene_markdown
-from pytest_tempo.load.plugin import _markdown_table, summary_rows
+from pytest_tempo.load.render import markdown_table, summary_rows
 from pytest_tempo.settings import Floor
 from pytest_tempo.step_summary import md_cell
 from pytest_tempo.timing import TestTiming, summarize
@@ -127,7 +127,7 @@ def test_coverage_floors_section_escapes_patterns_and_paths() -> None:
 
 def test_load_section_escapes_node_ids() -> None:
     data = {"requests": 3, "failed_rate": 0.0, "p95_ms": 1.5, "rps": 2.0, "seconds": 1.0}
-    (table,) = tables("\n".join(_markdown_table(summary_rows([(HOSTILE_ID, "passed", data)]))))
+    (table,) = tables("\n".join(markdown_table(summary_rows([(HOSTILE_ID, "passed", data)]))))
     assert table[1] == [SHOWN_ID, "passed", "3", "0.00%", "1.5", "2.0", "-", "1.0"]
 
 

@@ -11,6 +11,10 @@ fit together (see ``pytest_tempo.shards.verify``) and exits 1 when they do not.
 
 ``pytest-tempo reference`` prints the configuration reference (every flag, ini key, marker,
 fixture, plugin name and hook) as Markdown.
+
+``pytest-tempo load-judge SUMMARY [SUMMARY ...]`` judges k6 summaries made elsewhere (the
+runners of a distributed run) by the script's thresholds and the load baselines: see
+:mod:`pytest_tempo.load.judge`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         "--verify", action="store_true", help="fail (exit 1) unless the inputs hold shard records"
     )
     commands.add_parser("reference", help="print the configuration reference as Markdown")
+    from .load.judge import add_parser as add_load_judge
+
+    add_load_judge(commands)
     args = parser.parse_args(argv)
+    if args.command == "load-judge":
+        from .load.judge import run as load_judge
+
+        return load_judge(args)
     if args.command == "reference":
         from .reference import render_reference  # imports the plugin: only when asked
 

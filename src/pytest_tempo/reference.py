@@ -1,7 +1,7 @@
 """The configuration reference, rendered from the definitions in the code.
 
 Every table comes from the object that defines what it lists, so the reference cannot drift
-from the code: options from :data:`pytest_tempo.settings.OPTIONS`, markers from
+from the code: options from :data:`pytest_tempo.options.OPTIONS`, markers from
 :data:`pytest_tempo.markers.MARKERS`, fixtures from the fixture functions themselves (scope
 and docstring), plugin names from the constants in :mod:`pytest_tempo.plugin`, hooks from
 the hook specifications. The docs build fills the page with :func:`fill_reference`;

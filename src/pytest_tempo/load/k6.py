@@ -147,9 +147,10 @@ def build_command(
     return command
 
 
-def inspect_thresholds(k6: str, script: Path, profile: Profile) -> dict[str, object] | None:
+def inspect_thresholds(k6: str, script: Path, profile: Profile | None) -> dict[str, object] | None:
     """The script's ``options.thresholds`` from ``k6 inspect`` (None if it cannot tell)."""
-    done = run_in_group([k6, "inspect", *env_flags(profile), str(script)], timeout=30)
+    flags = env_flags(profile) if profile is not None else []
+    done = run_in_group([k6, "inspect", *flags, str(script)], timeout=30)
     if done.returncode != 0:
         return None
     try:
@@ -290,7 +291,7 @@ class K6Item(pytest.Item):
     """One k6 run of a script under the active load profile."""
 
     def setup(self) -> None:
-        from .plugin import LOAD_KEY
+        from .state import LOAD_KEY
 
         self._state = self.config.stash[LOAD_KEY]
         reason = self._state.skip_reason(self)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +46,9 @@ from .thresholds import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
+    from .distributed import Master
     from .process import Completed
     from .profiles import Profile
     from .resources import Usage
@@ -180,7 +180,10 @@ class LoadMetrics:
     entries: list[dict[str, Any]]
     history: list[tuple[float, int, int]]
     results: list[Result] = field(default_factory=list)
+    #: Locust workers that joined the master (0: the users ran in the Locust process).
     workers: int = 0
+    #: Requests each worker reported, by Locust's worker id (``host_uuid``).
+    worker_requests: dict[str, int] = field(default_factory=dict)
     aborted: str | None = None
     #: The watched server's CPU and RSS (``load_test(..., watch=...)``), else None.
     usage: Usage | None = None
@@ -204,15 +207,18 @@ class LoadMetrics:
 
         return locust_timeline(self.entries, self.windows, self.history)
 
-    def summary(self) -> dict[str, float | None]:
+    def summary(self) -> dict[str, Any]:
         """The key metrics, as plain data for the "load" summary section."""
-        return {
+        summary: dict[str, Any] = {
             "requests": float(self.requests),
             "failed_rate": self.value("http_req_failed", "rate"),
             "p95_ms": self.value("http_req_duration", "p(95)") if self.requests else None,
             "rps": self.value("http_reqs", "rate"),
             "peak_users": float(self.peak_users),
         }
+        if self.worker_requests:
+            summary["worker_requests"] = sorted(self.worker_requests.values(), reverse=True)
+        return summary
 
 
 def resolve_user(user: object, base: Path) -> tuple[Path, list[str]]:
@@ -241,12 +247,6 @@ def resolve_user(user: object, base: Path) -> tuple[Path, list[str]]:
     return path.resolve(), classes
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def abort_rules(sets: Sequence[MetricThresholds]) -> list[dict[str, Any]]:
     return [
         {"metric": s.metric, "threshold": t.text, "delay": t.delay_abort_eval}
@@ -266,6 +266,7 @@ def build_metrics(data: Mapping[str, Any]) -> LoadMetrics:
         entries=entries,
         history=history,
         workers=int(data.get("workers") or 0),
+        worker_requests={str(k): int(v) for k, v in (data.get("worker_requests") or {}).items()},
         aborted=data.get("aborted"),
         windows=data.get("windows"),
     )
@@ -310,7 +311,7 @@ def failure_report(
         return None
     if metrics is not None and metrics.results:
         lines += ["", format_table(metrics.results)]
-    if metrics is not None:
+    if metrics is not None and not error:  # an error: the run did not start
         lines.append(
             f"requests: {metrics.requests}, failures: {metrics.failures}, "
             f"run: {metrics.seconds:.1f}s, peak users: {metrics.peak_users}"
@@ -334,8 +335,15 @@ def run_locust(
     processes: int,
     timeout: float,
     allow_empty: bool,
+    master: Master | None = None,
+    announce: Callable[[str], object] | None = None,
 ) -> tuple[LoadMetrics | None, str | None]:
-    """Run Locust in a child; return the metrics and the failure report (None: passed)."""
+    """Run Locust in a child; return the metrics and the failure report (None: passed).
+
+    With ``master``, the child is Locust's master for workers from elsewhere; ``announce``
+    gets the line saying how they join, before it starts.
+    """
+    from .distributed import free_port
     from .process import engine_folder, run_in_group
 
     if processes < 1:
@@ -355,6 +363,10 @@ def run_locust(
             "abort": abort_rules(sets),
             "result": str(result),
         }
+        if master is not None:
+            spec.update(master.spec())
+            if announce is not None:
+                announce(master.announcement(locustfile))
         spec_path = tmp / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         command = [sys.executable, "-m", "pytest_tempo.load._locust_child", str(spec_path)]
@@ -369,6 +381,8 @@ def run_locust(
                 data = None
     metrics = build_metrics(data) if data is not None else None
     error = data.get("error") if data is not None else None
+    if error and master is not None and "joined the master" in error:
+        error += f"; workers join with: {master.join_command(locustfile)}"
     if metrics is not None and not error:
         metrics.results = judge(metrics, sets, allow_empty=allow_empty)
     source = f"{locustfile.name}" + (f":{','.join(classes)}" if classes else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .plugin import PROPERTY
+from .state import PROPERTY
 
 if TYPE_CHECKING:
     import pytest

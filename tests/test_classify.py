@@ -102,13 +102,17 @@ def test_explicit_marker_kept_once(pytester: pytest.Pytester) -> None:
 def test_custom_rules_replace_defaults(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ntest_types =\n    checks/*: smoke db\n")
     pytester.makepyfile(**LAYOUT, **{"checks/test_c.py": "def test_c(): pass\n"})
-    result = pytester.runpytest("-m", "smoke and db")
+    result = pytester.runpytest("-m", "smoke and db", "-rA")
     result.assert_outcomes(passed=1, deselected=4)
-    result = pytester.runpytest("-m", "integration")
+    result.stdout.fnmatch_lines(["PASSED checks/test_c.py::test_c"])
+    # tests/integration/ is no longer a type by its path: only the decorated test is one.
+    result = pytester.runpytest("-m", "integration", "-rA")
     result.assert_outcomes(passed=1, deselected=4)
+    result.stdout.fnmatch_lines(["PASSED tests/integration/test_i.py::test_explicit"])
 
 
 def test_types_plugin_can_be_switched_off(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(**LAYOUT)
-    result = pytester.runpytest("-m", "unit", "-p", "no:tempo-types")
+    result = pytester.runpytest("-m", "unit", "-p", "no:tempo-types", "-rA")
     result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.fnmatch_lines(["PASSED tests/test_other.py::test_decorated"])

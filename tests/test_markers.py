@@ -39,10 +39,13 @@ def test_markers_listed(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["@pytest.mark.llm: calls a language model"])
 
 
+# pytest caches known marker names process-wide (``MARK_GEN._markers``, never cleared): a
+# marker an earlier run in this process registered passes --strict-markers in any later run.
+# So every run that checks what is registered runs in a subprocess of its own.
 def test_strict_markers(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ntempo_markers =\n    llm: calls a language model\n")
     pytester.makepyfile(USES_EVERY_MARKER)
-    result = pytester.runpytest("--strict-markers", "--strict-config")
+    result = pytester.runpytest_subprocess("--strict-markers", "--strict-config")
     result.assert_outcomes(passed=len(MARKERS) + 1)
 
 
@@ -51,11 +54,9 @@ def test_strict_mode_of_pytest_9(pytester: pytest.Pytester) -> None:
         pytest.skip("the 'strict' ini option is new in pytest 9")
     pytester.makeini("[pytest]\nstrict = true\ntempo_markers =\n    llm: calls a language model\n")
     pytester.makepyfile(USES_EVERY_MARKER)
-    pytester.runpytest().assert_outcomes(passed=len(MARKERS) + 1)
+    pytester.runpytest_subprocess().assert_outcomes(passed=len(MARKERS) + 1)
 
 
-# pytest caches known marker names process-wide, so runs that must not know a marker run in
-# a subprocess.
 def test_unregistered_marker_still_fails_strict(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n@pytest.mark.llm\ndef test_a(): pass\n")
     result = pytester.runpytest_subprocess("--strict-markers")
@@ -67,7 +68,7 @@ def test_test_type_markers_are_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         **{"checks/test_c.py": "import pytest\n@pytest.mark.contract\ndef test_c(): pass\n"}
     )
-    pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("--strict-markers").assert_outcomes(passed=1)
 
 
 def test_markers_not_registered_with_plugin_off(pytester: pytest.Pytester) -> None:

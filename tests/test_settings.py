@@ -604,4 +604,4 @@ def test_timing_outputs_in_the_ini_warn_when_timing_is_off(
 def test_timing_settings_that_change_nothing_do_not_warn(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nslow_report = 20\nslow_strict = false\n")
     pytester.makepyfile("def test_a(): pass")
-    pytester.runpytest("-p", "no:tempo-timing").assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:tempo-timing").assert_outcomes(passed=1, warnings=0)

@@ -152,3 +152,52 @@ def test_step_summary_of_a_real_run_keeps_odd_ids(
     assert {row[0] for row in slow[1:]} == expected
     assert {row[0] for row in unmarked[1:]} == expected
     assert all(len(row) == len(table[0]) for table in (slow, unmarked, types) for row in table)
+
+
+def test_advice_tables_in_the_step_summary() -> None:
+    """Every table of the advice: its header, one row per finding, cells escaped."""
+    from pytest_tempo.advice.flaky import Flaky
+    from pytest_tempo.advice.parallel import Forecast, Row
+    from pytest_tempo.advice.render import Advice
+    from pytest_tempo.advice.render import render_markdown as advice_markdown
+    from pytest_tempo.advice.scope import ScopeAdvice
+    from pytest_tempo.advice.sleeps import Sleeper
+    from pytest_tempo.advice.slower import Slower
+
+    wider = (("module", 2, 1.0), ("session", 1, 0.5))
+    advice = Advice(
+        1.0,
+        scopes=[ScopeAdvice("db|conn", "function", "conftest.py:3", 12, 0.5, 6.0, wider)],
+        sleepers=[Sleeper("t.py::test_`s`", 2.0, 2.5)],
+        forecast=Forecast(10.0, 1, 0.5, (Row(2, 5.5, 6.0), Row(4, 3.0, None)), None,
+                          "the longest test", ("t.py::test_x", 1.5)),
+        slower=[Slower("t.py::test_x", 0.2, 0.6, 4)],
+        flaky=[Flaky("t.py::test_f", 2, 10, 1)],
+    )  # fmt: skip
+    assert advice_markdown(advice).split("\n") == [
+        "### Advice",
+        "",
+        "| fixture | scope | set-ups | each | total | wider scope would pay |",
+        "|---|---|---|---|---|---|",
+        "| `db\\|conn` | function | 12 | 0.50s | 6.00s | module 1.00s, session 0.50s |",
+        "",
+        "| sleeping test | slept | call |",
+        "|---|---|---|",
+        "| `` t.py::test_`s` `` | 2.00s | 2.50s |",
+        "",
+        "| workers | --tempo-dist=duration | xdist's default |",
+        "|---|---|---|",
+        "| -n 2 | 5.50s | 6.00s |",
+        "| -n 4 | 3.00s |  |",
+        "",
+        "| got slower | before (median) | now |",
+        "|---|---|---|",
+        "| `t.py::test_x` | 0.20s | 0.60s |",
+        "",
+        "| flaky test | record |",
+        "|---|---|",
+        "| `t.py::test_f` | failed 2 of the last 10 runs; failed once and passed on a rerun in "
+        "this run |",
+        "",
+        "",
+    ]

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_tempo.advice.flaky import read_history
 from pytest_tempo.durations import Measured
-from pytest_tempo.durations_io import Location, load_file, open_store
+from pytest_tempo.durations_io import Location, load_file, open_store, read_json
 from pytest_tempo.durations_record import Lock, Recorder
+from pytest_tempo.load.baseline import read_file as read_baselines
 
 from .conftest import xdist_params
 
@@ -99,6 +101,49 @@ def test_hostile_store_one_line_then_clean(
     again = pytester.runpytest()
     assert again.ret == pytest.ExitCode.OK
     assert store_lines(again) == []
+
+
+#: Files that are not JSON one can use, and the reason each reader gives for them.
+HOSTILE_JSON = {
+    "bad-utf8": (b'{"\xff": 1}', "is not UTF-8 text (byte 2)"),
+    "deep-nesting": (b"[" * 100_000 + b"]" * 100_000, "is nested too deeply to be read"),
+    "truncated": (b'{"a": [1', "is not valid JSON"),
+    "huge-integer": (b"[1" + b"0" * 5000 + b"]", "is not valid JSON"),
+    "folder": (None, "is a folder"),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+def test_hostile_json_files_are_one_reason_for_every_reader(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    """The outcome history and the load baselines read a file as the durations store does:
+    empty, with one line naming the file and what is wrong, never an exception."""
+    path = tmp_path / "file.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    read = read_json(path)
+    assert (read.value, read.said_of("F")) == (None, f"F {reason}")
+    assert read_history(path) == ({}, f"{path} {reason}")
+    assert read_baselines(path) == ({}, f"{path} {reason}; it is ignored and rewritten")
+
+
+def test_a_missing_json_file_is_empty_without_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "missing.json"
+    assert read_json(path) == (None, None, "")
+    assert read_history(path) == ({}, None)
+    assert read_baselines(path) == ({}, None)
+
+
+def test_invalid_json_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "file.json"
+    path.write_text('{"a": 1,\n "b"}')
+    read = read_json(path)
+    assert read.reason == "it is not valid JSON (line 2, column 5)"
+    location = Location.of_file(path)
+    assert open_store(location)[0].problem == "it is not valid JSON (line 2, column 5)"
 
 
 @xdist_params

@@ -89,3 +89,38 @@ def test_from_a_crashed_worker_the_default() -> None:
         pass
 
     assert _xdist.from_worker(Node(), "key", ()) == ()
+
+
+REPORTING_PROBE = """
+import os
+from pytest_tempo import _xdist
+
+def pytest_sessionfinish(session):
+    config = session.config
+    name = (_xdist.worker_input(config) or {}).get("workerid", "controller")
+    with open(os.path.join(str(config.rootpath), "reports-" + name), "w") as f:
+        f.write(str(_xdist.is_reporting_process(config)))
+"""
+
+
+REPORTERS = {
+    "run": ([], {"reports-controller": "True", "reports-gw0": "False", "reports-gw1": "False"}),
+    # xdist starts no worker to only collect
+    "collect-only": (["--collect-only"], {"reports-controller": "False"}),
+}
+
+
+@pytest.mark.parametrize(("extra", "expected"), REPORTERS.values(), ids=REPORTERS.keys())
+def test_only_the_controller_of_a_run_reports(
+    pytester: pytest.Pytester, extra: list[str], expected: dict[str, str]
+) -> None:
+    pytester.makeconftest(REPORTING_PROBE)
+    pytester.makepyfile("def test_a(): pass\ndef test_b(): pass\n")
+    result = pytester.runpytest("-n", "2", "-p", "no:randomly", *extra)
+    assert result.ret == pytest.ExitCode.OK
+    assert {p.name: p.read_text() for p in pytester.path.glob("reports-*")} == expected
+
+
+def test_a_run_without_xdist_reports_unless_it_only_collects(pytester: pytest.Pytester) -> None:
+    assert _xdist.is_reporting_process(pytester.parseconfig()) is True
+    assert _xdist.is_reporting_process(pytester.parseconfig("--collect-only")) is False

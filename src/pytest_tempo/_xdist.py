@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "collection_diff",
     "from_worker",
+    "is_reporting_process",
     "is_worker",
     "planned_workers",
     "to_controller",
@@ -47,6 +48,13 @@ def worker_input(config: pytest.Config) -> Mapping[str, Any] | None:
 def is_worker(config: pytest.Config) -> bool:
     """True on an xdist worker; False on the controller and in a run without xdist."""
     return hasattr(config, "workerinput")
+
+
+def is_reporting_process(config: pytest.Config) -> bool:
+    """True where a run's results are reported once its tests have run: the controller (or
+    the one process of a run without xdist), and not under ``--collect-only``, which runs
+    no test."""
+    return not is_worker(config) and not config.option.collectonly
 
 
 def to_controller(config: pytest.Config, key: str, value: Any) -> bool:

@@ -21,7 +21,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .durations import (
     DOCUMENT_KEYS,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "JsonRead",
     "Location",
     "decode",
     "encode",
@@ -53,6 +54,7 @@ __all__ = [
     "load_file",
     "open_store",
     "output_path",
+    "read_json",
     "read_text",
     "save_file",
     "store_path",
@@ -149,7 +151,7 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> tuple[str | None, str | Non
     except IsADirectoryError:  # pragma: no cover - Windows; POSIX opens folders
         return None, "it is a folder", None
     except OSError as exc:
-        return None, f"could not read it: {_reason(exc)}", None
+        return None, f"it could not be read: {_reason(exc)}", None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
@@ -169,7 +171,7 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> tuple[str | None, str | Non
         if size > limit:
             return None, f"it is over the {_size(limit)} a store may have", key
     except OSError as exc:
-        return None, f"could not read it: {_reason(exc)}", None
+        return None, f"it could not be read: {_reason(exc)}", None
     finally:
         os.close(fd)
     try:
@@ -191,17 +193,59 @@ def decode(text: str) -> Parsed:
             gc.enable()
 
 
-def _decode(text: str) -> Parsed:
+class JsonRead(NamedTuple):
+    """A JSON file or text as :func:`read_json` and :func:`parse_json` read it."""
+
+    #: The value; None when the file is missing or cannot be used.
+    value: Any = None
+    #: Why it cannot be used, a clause about the file: "it is not UTF-8 text (byte 26)",
+    #: "it is not valid JSON", "it is nested too deeply to be read"; None when it can.
+    problem: str | None = None
+    #: Where invalid JSON fails ("line 3, column 1"), or what it holds that JSON has no
+    #: value for (an integer of thousands of digits); empty otherwise.
+    where: str = ""
+
+    @property
+    def reason(self) -> str | None:
+        """:attr:`problem` with :attr:`where` in brackets."""
+        if self.problem is None or not self.where:
+            return self.problem
+        return f"{self.problem} ({self.where})"
+
+    def said_of(self, name: str) -> str:
+        """:attr:`problem` said of ``name``: "name is not valid JSON"."""
+        return f"{name} {(self.problem or '').removeprefix('it ')}"
+
+
+def parse_json(text: str) -> JsonRead:
+    """``text`` as JSON; never raises: invalid JSON, nesting too deep for the parser and
+    integers too long for ``int()`` are a problem."""
     try:
-        value: Any = json.loads(text)
+        return JsonRead(json.loads(text))
     except json.JSONDecodeError as exc:
-        return Parsed(problem=f"it is not valid JSON (line {exc.lineno}, column {exc.colno})",
-                      fresh=True)  # fmt: skip
+        return JsonRead(
+            problem="it is not valid JSON", where=f"line {exc.lineno}, column {exc.colno}"
+        )
     except RecursionError:
-        return Parsed(problem="it is nested too deeply to be a store", fresh=True)
+        return JsonRead(problem="it is nested too deeply to be read")
     except ValueError as exc:  # an integer of thousands of digits, say
-        return Parsed(problem=f"it is not valid JSON ({str(exc)[:60]})", fresh=True)
-    return parse_document(value)
+        return JsonRead(problem="it is not valid JSON", where=str(exc)[:60])
+
+
+def read_json(path: Path, limit: int = MAX_BYTES) -> JsonRead:
+    """The JSON file at ``path`` (value None when missing), read as :func:`read_text` reads
+    a store and parsed by :func:`parse_json`; never raises."""
+    text, problem, _ = read_text(path, limit)
+    if problem is not None:
+        return JsonRead(problem=problem)
+    return JsonRead() if text is None else parse_json(text)
+
+
+def _decode(text: str) -> Parsed:
+    read = parse_json(text)
+    if read.problem is not None:
+        return Parsed(problem=read.reason, fresh=True)
+    return parse_document(read.value)
 
 
 def open_store(location: Location) -> tuple[Parsed, FileKey | None]:

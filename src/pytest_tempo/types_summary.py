@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._xdist import is_worker
+from ._xdist import is_reporting_process, is_worker
 from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class TypeSummaryPlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         result = yield
         config = session.config
-        if is_worker(config) or config.option.collectonly:
+        if not is_reporting_process(config):
             return result
         from ._coverage import find_coverage, pytest_cov_plugin
 

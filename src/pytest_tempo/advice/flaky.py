@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..durations_io import read_json
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
@@ -186,17 +188,12 @@ def history_path(folder: Path) -> Path:
 
 
 def read_history(path: Path) -> tuple[History, str | None]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}, None
-    except OSError as exc:
-        return {}, f"could not read {path}: {exc.strerror or exc}"
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}, f"{path} is not valid JSON"
-    return parse_history(value)
+    """The history in the file at ``path``: missing is empty; unreadable or corrupt is empty
+    with a reason (read as the durations store reads a hostile file)."""
+    read = read_json(path)
+    if read.problem is not None:
+        return {}, read.said_of(str(path))
+    return ({}, None) if read.value is None else parse_history(read.value)
 
 
 def write_history(path: Path, history: History) -> None:

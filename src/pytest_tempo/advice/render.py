@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ..step_summary import md_cell
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from .flaky import Flaky
     from .parallel import Forecast
     from .scope import ScopeAdvice
@@ -183,46 +185,40 @@ def to_json(advice: Advice) -> dict[str, Any]:
     }
 
 
+def _md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table of ``rows`` (cells already escaped) under ``head``, and a blank line."""
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*out, ""]
+
+
 def render_markdown(advice: Advice) -> str:
     """The advice for GitHub's step summary."""
     out = ["### Advice", ""]
     if advice.scopes:
-        out += ["| fixture | scope | set-ups | each | total | wider scope would pay |"]
-        out += ["|---|---|---|---|---|---|"]
-        for a in advice.scopes:
-            wider = ", ".join(f"{s} {_s(p)}" for s, _, p in a.wider)
-            out.append(
-                f"| {md_cell(a.name, code=True)} | {a.scope} | {a.count} | {_s(a.each)} | "
-                f"{_s(a.total)} | {md_cell(wider)} |"
-            )
-        out.append("")
+        head = ("fixture", "scope", "set-ups", "each", "total", "wider scope would pay")
+        out += _md_table(head, (
+            (md_cell(a.name, code=True), a.scope, str(a.count), _s(a.each), _s(a.total),
+             md_cell(", ".join(f"{s} {_s(p)}" for s, _, p in a.wider)))
+            for a in advice.scopes
+        ))  # fmt: skip
     if advice.sleepers:
-        out += ["| sleeping test | slept | call |", "|---|---|---|"]
-        out += [
-            f"| {md_cell(s.nodeid, code=True)} | {_s(s.slept)} | {_s(s.call)} |"
-            for s in advice.sleepers
-        ]
-        out.append("")
+        out += _md_table(("sleeping test", "slept", "call"), (
+            (md_cell(s.nodeid, code=True), _s(s.slept), _s(s.call)) for s in advice.sleepers
+        ))  # fmt: skip
     if advice.forecast is not None:
-        out += ["| workers | --tempo-dist=duration | xdist's default |", "|---|---|---|"]
-        out += [
-            f"| -n {r.workers} | {_s(r.duration)} | {'' if r.load is None else _s(r.load)} |"
+        out += _md_table(("workers", "--tempo-dist=duration", "xdist's default"), (
+            (f"-n {r.workers}", _s(r.duration), "" if r.load is None else _s(r.load))
             for r in advice.forecast.rows
-        ]
-        out.append("")
+        ))  # fmt: skip
     if advice.slower:
-        out += ["| got slower | before (median) | now |", "|---|---|---|"]
-        out += [
-            f"| {md_cell(s.nodeid, code=True)} | {_s(s.before)} | {_s(s.now)} |"
-            for s in advice.slower
-        ]
-        out.append("")
+        out += _md_table(("got slower", "before (median)", "now"), (
+            (md_cell(s.nodeid, code=True), _s(s.before), _s(s.now)) for s in advice.slower
+        ))  # fmt: skip
     if advice.flaky:
-        out += ["| flaky test | record |", "|---|---|"]
-        out += [
-            f"| {md_cell(f.nodeid, code=True)} | {md_cell(flaky_text(f))} |" for f in advice.flaky
-        ]
-        out.append("")
+        out += _md_table(("flaky test", "record"), (
+            (md_cell(f.nodeid, code=True), md_cell(flaky_text(f))) for f in advice.flaky
+        ))  # fmt: skip
     return "\n".join(out) + "\n"
 
 

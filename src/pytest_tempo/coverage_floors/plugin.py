@@ -21,7 +21,7 @@ from .._coverage import (
     pytest_cov_plugin,
     report_precision,
 )
-from .._xdist import is_worker
+from .._xdist import is_reporting_process
 from ..step_summary import append_step_summary
 from .engine import FileCoverage, Verdict, evaluate, fail_under_note, relative_path
 from .render import markdown, summary_line, terminal_rows
@@ -93,7 +93,7 @@ class CoverageFloorsPlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         result = yield
         config = session.config
-        if is_worker(config) or config.option.collectonly:
+        if not is_reporting_process(config):
             return result
         options = pytest_cov_options(pytest_cov_plugin(config))
         if session.testsfailed and options.no_cov_on_fail:

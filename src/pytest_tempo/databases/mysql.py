@@ -25,7 +25,6 @@ from .base import DatabaseError, import_driver, marker, marker_run
 from .owners import (
     REGISTRY_DATABASE,
     REGISTRY_TABLE,
-    DbState,
     Registry,
     close_registries,
     new_owner_id,
@@ -112,10 +111,6 @@ class _MyRegistry(Registry):
         if not rows:
             return "absent"
         return marker_run(rows[0][0]) or "foreign"
-
-    def state(self, name: str) -> DbState:
-        found = self.comment(name)
-        return "ours" if isinstance(found, tuple) else found
 
     def in_use(self, name: str) -> bool:
         # Without the PROCESS privilege only this user's sessions are listed: best effort.
@@ -269,13 +264,7 @@ class MySQLProvisioner:
 
     def drop(self, url: DbUrl, run_id: str) -> None:
         with self._server(url) as reg:
-            found = reg.comment(url.database)
-            ours = isinstance(found, tuple) and found[0] == run_id
-            if not ours and reg.run_of(url.database) != run_id:
-                return  # another run's, or not pytest-tempo's: never dropped
-            if found != "absent":
-                reg.drop_database(url.database)
-            reg.forget(url.database, run_id)
+            reg.drop_of_run(url.database, run_id)
 
     def drop_template(self, url: DbUrl, run_id: str) -> None:
         """MySQL builds no template."""

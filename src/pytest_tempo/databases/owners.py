@@ -124,8 +124,14 @@ class Registry(ABC):
         """Whether the server holds ``owner``'s lock (the owner's connection is open)."""
 
     @abstractmethod
+    def comment(self, name: str) -> tuple[str, str] | Literal["absent", "foreign"]:
+        """The run of pytest-tempo's comment on ``name`` (see ``base.marker_run``), or
+        whether ``name`` is absent or carries no such comment."""
+
     def state(self, name: str) -> DbState:
         """What the server has under ``name``."""
+        found = self.comment(name)
+        return "ours" if isinstance(found, tuple) else found
 
     @abstractmethod
     def in_use(self, name: str) -> bool:
@@ -201,6 +207,18 @@ class Registry(ABC):
                 self._sql("DELETE FROM {table} WHERE name = %s AND (owner = %s OR run_id = %s)"),
                 [name, self.owner, run_id],
             )
+
+    def drop_of_run(self, name: str, run_id: str) -> None:
+        """Drop ``name`` and forget it when run ``run_id`` made it (its comment or its
+        intent says so); another run's database, or one not pytest-tempo's, is never
+        dropped."""
+        found = self.comment(name)
+        ours = isinstance(found, tuple) and found[0] == run_id
+        if not ours and self.run_of(name) != run_id:
+            return
+        if found != "absent":
+            self.drop_database(name)
+        self.forget(name, run_id)
 
     def run_of(self, name: str) -> str | None:
         """The run id in ``name``'s intent, if it has one."""

@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl
 from .base import DatabaseError, HookFailed, import_driver, marker, marker_run
 from .owners import (
     REGISTRY_DATABASE,
-    DbState,
     Registry,
     close_registries,
     new_owner_id,
@@ -107,10 +106,6 @@ class _PgRegistry(Registry):
         if row is None:
             return "absent"
         return marker_run(row[0]) or "foreign"
-
-    def state(self, name: str) -> DbState:
-        found = self.comment(name)
-        return "ours" if isinstance(found, tuple) else found
 
     def in_use(self, name: str) -> bool:
         row = self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name])
@@ -341,13 +336,7 @@ class PostgresProvisioner:
 
     def drop(self, url: DbUrl, run_id: str) -> None:
         with self._server(url) as reg:
-            found = reg.comment(url.database)
-            ours = isinstance(found, tuple) and found[0] == run_id
-            if not ours and reg.run_of(url.database) != run_id:
-                return  # another run's, or not pytest-tempo's: never dropped
-            if found != "absent":
-                reg.drop_database(url.database)
-            reg.forget(url.database, run_id)
+            reg.drop_of_run(url.database, run_id)
 
     def drop_template(self, url: DbUrl, run_id: str) -> None:
         self.drop(url, run_id)

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..durations_io import read_json
 from .limits import (
     DEFAULT_REGRESSION,
     METRICS,
@@ -293,18 +294,12 @@ def merge_records(store: Store, new: Sequence[tuple[str, str, Mapping[str, Any],
 
 
 def read_file(path: Path) -> tuple[Store, str | None]:
-    """Read a store file: missing is empty; unreadable or corrupt is empty with a reason."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}, None
-    except OSError as exc:
-        return {}, f"could not read {path}: {exc.strerror or exc}"
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}, f"{path} is not valid JSON; it is ignored and rewritten"
-    return parse_store(value), None
+    """Read a store file: missing is empty; unreadable or corrupt is empty with a reason
+    (read as the durations store reads a hostile file)."""
+    read = read_json(path)
+    if read.problem is not None:
+        return {}, f"{read.said_of(str(path))}; it is ignored and rewritten"
+    return ({}, None) if read.value is None else (parse_store(read.value), None)
 
 
 #: Seconds a lock file may be held before it is taken as left behind by a killed process.

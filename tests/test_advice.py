@@ -140,9 +140,11 @@ def test_fixture_scope_counts_what_wider_scopes_would_pay(
         lines[0]
         == "fixtures set up more often than they may need (set-ups of at least 0.50s in all):"
     )
-    assert lines[1] == (
-        f"  db (function scope, conftest.py:{line}): set up 8 times, 0.20s each, 1.60s in all"
-    )
+    # The virtual clock moves by the sleeps, the real one by the set-ups' own overhead.
+    assert fnmatch(
+        lines[1],
+        f"  db (function scope, conftest.py:{line}): set up 8 times, 0.2?s each, 1.6?s in all",
+    ), lines[1]
     # Where the tests ran decides how often a wider scope sets it up: once per module (or
     # per session) on each worker.
     workers = {t["nodeid"]: t["worker"] for t in report(pytester)["all_tests"]}
@@ -159,7 +161,7 @@ def test_fixture_scope_counts_what_wider_scopes_would_pay(
     (entry,) = report(pytester)["advice"]["fixture_scope"]
     # The virtual clock moves by the sleeps, the real one by microseconds meanwhile.
     assert (entry["name"], entry["count"]) == ("db", 8)
-    assert entry["total"] == pytest.approx(1.6, abs=0.01)
+    assert 1.6 <= entry["total"] < 1.7
     assert (pytester.path / "sleep-restored.txt").read_text() == "True" or xdist_args
 
 
@@ -331,11 +333,8 @@ def test_got_slower_against_the_recorded_history(
         lines[-1], "     0.28s ->    1.5?s  test_slower.py::test_regressed (median of 4 runs)"
     )
     (entry,) = report(pytester)["advice"]["slower"]
-    assert entry == {
-        "nodeid": "test_slower.py::test_regressed",
-        "before": 0.275,
-        "now": pytest.approx(1.5, abs=0.01),
-    }
+    assert (entry["nodeid"], entry["before"]) == ("test_slower.py::test_regressed", 0.275)
+    assert 1.5 <= entry["now"] < 1.6
 
 
 def test_judge_slower() -> None:

@@ -3,8 +3,8 @@
 **The basis.** The collected node ids in sorted order and, per test, its recorded seconds
 quantised to a log grid (a floor of :data:`FLOOR_US`, then :data:`STEPS_PER_DOUBLING` steps
 per doubling), so a measurement that moves a little usually keeps its value. A test without
-a record is estimated from its siblings: the mean of the same function's other
-parametrizations, else of its class, else of its module, else of every recorded test.
+a record is estimated by the cost model (:func:`pytest_tempo.costs.estimate`): the larger of
+its nearest recorded siblings' median and the mean of every recorded test.
 
 **The split.** The few tests that dominate (each over 1/:data:`BIG_SHARE` of a shard's
 share) are dealt longest first, each to the least loaded shard; the unrecorded small tests
@@ -24,6 +24,8 @@ import heapq
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from ..costs import CostData, estimate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -69,50 +71,25 @@ def fingerprint(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _function(nodeid: str) -> str:
-    return nodeid.split("[", 1)[0]
-
-
-def _parent(nodeid: str) -> str:
-    return _function(nodeid).rsplit("::", 1)[0]
-
-
-def _module(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
-
-
 def estimate_unrecorded(tests: Sequence[str], recorded: Sequence[int]) -> list[int]:
-    """Quantised microseconds per test; an unrecorded test (-1) from its siblings.
+    """Quantised microseconds per test; an unrecorded test (-1) by the cost model.
 
-    The mean of the recorded tests of the same function (other parametrizations), else of
-    the same class (or module, for a test function), else of the same module, else of all.
-    With nothing recorded, every test counts the floor: the split is by count.
+    :func:`pytest_tempo.costs.estimate` on the recorded values (its per-test floor left
+    out: the grid has its own): the larger of the nearest recorded siblings' median (the
+    same function's other parametrizations, else the class, else the module) and the mean
+    of every recorded test. With nothing recorded, every test counts the floor: the split
+    is by count.
     """
-    known = [r for r in recorded if r >= 0]
+    known = {n: r / 1e6 for n, r in zip(tests, recorded, strict=True) if r >= 0}
     if len(known) == len(recorded):
         return list(recorded)
     if not known:
         return [FLOOR_US] * len(recorded)
-    overall = quantise(sum(known) / len(known) / 1e6)
-    keys = (_function, _parent, _module)
-    sums: list[dict[str, list[int]]] = [{} for _ in keys]
-    for nodeid, value in zip(tests, recorded, strict=True):
-        if value >= 0:
-            for key, table in zip(keys, sums, strict=True):
-                total = table.setdefault(key(nodeid), [0, 0])
-                total[0] += value
-                total[1] += 1
-    result = []
-    for nodeid, value in zip(tests, recorded, strict=True):
-        if value < 0:
-            value = overall
-            for key, table in zip(keys, sums, strict=True):
-                found = table.get(key(nodeid))
-                if found:
-                    value = quantise(found[0] / found[1] / 1e6)
-                    break
-        result.append(value)
-    return result
+    model = estimate(tests, CostData(known))
+    return [
+        r if r >= 0 else quantise(c - model.floor)
+        for r, c in zip(recorded, model.costs, strict=True)
+    ]
 
 
 def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[int]:

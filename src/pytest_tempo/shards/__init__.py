@@ -2,13 +2,13 @@
 
 **The split.** Every shard computes the same split from the same *basis*: the collected node
 ids in sorted order and, per test, its recorded seconds quantised to a log grid (a floor of
-:data:`FLOOR_US`, then :data:`STEPS_PER_DOUBLING` steps per doubling), so a measurement that
-moves a little usually keeps its value. A test without a record is estimated from its
-siblings: the mean of the same function's other parametrizations, else of its class, else of
-its module, else of every recorded test (pytest-split's rule). The few tests that dominate
-(each over 1/:data:`BIG_SHARE` of a shard's share) are dealt longest first, each to the least
-loaded shard; the many small ones are then cut, in sorted order, into contiguous runs that
-fill every shard to one level. A small change to one small test shifts those cut points by
+``FLOOR_US``, then ``STEPS_PER_DOUBLING`` steps per doubling), so a measurement that
+moves a little usually keeps its value. A test without a record is estimated by the cost
+model (:mod:`pytest_tempo.costs`, as for ``--tempo-dist=duration``): the larger of its
+nearest recorded siblings' median and the mean of every recorded test. The few tests that
+dominate (each over 1/``BIG_SHARE`` of a shard's share) are dealt longest first, each to the
+least loaded shard; the many small ones are then cut, in sorted order, into contiguous runs
+that fill every shard to one level. A small change to one small test shifts those cut points by
 about its own size, so it moves a test or two per boundary, where a longest-first deal of
 every test can move thousands.
 
@@ -23,15 +23,15 @@ the tests it selected and the tests that ran, in the cache (written by the contr
 and in ``--slow-report-json``. ``pytest-tempo merge`` reads the records of the shards' cache
 folders and checks them with :func:`verify`.
 
-Modules: :mod:`.split` (the basis and the split, pure), :mod:`.record` (the record and its
+Modules: :mod:`.basis` (the basis and the split, pure), :mod:`.record` (the record and its
 verification), :mod:`.plugin` (:class:`ShardPlugin`, the hooks).
 """
 
 from __future__ import annotations
 
+from .basis import FLOOR_US, Basis, choose_basis, estimate_unrecorded, quantise, split
 from .plugin import ShardPlugin
 from .record import RECORD_KEY, ShardRun, parse_saved, read_runs, verify, verify_runs
-from .split import FLOOR_US, Basis, choose_basis, estimate_unrecorded, quantise, split
 
 __all__ = [
     "FLOOR_US",

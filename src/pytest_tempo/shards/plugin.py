@@ -12,8 +12,8 @@ import pytest
 
 from .._xdist import from_worker, to_controller, to_worker, worker_input
 from ..timing import REPORT_EXTRAS
+from .basis import Basis, choose_basis, split
 from .record import RECORD_VERSION, numbers, parse_saved, read_saved, write_saved
-from .split import Basis, choose_basis, split
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -219,7 +219,7 @@ def run_matrix(seeds: int, shapes: list[Any], faults: list[str]) -> list[Run]:
 def shape_table(runs: list[Run], shape: str, faults: list[str]) -> list[str]:
     """One Markdown table: per fault and n, the median of the seeds per mode."""
     lines = [
-        f"#### {shape}",
+        f"### {shape}",
         "",
         f"| fault | n | {' | '.join(MATRIX_MODES)} | duration, worst |",
         "|---|---|" + "---:|" * (len(MATRIX_MODES) + 1),

@@ -45,9 +45,11 @@ class DurationScheduling:
       down after its share.
     - Otherwise each worker starts with one unit from the head of the plan's order.
     - *Risky* tests are those that may keep a worker busy for long: estimated at or over the
-      refill target, or never recorded. Behind a risky test a worker gets the *cheapest*
-      unit left (recorded and shortest first), never the next long one from the head: what
-      waits behind a long test should cost little. So no worker starts with two long tests.
+      refill target, or never recorded (when others are). Behind a risky test a worker gets
+      a trivial recorded test (at most the plan's ``filler_limit``) while there is one, and
+      never the next long recorded test from the head (the cheapest unit left instead):
+      what waits behind a long test should cost little, and no worker starts with two long
+      tests.
     - Refills keep a worker's queue (behind the test it runs) at a target of estimated
       seconds that shrinks with the work left, bounded by a count too, so tests estimated at
       nothing cannot pile up on one worker; while tests never recorded are left to send,

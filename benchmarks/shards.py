@@ -4,6 +4,7 @@ Run by hand from the repository root::
 
     python benchmarks/shards.py                 # both tables, 10 generated suites
     python benchmarks/shards.py --suites 3      # quicker
+    python benchmarks/shards.py --suites 20 --draws 100 --write   # also SHARDS.md
 
 The suites are generated shaped like real ones: 5,000 tests in modules, classes and
 parametrized functions; 20 to 65% of the functions record near zero (a few to a hundred
@@ -17,7 +18,10 @@ pytest-split 0.10 does it.
 * **Moved by 1 ms**: one test, drawn at random, records 1 ms more; both splits are computed
   before and after; counted are the tests whose shard changed (N = 4, 200 draws per suite).
 * **Balance**: the largest shard's true seconds over the mean shard's, at N = 2, 4 and 8,
-  with every test recorded and with 30% of the tests (drawn at random) unrecorded.
+  with every test recorded and with 30% of the tests (drawn at random) unrecorded. The
+  rule: with 30% unrecorded, the largest shard at most 1.15 times the mean, or no worse
+  than pytest-split's on the same data, whichever is larger; printed PASS or FAIL per case
+  and per N (mean over the suites), with the cases that break it.
 """
 
 from __future__ import annotations
@@ -110,10 +114,91 @@ def moved(before: list[int], after: list[int]) -> int:
     return sum(a != b for a, b in zip(before, after, strict=True))
 
 
+SHARDS = Path(__file__).with_name("scheduling") / "SHARDS.md"
+COUNTS = (2, 4, 8)
+DATA = ("complete", "30% unrecorded")
+#: The rule: the largest shard at most this over the mean shard, or no worse than
+#: pytest-split's on the same data, whichever is larger.
+EVEN = 1.15
+
+
+def moves_table(moves: dict[str, list[int]], draws: int) -> list[str]:
+    lines = [
+        f"Tests moved by a 1 ms change of one test, N = 4, 5,000 tests ({draws} draws)",
+        "",
+        "| rule | mean | median | 90th pct | 99th pct | max | draws moving none |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rule, values in moves.items():
+        ordered = sorted(values)
+        pct = [ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.9, 0.99)]
+        none = sum(v == 0 for v in values) / len(values)
+        lines.append(
+            f"| {rule} | {statistics.mean(values):.1f} | {pct[0]} | {pct[1]} | {pct[2]} "
+            f"| {max(values)} | {none:.0%} |"
+        )
+    return [*lines, ""]
+
+
+def balance_table(cells: dict[tuple[str, int, str], list[float]], suites: int) -> list[str]:
+    lines = [
+        f"Largest shard / mean shard (true seconds), {suites} suites: mean (worst)",
+        "",
+        "| data | N | pytest-tempo | pytest-split |",
+        "|---|---:|---:|---:|",
+    ]
+    for data in DATA:
+        for count in COUNTS:
+            row = [
+                f"{statistics.mean(v):.3f} ({max(v):.3f})"
+                for v in (cells[(data, count, rule)] for rule in RULES)
+            ]
+            lines.append(f"| {data} | {count} | {' | '.join(row)} |")
+    return [*lines, ""]
+
+
+def verdicts(cells: dict[tuple[str, int, str], list[float]], suites: int) -> list[str]:
+    """Per case and per N (mean over the suites): within max(1.15, pytest-split)."""
+    cases = [
+        (count, seed, a, b)
+        for count in COUNTS
+        for seed, (a, b) in enumerate(
+            zip(
+                cells[("30% unrecorded", count, "pytest-tempo")],
+                cells[("30% unrecorded", count, "pytest-split")],
+                strict=True,
+            )
+        )
+    ]
+    held = [c for c in cases if c[2] <= max(EVEN, c[3]) + 1e-9]
+    mirror = sum(b <= max(EVEN, a) + 1e-9 for _, _, a, b in cases)
+    means = [
+        statistics.mean(cells[("30% unrecorded", count, "pytest-tempo")])
+        <= max(EVEN, statistics.mean(cells[("30% unrecorded", count, "pytest-split")])) + 1e-9
+        for count in COUNTS
+    ]
+    lines = [
+        f"- {'PASS' if len(held) == len(cases) else 'FAIL'}: 30% unrecorded, every suite and "
+        f"N: largest shard <= max({EVEN}, pytest-split's) in {len(held)} of {len(cases)} cases "
+        f"(pytest-split <= max({EVEN}, pytest-tempo's) in {mirror})",
+    ]
+    lines.extend(
+        f"  - suite {seed}, N = {count}: pytest-tempo {a:.3f}, pytest-split {b:.3f}"
+        for count, seed, a, b in cases
+        if (count, seed, a, b) not in held
+    )
+    lines.append(
+        f"- {'PASS' if all(means) else 'FAIL'}: 30% unrecorded, mean over the {suites} suites "
+        f"per N: <= max({EVEN}, pytest-split's) at {sum(means)} of {len(COUNTS)} N"
+    )
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=10)
     parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--write", action="store_true", help=f"write the tables to {SHARDS.name}")
     args = parser.parse_args()
     moves: dict[str, list[int]] = {r: [] for r in RULES}
     cells: dict[tuple[str, int, str], list[float]] = {}
@@ -128,47 +213,24 @@ def main() -> None:
                 recorded = dict(true)
                 recorded[changed] += 0.001
                 moves[rule].append(moved(base, fn(tests, recorded, 4)))
-        partial = {t: d for t, d in true.items() if rng.random() >= 0.3}
-        for data, recorded in (("complete", true), ("30% unrecorded", partial)):
-            for count in (2, 4, 8):
+        unrecorded = random.Random(5000 + seed)  # the same draw whatever --draws says
+        partial = {t: d for t, d in true.items() if unrecorded.random() >= 0.3}
+        for data, recorded in zip(DATA, (true, partial), strict=True):
+            for count in COUNTS:
                 for rule, fn in RULES.items():
                     value = balance(tests, true, fn(tests, recorded, count), count)
                     cells.setdefault((data, count, rule), []).append(value)
-    draws = args.suites * args.draws
-    print(f"Tests moved by a 1 ms change of one test, N = 4, 5,000 tests ({draws} draws)\n")
-    print("| rule | mean | median | 90th pct | 99th pct | max | draws moving none |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for rule, values in moves.items():
-        ordered = sorted(values)
-        pct = [ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.9, 0.99)]
-        none = sum(v == 0 for v in values) / len(values)
-        print(
-            f"| {rule} | {statistics.mean(values):.1f} | {pct[0]} | {pct[1]} | {pct[2]} "
-            f"| {max(values)} | {none:.0%} |"
-        )
-    print(f"\nLargest shard / mean, {args.suites} suites: mean (worst)\n")
-    print("| data | N | pytest-tempo | pytest-split |")
-    print("|---|---:|---:|---:|")
-    for data in ("complete", "30% unrecorded"):
-        for count in (2, 4, 8):
-            row = [
-                f"{statistics.mean(v):.3f} ({max(v):.3f})"
-                for v in (cells[(data, count, rule)] for rule in RULES)
-            ]
-            print(f"| {data} | {count} | {' | '.join(row)} |")
-    held = sum(
-        a <= max(1.15, b) + 1e-9
-        for count in (2, 4, 8)
-        for a, b in zip(
-            cells[("30% unrecorded", count, "pytest-tempo")],
-            cells[("30% unrecorded", count, "pytest-split")],
-            strict=True,
-        )
-    )
-    print(
-        f"\n30% unrecorded: pytest-tempo at most max(1.15, pytest-split) in {held} of "
-        f"{3 * args.suites} cases"
-    )
+    out = [
+        *moves_table(moves, args.suites * args.draws),
+        *balance_table(cells, args.suites),
+        *verdicts(cells, args.suites),
+    ]
+    print("\n".join(out))
+    if args.write:
+        command = f"python benchmarks/shards.py --suites {args.suites} --draws {args.draws} --write"
+        head = ["# Shard balance (generated)", "", f"Written by `{command}`.", ""]
+        SHARDS.write_text("\n".join([*head, *out]), encoding="utf-8")
+        print(f"tables written to {SHARDS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

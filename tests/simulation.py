@@ -33,6 +33,7 @@ __all__ = [
     "Suite",
     "apply_fault",
     "duration_maker",
+    "limit",
     "lpt_oracle",
     "real_suite",
     "run_cell",
@@ -389,6 +390,26 @@ def lpt_oracle(durations: list[float], workers: int) -> float:
     for d in sorted(durations, reverse=True):
         heapq.heappush(loads, heapq.heappop(loads) + d)
     return max(loads, default=0.0)
+
+
+#: "Never worse than" allows for the last printed digit: runs within a thousandth are ties.
+TIE = 1e-3
+
+
+def limit(fault: str, ratios: dict[str, float]) -> float:
+    """The most ``duration``'s makespan / lower bound may reach in one run of ``fault``.
+
+    Complete data: 1.05 and never above the better of ``load`` and ``worksteal``; 50%
+    unrecorded: 1.10 or 1.02 times the better built-in, whichever is larger; every other
+    fault: never above the better built-in (reported by the benchmark, not one of its rules:
+    with a noisy record and fewer than 2n tests, near-equal tests can swap).
+    """
+    better = min(ratios["load"], ratios["worksteal"])
+    if fault == "complete":
+        return min(1.05, better + TIE)
+    if fault == "50% unrecorded":
+        return max(1.10, 1.02 * better)
+    return better + TIE
 
 
 def xdist_makers() -> dict[str, Callable[[FakeConfig, int], Any]]:

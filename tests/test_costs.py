@@ -18,6 +18,7 @@ from pytest_tempo.costs import (
     recency_weights,
     sibling_keys,
     stamps_of,
+    weighted_median,
 )
 
 
@@ -65,12 +66,39 @@ def test_unrecorded_tests_take_the_nearest_siblings() -> None:
     }
     collection = ["a.py::test_p[3]", "a.py::C::test_new", "a.py::test_new", "c.py::test_new"]
     floor = FLOOR_MIN
-    costs = estimate_costs(collection, CostData(totals))
-    assert costs[0] == pytest.approx(4.0 + floor)  # the function's parametrizations
-    assert costs[1] == pytest.approx(0.5 + floor)  # the class
-    assert costs[2] == pytest.approx((3 + 5 + 0.5 + 1) / 4 + floor)  # the module
-    # Elsewhere: the mean of every recorded test, not the median (about zero here).
-    assert costs[3] == pytest.approx(9.5 / 5 + floor)
+    model = estimate(collection, CostData(totals))
+    mean = (3 + 5 + 0.5 + 1 + 0) / 5 + floor  # the prior: 1.9 s
+    assert model.mean == pytest.approx(mean)
+    # What the nearest siblings say: their median.
+    assert model.nearest == pytest.approx(
+        [
+            4.0 + floor,  # the function's parametrizations: between 3 and 5
+            0.5 + floor,  # the class
+            2.0 + floor,  # the module: between 1 and 3
+            mean,  # elsewhere: nothing nearer than the whole suite
+        ]
+    )
+    # The estimate: the larger of that and the prior, so a test among cheap siblings
+    # counts as a typical test of the suite, never as nothing.
+    assert model.costs == pytest.approx([4.0 + floor, mean, 2.0 + floor, mean])
+    assert estimate_costs(collection, CostData(totals)) == model.costs
+
+
+def test_one_slow_sibling_does_not_make_the_family_look_slow() -> None:
+    totals = {f"m.py::test_p[{i}]": 0.001 for i in range(9)} | {"m.py::test_p[9]": 30.0}
+    totals |= {f"n.py::test_{i}": 0.5 for i in range(90)}
+    model = estimate(["m.py::test_p[10]"], CostData(totals))
+    mean = model.mean
+    assert model.nearest[0] == pytest.approx(0.001 + model.floor)  # the median, not 3 s
+    assert model.costs[0] == pytest.approx(mean)  # the prior
+    assert mean < 1.0
+
+
+def test_weighted_median() -> None:
+    assert weighted_median([(3.0, 1.0), (5.0, 1.0)]) == 4.0
+    assert weighted_median([(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]) == 2.0
+    assert weighted_median([(1.0, 1.0), (9.0, 3.0)]) == 9.0
+    assert weighted_median([(1.0, 0.0)]) == 1.0
 
 
 def test_nothing_recorded_counts_tests() -> None:
@@ -129,7 +157,8 @@ def test_cost_model_properties(collection: list[str], totals: dict[str, float]) 
         assert cost >= model.floor >= FLOOR_MIN  # never "no time"
         if recorded:
             assert cost == pytest.approx(totals[nodeid] + model.floor)
-        else:  # an average of recorded costs: within their range
+        else:  # a median of recorded costs, or their mean: within their range
             low = min(totals.values()) + model.floor
             high = max(totals.values()) + model.floor
             assert low - 1e-9 <= cost <= high + 1e-9
+            assert cost >= model.mean - 1e-9  # never below the prior

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_tempo.cli import main
+from pytest_tempo.costs import CostData, estimate
 from pytest_tempo.settings import MAX_SHARDS, ShardSpec, parse_shard
 from pytest_tempo.shards import (
     FLOOR_US,
@@ -108,7 +109,7 @@ def test_a_small_change_moves_at_most_two_tests_per_boundary(
     assert moved <= 2 * (count - 1) + 1
 
 
-def test_unrecorded_tests_are_estimated_from_their_siblings() -> None:
+def test_unrecorded_tests_are_estimated_by_the_cost_model() -> None:
     tests = [
         "a.py::test_p[1]",
         "a.py::test_p[2]",
@@ -117,15 +118,28 @@ def test_unrecorded_tests_are_estimated_from_their_siblings() -> None:
         "b.py::C::test_y",
         "b.py::test_z",
         "c.py::test_new",
+        "d.py::C::test_1",
+        "d.py::C::test_2",
+        "d.py::C::test_3",
+        "d.py::C::test_new",
+        *(f"e.py::test_{i}" for i in range(4)),
     ]
-    big, small = quantise(8.0), quantise(0.1)
-    recorded = [big, -1, small, small, -1, -1, -1]
+    big, small, tiny = quantise(8.0), quantise(0.1), quantise(0.01)
+    recorded = [big, -1, small, small, -1, -1, -1, big, tiny, tiny, -1, *[small] * 4]
     estimates = estimate_unrecorded(tests, recorded)
+    # The prior: the mean of every recorded test, on the grid.
+    prior = quantise((2 * big + 6 * small + 2 * tiny) / 10 / 1e6)
     assert estimates[1] == big  # the same function's other parametrization
-    assert estimates[4] == small  # the same class
-    assert estimates[5] == small  # the same module
-    assert estimates[6] == quantise((big + 2 * small) / 3 / 1e6)  # the mean of all recorded
-    assert estimate_unrecorded(tests, [-1] * 7) == [FLOOR_US] * 7  # nothing known: counts
+    # Siblings that cost less than the prior: the prior (as pytest-split counts them).
+    assert estimates[4] == estimates[5] == estimates[6] == prior
+    # The median of the class, not its mean: one slow sibling does not make the rest slow.
+    assert estimates[10] == prior < quantise((big + 2 * tiny) / 3 / 1e6)
+    # The same model as the scheduler's (pytest_tempo.costs), without its per-test floor.
+    totals = {n: r / 1e6 for n, r in zip(tests, recorded, strict=True) if r >= 0}
+    model = estimate(tests, CostData(totals))
+    assert estimates[1] == quantise(model.costs[1] - model.floor)
+    nothing = [-1] * len(tests)
+    assert estimate_unrecorded(tests, nothing) == [FLOOR_US] * len(tests)  # counts
 
 
 def test_basis_ignores_the_collection_order() -> None:

@@ -6,6 +6,10 @@ Run by hand from the repository root::
     python benchmarks/scheduling/run.py --simulate # the simulation table only
     python benchmarks/scheduling/run.py --shards   # shard balance for N = 2, 4, 8
     python benchmarks/scheduling/run.py --matrix   # suite shape x fault x workers, simulated
+    python benchmarks/scheduling/run.py --matrix --seeds 2 --shapes A --faults "50% unrecorded"
+
+The full matrix (every shape and fault) writes its tables to ``RESULTS.md`` beside this file
+and prints the worst run per fault and a PASS/FAIL per criterion.
 
 Real runs: a generated suite with a skewed duration mix (many tests of milliseconds, a few
 of seconds, the long ones scattered through the collection) runs once to record durations,
@@ -27,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -155,6 +161,8 @@ def shards(seeds: int) -> None:
 
 
 MATRIX_MODES = ("duration", "load", "worksteal", "loadscope", "oracle")
+WORKERS = (2, 4, 8, 16, 32)
+RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def _median(values: list[float]) -> str:
@@ -164,54 +172,165 @@ def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f}"
 
 
-def passes(fault: str, ratios: dict[str, float]) -> bool:
-    """The rule a cell must meet: see benchmarks/README.md."""
-    better = min(ratios["load"], ratios["worksteal"])
-    if fault == "50% unrecorded":
-        return ratios["duration"] <= max(1.10, 1.02 * better) + 1e-9
-    if fault == "complete":
-        return ratios["duration"] <= min(1.05, better) + 1e-9
-    return True  # reported, no rule
+RULES = {"complete": "complete data", "50% unrecorded": "50% unrecorded"}
 
 
-def matrix(seeds: int) -> None:
-    """Every suite shape x fault x worker count, ``seeds`` generated suites per cell.
+@dataclass
+class Run:
+    shape: str
+    fault: str
+    workers: int
+    seed: int
+    ratios: dict[str, float]
 
-    Prints a Markdown table per shape: the median makespan / lower bound per mode, and the
-    worst of the seeds for ``duration``; then the cells that break the rule.
-    """
-    from tests.simulation import FAULTS, SHAPES, apply_fault, real_suite, run_cell
+    @property
+    def where(self) -> str:
+        return f"{self.shape[:1]} / {self.fault} / n={self.workers} / seed {self.seed}"
 
-    failures: list[str] = []
-    worst: tuple[float, str] = (0.0, "")
-    for shape in SHAPES:
+    @property
+    def ok(self) -> bool:
+        from tests.simulation import limit
+
+        return self.ratios["duration"] <= limit(self.fault, self.ratios) + 1e-9
+
+    def line(self) -> str:
+        r = self.ratios
+        return (
+            f"{self.where}: duration {r['duration']:.3f}, load {r['load']:.3f}, "
+            f"worksteal {r['worksteal']:.3f}, oracle {r['oracle']:.3f}"
+        )
+
+
+def run_matrix(seeds: int, shapes: list[Any], faults: list[str]) -> list[Run]:
+    from tests.simulation import apply_fault, real_suite, run_cell
+
+    runs: list[Run] = []
+    for shape in shapes:
         suites = [real_suite(shape, seed) for seed in range(1, seeds + 1)]
-        print(f"\n#### {shape.name}\n")
-        head = " | ".join(MATRIX_MODES)
-        print(f"| fault | n | {head} | duration, worst |")
-        print("|---|---|" + "---|" * (len(MATRIX_MODES) + 1))
-        for fault in FAULTS:
-            for workers in (2, 4, 8, 16, 32):
-                cells: dict[str, list[float]] = {m: [] for m in MATRIX_MODES}
+        for fault in faults:
+            for workers in WORKERS:
                 for seed, suite in enumerate(suites, start=1):
                     case = apply_fault(suite, fault, workers, seed)
                     ratios = run_cell(case, workers, MATRIX_MODES)
-                    for mode, value in ratios.items():
-                        cells[mode].append(value)
-                    where = f"{shape.name[:1]} / {fault} / n={workers} / seed {seed}"
-                    if not passes(fault, ratios):
-                        failures.append(
-                            f"{where}: duration {ratios['duration']:.3f}, load "
-                            f"{ratios['load']:.3f}, worksteal {ratios['worksteal']:.3f}"
-                        )
-                    if fault == "complete" and ratios["duration"] > worst[0]:
-                        worst = (ratios["duration"], where)
-                values = " | ".join(_median(cells[m]) for m in MATRIX_MODES)
-                print(f"| {fault} | {workers} | {values} | {max(cells['duration']):.3f} |")
-    print(f"\nworst complete-data cell for duration: {worst[0]:.3f} ({worst[1]})")
-    print(f"cells breaking the rule: {len(failures)}")
-    for line in failures:
-        print(f"  {line}")
+                    runs.append(Run(shape.name, fault, workers, seed, ratios))
+    return runs
+
+
+def shape_table(runs: list[Run], shape: str, faults: list[str]) -> list[str]:
+    """One Markdown table: per fault and n, the median of the seeds per mode."""
+    lines = [
+        f"### {shape}",
+        "",
+        f"| fault | n | {' | '.join(MATRIX_MODES)} | duration, worst |",
+        "|---|---|" + "---:|" * (len(MATRIX_MODES) + 1),
+    ]
+    for fault in faults:
+        for workers in WORKERS:
+            cell = [r for r in runs if (r.shape, r.fault, r.workers) == (shape, fault, workers)]
+            if not cell:
+                continue
+            values = " | ".join(_median([r.ratios[m] for r in cell]) for m in MATRIX_MODES)
+            worst = max(r.ratios["duration"] for r in cell)
+            lines.append(f"| {fault} | {workers} | {values} | {worst:.3f} |")
+    return [*lines, ""]
+
+
+def summary(runs: list[Run], faults: list[str]) -> list[str]:
+    """Per fault: the median cell and the worst run of each mode, and where the worst is."""
+    lines = [
+        "| fault | `duration` (median cell) | `duration` (worst run) | `load` (median cell) "
+        "| `worksteal` (median cell) | oracle (worst run) | `duration` / oracle (worst run) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    worst_lines = []
+    for fault in faults:
+        mine = [r for r in runs if r.fault == fault]
+        cells: dict[tuple[str, int], list[Run]] = {}
+        for r in mine:
+            cells.setdefault((r.shape, r.workers), []).append(r)
+
+        def median_cell(mode: str, cells: dict[tuple[str, int], list[Run]] = cells) -> float:
+            return statistics.median(
+                statistics.median(r.ratios[mode] for r in cell) for cell in cells.values()
+            )
+
+        worst = max(mine, key=lambda r: r.ratios["duration"])
+        oracle = max(r.ratios["oracle"] for r in mine)
+        behind = max(r.ratios["duration"] / r.ratios["oracle"] for r in mine)
+        lines.append(
+            f"| {fault} | {median_cell('duration'):.3f} | {worst.ratios['duration']:.3f} "
+            f"| {median_cell('load'):.3f} | {median_cell('worksteal'):.3f} | {oracle:.3f} "
+            f"| {behind:.3f} |"
+        )
+        worst_lines.append(f"- worst {fault}: {worst.line()}")
+    return [*lines, "", *worst_lines, ""]
+
+
+def verdicts(runs: list[Run], faults: list[str]) -> list[str]:
+    """PASS/FAIL per criterion, with the runs that break it."""
+    lines = []
+    for fault in faults:
+        mine = [r for r in runs if r.fault == fault]
+        broken = [r for r in mine if not r.ok]
+        rule = RULES.get(fault)
+        verdict = ("PASS" if not broken else "FAIL") if rule else "info"
+        what = {
+            "complete": "duration <= min(1.05, better of load/worksteal)",
+            "50% unrecorded": "duration <= max(1.10, 1.02 x better of load/worksteal)",
+        }.get(fault, "duration <= better of load/worksteal")
+        lines.append(
+            f"- {verdict}: {fault}: {what} in {len(mine) - len(broken)} of {len(mine)} runs"
+        )
+        lines.extend(f"  - {r.line()}" for r in broken)
+    return [*lines, ""]
+
+
+def matrix(seeds: int, shape_names: str, fault_names: list[str] | None, write: bool) -> None:
+    """Every suite shape x fault x worker count, ``seeds`` generated suites per cell.
+
+    Prints the worst run per fault and a PASS/FAIL per criterion; the full run writes the
+    tables to RESULTS.md.
+    """
+    from tests.simulation import FAULTS, SHAPES
+
+    shapes = [s for s in SHAPES if s.name[:1] in shape_names]
+    faults = [f for f in FAULTS if fault_names is None or f in fault_names]
+    runs = run_matrix(seeds, shapes, faults)
+    top = summary(runs, faults)
+    rules = verdicts(runs, faults)
+    tables = [line for shape in shapes for line in shape_table(runs, shape.name, faults)]
+    print("\n".join([*top, *rules]))
+    if not write:
+        print("\n".join(tables))
+        return
+    import xdist
+
+    RESULTS.write_text(
+        "\n".join(
+            [
+                "# Scheduling matrix (generated)",
+                "",
+                "Written by `python benchmarks/scheduling/run.py --matrix "
+                f"--seeds {seeds}` (pytest-xdist {xdist.__version__}); see",
+                "`benchmarks/README.md` for the suites, the faults and the rules. Figures are",
+                "makespan / lower bound max(longest test, total / workers) of the tests that",
+                f"ran; medians of {seeds} generated suites per cell, and for `duration` also",
+                'the worst of them. "stalls": xdist\'s `loadscope` never finished a run.',
+                "",
+                "## Per fault",
+                "",
+                *top,
+                "## Criteria",
+                "",
+                *rules,
+                "## Per suite shape",
+                "",
+                *tables,
+            ]
+        ),
+        encoding="utf-8",
+    )
+    print(f"tables written to {RESULTS.relative_to(ROOT)}")
 
 
 def main() -> None:
@@ -222,6 +341,8 @@ def main() -> None:
     parser.add_argument("--shards", action="store_true", help="only the shard balance")
     parser.add_argument("--matrix", action="store_true", help="shape x fault x n, simulated")
     parser.add_argument("--real", choices=["CPU-bound", "sleeping"], help="only this real suite")
+    parser.add_argument("--shapes", default="ABC", help="matrix: the suite shapes (letters)")
+    parser.add_argument("--faults", help="matrix: only these faults (comma-separated)")
     args = parser.parse_args()
     if args.real:
         real(args.runs, (args.real,))
@@ -230,7 +351,9 @@ def main() -> None:
     elif args.shards:
         shards(args.seeds)
     elif args.matrix:
-        matrix(args.seeds)
+        faults = args.faults.split(",") if args.faults else None
+        full = args.shapes == "ABC" and faults is None
+        matrix(args.seeds, args.shapes, faults, write=full)
     else:
         real(args.runs)
         simulated(args.seeds)

@@ -10,12 +10,15 @@ collection. The model, for each collected node id:
    test, the 10th percentile of the recorded totals, kept between 1 ms and 10 ms. Many
    suites record 20-65% of their tests at zero or a few microseconds; without a floor such
    tests weigh nothing and any number of them fits in "no time".
-3. **Unrecorded tests** cost what their nearest recorded siblings cost on average: the
-   other parametrizations of the same function, else the same class, else the same module
-   (file); else the mean of all recorded tests. The mean, not the median: in a suite where
-   most tests are near zero the median is about zero, and new tests would go last by
-   accident. With nothing recorded at all, every test counts one second, so splits fall
-   back to test counts.
+3. **Unrecorded tests** cost the larger of two figures: what their nearest recorded
+   siblings typically cost (the median of the other parametrizations of the same function,
+   else of the same class, else of the same module, i.e. file) and the suite's *prior*, the
+   mean of all recorded tests (as pytest-split counts every unrecorded test). The median
+   keeps one slow sibling from making a whole family look slow; the prior keeps a test
+   whose siblings record about zero from counting as nothing: in real suites a few tests in
+   a hundred carry most of the time, and a new test among trivial siblings may be one of
+   them (a single slow parametrization, say). With nothing recorded at all, every test
+   counts one second, so splits fall back to test counts.
 4. **Recency.** Each store entry carries the time of the run that last measured it. The
    test's own record is always its estimate (its own history predicts it best, however old),
    but in the averages that stand in for other tests (siblings, the mean, the floor) an
@@ -46,6 +49,7 @@ __all__ = [
     "recency_weights",
     "sibling_keys",
     "stamps_of",
+    "weighted_median",
 ]
 
 #: The least and the most the per-test floor can be, in seconds.
@@ -77,6 +81,9 @@ class Estimate:
     floor: float
     #: the recency-weighted mean of the recorded tests (``UNKNOWN_ALONE`` without any)
     mean: float
+    #: per test: its own cost if recorded, else its nearest siblings' median (else the mean),
+    #: before the prior: what the siblings alone say
+    nearest: list[float] = field(default_factory=list)
 
 
 def function_key(nodeid: str) -> str:
@@ -131,6 +138,21 @@ def _weighted_percentile(pairs: Sequence[tuple[float, float]], percent: float) -
     return ordered[-1][0]
 
 
+def weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
+    """The median of ``(value, weight)`` pairs: midway between the lower and upper medians."""
+    ordered = sorted(pairs)
+    half = sum(w for _, w in ordered) / 2
+    running = 0.0
+    lower: float | None = None
+    for value, weight in ordered:
+        running += weight
+        if lower is None and running >= half:
+            lower = value
+        if running > half:
+            return (lower + value) / 2 if lower is not None else value
+    return ordered[-1][0]
+
+
 def overhead_floor(
     totals: Mapping[str, float], weights: Mapping[str, float] | None = None
 ) -> float:
@@ -141,6 +163,34 @@ def overhead_floor(
     return min(max(_weighted_percentile(pairs, FLOOR_PERCENTILE), FLOOR_MIN), FLOOR_MAX)
 
 
+class _Siblings:
+    """Recorded values (floor included) and their weights per sibling group, and the mean."""
+
+    def __init__(self, known: Mapping[str, float], weights: Mapping[str, float], floor: float):
+        self.groups: dict[str, list[tuple[float, float]]] = {}
+        all_weight = all_sum = 0.0
+        for nodeid, seconds in known.items():
+            weight = weights[nodeid]
+            value = seconds + floor
+            all_weight += weight
+            all_sum += weight * value
+            for key in sibling_keys(nodeid):
+                self.groups.setdefault(key, []).append((value, weight))
+        self.mean = all_sum / all_weight if all_weight > 0 else floor
+        self._medians: dict[str, float] = {}
+
+    def nearest(self, nodeid: str) -> float:
+        """The weighted median of the nearest recorded group, else the mean."""
+        for key in sibling_keys(nodeid):
+            if key in self._medians:
+                return self._medians[key]
+            found = self.groups.get(key)
+            if found:
+                self._medians[key] = weighted_median(found)
+                return self._medians[key]
+        return self.mean
+
+
 def estimate(collection: Sequence[str], data: CostData) -> Estimate:
     """The model of the module docstring, for every test of ``collection`` in order."""
     # The averages read every recorded test, collected this time or not (a run with -k still
@@ -148,39 +198,21 @@ def estimate(collection: Sequence[str], data: CostData) -> Estimate:
     recorded_ids = [n for n, v in data.totals.items() if math.isfinite(v)]
     if not recorded_ids:
         alone = [UNKNOWN_ALONE] * len(collection)
-        return Estimate(alone, [False] * len(collection), FLOOR_MIN, UNKNOWN_ALONE)
+        return Estimate(alone, [False] * len(collection), FLOOR_MIN, UNKNOWN_ALONE, alone)
     weights = recency_weights(data.stamps, recorded_ids)
     known = {n: data.totals[n] for n in recorded_ids}
     floor = overhead_floor(known, weights)
-    # Weighted sums per sibling group, over the recorded tests of this collection.
-    sums: dict[str, list[float]] = {}
-    all_weight = all_sum = 0.0
-    for nodeid, seconds in known.items():
-        weight = weights[nodeid]
-        value = seconds + floor
-        all_weight += weight
-        all_sum += weight * value
-        for key in sibling_keys(nodeid):
-            acc = sums.setdefault(key, [0.0, 0.0])
-            acc[0] += weight * value
-            acc[1] += weight
-    mean = all_sum / all_weight if all_weight > 0 else floor
-    costs: list[float] = []
-    flags: list[bool] = []
-    for nodeid in collection:
-        if nodeid in known:
-            costs.append(known[nodeid] + floor)
-            flags.append(True)
-            continue
-        guess = mean  # floor included, as in the sibling averages
-        for key in sibling_keys(nodeid):
-            found = sums.get(key)
-            if found is not None and found[1] > 0:
-                guess = found[0] / found[1]
-                break
-        costs.append(guess)
-        flags.append(False)
-    return Estimate(costs, flags, floor, mean)
+    siblings = _Siblings(known, weights, floor)
+    flags = [n in known for n in collection]
+    nearest = [
+        known[n] + floor if recorded else siblings.nearest(n)
+        for n, recorded in zip(collection, flags, strict=True)
+    ]
+    costs = [
+        value if recorded else max(value, siblings.mean)
+        for value, recorded in zip(nearest, flags, strict=True)
+    ]
+    return Estimate(costs, flags, floor, siblings.mean, nearest)
 
 
 def estimate_costs(collection: Sequence[str], data: CostData) -> list[float]:

@@ -47,6 +47,7 @@ __all__ = [
     "parse_document",
     "parse_store",
     "prune",
+    "recorded_calls",
     "round_seconds",
     "to_record",
 ]
@@ -395,6 +396,17 @@ def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | N
     """The median of the recent seconds of one phase, or None when never recorded."""
     values = entry.get(phase)
     return median(values) if values else None
+
+
+def recorded_calls(store: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Median call seconds per test recorded with a call: what the ``tiers`` order and the
+    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not)."""
+    calls = {}
+    for nodeid, entry in store.items():
+        values = entry.get("call")
+        if values:
+            calls[nodeid] = values[0] if len(values) == 1 else median(values)
+    return calls
 
 
 def estimate_total(entry: Mapping[str, list[float]]) -> float | None:

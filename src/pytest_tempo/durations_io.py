@@ -156,6 +156,7 @@ class StoreHandle:
         self._parsed: Parsed | None = None  # None: the store is missing
         self._key: FileKey | None = None
         self._snapshot: Snapshot | None = None
+        self._calls: dict[str, float] | None = None
         #: what was wrong with the store, in one line (None: nothing, or not read yet)
         self.problem: str | None = None
 
@@ -180,12 +181,21 @@ class StoreHandle:
         return {} if parsed is None else parsed.store
 
     def calls(self) -> dict[str, float]:
-        """Median call seconds recorded per test."""
-        snapshot = self.snapshot()
-        return {} if snapshot is None else snapshot.calls
+        """Median call seconds recorded per test (all the ``tiers`` order needs)."""
+        if self._calls is None:
+            if self._snapshot is not None:
+                self._calls = self._snapshot.calls
+            elif self.store():
+                from .durations import recorded_calls
+
+                self._calls = recorded_calls(self.store())
+            else:
+                self._calls = {}
+        return self._calls
 
     def snapshot(self) -> Snapshot | None:
-        """What ordering and scheduling need, frozen at the first call (None: no store)."""
+        """What ordering by durations and scheduling need, made at the first call (None:
+        no store)."""
         if self._snapshot is None and self.store():
             from .durations import Snapshot
 

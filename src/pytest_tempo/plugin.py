@@ -88,7 +88,9 @@ def pytest_configure(config: Config) -> None:
     store = _store(config, settings)
     if settings.order != "off":
         ordering = OrderingPlugin(
-            settings.order, threshold=settings.slow_threshold, source=_recorded(config, store)
+            settings.order,
+            threshold=settings.slow_threshold,
+            source=_recorded(config, store, settings.order),
         )
         manager.register(ordering, ORDERING)
     timing = TimingPlugin(config, settings, store)
@@ -169,12 +171,15 @@ def _snapshot(config: Config, store: StoreHandle | None) -> Snapshot:
 
 
 def _recorded(
-    config: Config, store: StoreHandle | None
+    config: Config, store: StoreHandle | None, mode: str
 ) -> Callable[[], tuple[Mapping[str, float], Mapping[str, float]]]:
-    """Ordering's recorded call and total seconds per test, read when it first orders."""
+    """Ordering's recorded call and total seconds per test, read when it first orders
+    (the totals only for ``durations``)."""
 
     def read() -> tuple[Mapping[str, float], Mapping[str, float]]:
-        if store is not None and worker_input(config) is None and not store.store():
+        if store is not None and mode == "tiers":
+            return store.calls(), {}
+        if store is not None and not store.store():
             return {}, {}  # no store: the parser is not even loaded
         snapshot = _snapshot(config, store)
         return snapshot.calls, snapshot.totals

@@ -233,8 +233,27 @@ class Aggregate:
     def advance(self, phases: Sequence[Phase]) -> None:
         """Fold in the phases past the ones already folded (``phases`` only grows)."""
         end = len(phases)
+        timings, track, finished = self.timings, self.track, self._finished
         for index in range(self._done, end):
-            self._add(*phases[index])
+            nodeid, when, duration, start, stop, outcome, xfail, call, fixtures, marks, \
+                unrecorded, worker = phases[index]  # fmt: skip
+            timing = timings.get(nodeid)
+            if timing is None:
+                timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
+            if when == "setup":
+                self._setup(timing, duration, start, fixtures, marks, unrecorded)
+            elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
+                self._shared(fixtures)
+            if when == "call":
+                timing.call = float(duration if call is None else call)
+                timing.ran_call = True
+            elif when == "teardown":
+                timing.teardown = duration
+                timing.stop = stop
+                if track:
+                    finished.append(timing)
+            if (outcome != "passed" or xfail) and timing.outcome == "passed":
+                timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
         self._done = end
 
     def take_finished(self) -> list[TestTiming]:
@@ -267,43 +286,23 @@ class Aggregate:
                 shared += seconds
         return shared
 
-    def _add(
+    def _setup(
         self,
-        nodeid: str,
-        when: str,
+        timing: TestTiming,
         duration: float,
         start: float,
-        stop: float,
-        outcome: str,
-        xfail: bool,
-        call: float | None,
         fixtures: Sequence[Sequence[Any]] | None,
         marks: Sequence[str] | None,
         unrecorded: bool | None,
-        worker: str | None,
     ) -> None:
-        timing = self.timings.get(nodeid)
-        if timing is None:
-            timing = self.timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
         shared = self._shared(fixtures) if fixtures else 0.0
-        if when == "call":
-            timing.call = float(duration if call is None else call)
-            timing.ran_call = True
-        elif when == "setup":
-            # A session fixture's set-up is the fixture's cost, not the first test's.
-            timing.setup = max(0.0, duration - shared)
-            timing.shared = shared
-            if marks is None:
-                marks, unrecorded = self._local_facts(nodeid)
-            timing.marks, timing.types = self._split(marks)
-            timing.marked_slow = "slow" in timing.marks
-            timing.start = start
-            if unrecorded:
-                self.unrecorded.add(nodeid)
-        else:
-            timing.teardown = duration
-            timing.stop = stop
-            if self.track:
-                self._finished.append(timing)
-        if (outcome != "passed" or xfail) and timing.outcome == "passed":
-            timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
+        # A session fixture's set-up is the fixture's cost, not the first test's.
+        timing.setup = max(0.0, duration - shared)
+        timing.shared = shared
+        if marks is None:
+            marks, unrecorded = self._local_facts(timing.nodeid)
+        timing.marks, timing.types = self._split(marks)
+        timing.marked_slow = "slow" in timing.marks
+        timing.start = start
+        if unrecorded:
+            self.unrecorded.add(timing.nodeid)

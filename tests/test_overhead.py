@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from .conftest import xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 #: Modules a suite that uses no database, no load test, no floors, no shard and no report
 #: file must never import: drivers, Locust, k6 handling, psutil, coverage.py, the writers.
@@ -50,6 +50,20 @@ HEAVY = (
     "psutil",
     "coverage",
     "statistics",
+    "ctypes",
+)
+
+#: What ``pytest --co`` on a project without tests must not import either: the engines of
+#: the features that are on by default, which load when they first have work to do.
+ENGINES = (
+    "pytest_tempo.timing.aggregate",
+    "pytest_tempo.timing.outputs",
+    "pytest_tempo.durations_record",
+    "pytest_tempo.load._supervisor",
+    "pytest_tempo.shards",
+    "pytest_tempo.scheduling",
+    "pytest_tempo.costs",
+    "pytest_tempo._coverage",
 )
 
 CONFTEST = """
@@ -61,6 +75,18 @@ def pytest_sessionfinish(session):
     # Not PYTEST_XDIST_WORKER: a run under xdist passes it on to this process.
     worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
     with open(os.path.join(str(session.config.rootpath), "modules-" + worker), "w") as f:
+        f.write("\\n".join(sorted(sys.modules)))
+"""
+
+
+#: Writes every module imported once the run is over, terminal sections included.
+CONFTEST_AT_EXIT = """
+import os
+import sys
+
+
+def pytest_unconfigure(config):
+    with open(os.path.join(str(config.rootpath), "modules-main"), "w") as f:
         f.write("\\n".join(sorted(sys.modules)))
 """
 
@@ -95,3 +121,43 @@ def test_a_database_fixture_imports_the_url_machinery_when_used(
     modules = _modules(pytester.path)["modules-main"]
     assert "pytest_tempo.databases.urls" in modules
     assert "pytest_tempo.databases.postgresql" not in modules  # a SQLite URL needs no driver
+
+
+def test_collect_only_on_a_project_without_tests_imports_no_engine(
+    pytester: pytest.Pytester,
+) -> None:
+    """``pytest --co`` with every default feature on: what a run that has nothing to time,
+    order, record or show must not import (it used to import most of the plugin)."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cov", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    modules = _modules(pytester.path)["modules-main"]
+    assert "pytest_tempo.timing.plugin" in modules  # the plugin was on
+    assert sorted(set(HEAVY + ENGINES) & modules) == []
+
+
+def test_a_missing_store_never_loads_the_store_parser(pytester: pytest.Pytester) -> None:
+    """The durations store is read when first needed: a run with nothing to order and no
+    store yet does not even load its parser (the advice, which reads earlier runs, is off)."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    result = pytester.runpytest_subprocess(
+        "--co", "-q", "-p", "no:cov", "-p", "no:randomly", "-o", "tempo_advice=off"
+    )
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    modules = _modules(pytester.path)["modules-main"]
+    assert "pytest_tempo.durations_io" in modules
+    assert "pytest_tempo.durations" not in modules
+    assert not (pytester.path / ".pytest_cache" / "v" / "tempo").exists()
+
+
+def test_a_store_is_read_and_written_once_tests_run(pytester: pytest.Pytester) -> None:
+    """The control: the same checks see the store's modules when a test runs."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    modules = _modules(pytester.path)["modules-main"]
+    assert {"pytest_tempo.durations", "pytest_tempo.durations_record"} <= modules
+    assert "pytest_tempo.timing.aggregate" in modules
+    assert "pytest_tempo.timing.outputs" not in modules  # nothing slow to show
+    assert (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()

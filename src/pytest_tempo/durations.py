@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .markers import RECORDED_MARKS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
@@ -32,16 +34,20 @@ __all__ = [
     "STORE_KEY",
     "Measured",
     "Parsed",
+    "Record",
     "Snapshot",
     "Store",
+    "check_record",
     "estimate",
     "fold",
+    "fold_records",
     "from_record",
     "merge",
     "merge_stores",
     "parse_document",
     "parse_store",
     "prune",
+    "recorded_calls",
     "round_seconds",
     "to_record",
 ]
@@ -56,8 +62,6 @@ PHASES = ("setup", "call", "teardown")
 SERIES = (*PHASES, "shared")
 #: The key of an entry's stamp: ``[epoch seconds]`` of the run that last measured the test.
 STAMP = "at"
-#: Markers recorded per test, so the controller knows them without collecting.
-RECORDED_MARKS = ("smoke", "slow")
 #: The largest number of seconds a store accepts (11.6 days; a soak test runs 12 hours).
 MAX_SECONDS = 1e6
 #: The largest stamp a store accepts (epoch seconds, in the year 5138).
@@ -69,6 +73,11 @@ DOCUMENT_KEYS = ("version", "tests", "folded")
 
 #: node id -> phase -> recent seconds, newest last (and "marks" -> recorded markers).
 Store = dict[str, dict[str, Any]]
+#: One test as a run measured it, a journal line's value: ``(nodeid, at, setup, call,
+#: teardown, shared, marks)``, None for a phase that did not run (``shared`` and ``marks``
+#: are None without a setup; ``at`` None: when the run records it). Seconds unrounded.
+Record = tuple[str, "float | None", "float | None", "float | None", "float | None",
+               "float | None", "Sequence[str] | None"]  # fmt: skip
 
 
 @dataclass
@@ -93,10 +102,18 @@ def round_seconds(value: float) -> float:
 
     Enough to order and balance by, and short enough for a store file whose diff is read.
     """
-    if value <= 0:
-        return 0.0
-    digits = min(6, 3 - math.floor(math.log10(value)))
-    return round(value, digits)
+    # Under 10 s by float arithmetic: ``k / 10**d`` is the float nearest that decimal, as
+    # ``round`` gives it, without its decimal conversions (it runs for every phase of every
+    # test); from 10 s on, ``round`` to 4 significant digits.
+    if value < 0.01:
+        return int(value * 1e6 + 0.5) / 1e6 if value > 0 else 0.0
+    if value < 0.1:
+        return int(value * 1e5 + 0.5) / 1e5
+    if value < 1:
+        return int(value * 1e4 + 0.5) / 1e4
+    if value < 10:
+        return int(value * 1e3 + 0.5) / 1e3
+    return round(value, 3 - math.floor(math.log10(value)))
 
 
 def _seconds_ok(values: object) -> bool:
@@ -224,29 +241,41 @@ def fold(
     measured: Iterable[tuple[str, Measured]],
     now: float | None = None,
 ) -> Store:
+    """Add one run's seconds to ``store`` in place (see :func:`fold_records`)."""
+    return fold_records(store, (to_raw(nodeid, m) for nodeid, m in measured), now)
+
+
+def _push(entry: dict[str, Any], phase: str, seconds: float) -> None:
+    """Append ``seconds`` (rounded) to one series of an entry, keeping the last KEEP."""
+    series = entry.get(phase)
+    value = round_seconds(seconds)
+    entry[phase] = [*series[1 - KEEP :], value] if series else [value]
+
+
+def fold_records(store: Store, records: Iterable[Record], now: float | None = None) -> Store:
     """Add one run's seconds to ``store`` in place: appended, the oldest dropped past KEEP.
 
-    Each measured test's entry is stamped with when it was measured (``Measured.at``, else
-    ``now``, else the current time), keeping the newest stamp it already had.
+    Each measured test's entry is stamped with when it was measured (the record's ``at``,
+    else ``now``, else the current time), keeping the newest stamp it already had.
     """
     default = round(time.time() if now is None else now, 3)
-    for nodeid, m in measured:
+    for nodeid, at, setup, call, teardown, shared, marks in records:
         entry = store.get(nodeid)
         if entry is None:
             entry = store[nodeid] = {}
-        at = default if m.at is None else m.at
+        if at is None:
+            at = default
         before = entry.get(STAMP)
-        entry[STAMP] = [max(at, before[0])] if before else [at]
-        for phase in PHASES:
-            if phase in m.phases:
-                series = entry.get(phase)
-                value = round_seconds(getattr(m, phase))
-                entry[phase] = [*series[1 - KEEP :], value] if series else [value]
-        if "setup" in m.phases:
-            series = entry.get("shared")
-            value = round_seconds(m.shared)
-            entry["shared"] = [*series[1 - KEEP :], value] if series else [value]
-            entry["marks"] = list(m.marks)
+        entry[STAMP] = [at if not before or at > before[0] else before[0]]
+        if setup is not None:
+            _push(entry, "setup", setup)
+        if call is not None:
+            _push(entry, "call", call)
+        if teardown is not None:
+            _push(entry, "teardown", teardown)
+        if setup is not None:
+            _push(entry, "shared", shared or 0.0)
+            entry["marks"] = list(marks or ())
     return store
 
 
@@ -298,27 +327,57 @@ def to_record(nodeid: str, m: Measured) -> list[Any]:
     ]
 
 
-def from_record(value: object) -> tuple[str, Measured] | None:
-    """A journal line's value back as (node id, Measured); None when it is not one."""
+def to_raw(nodeid: str, m: Measured) -> Record:
+    """A :class:`Measured` as a :data:`Record` (unrounded)."""
+    phases = m.phases
+    has_setup = "setup" in phases
+    return (
+        nodeid,
+        m.at,
+        m.setup if has_setup else None,
+        m.call if "call" in phases else None,
+        m.teardown if "teardown" in phases else None,
+        m.shared if has_setup else None,
+        m.marks if has_setup else None,
+    )
+
+
+def check_record(value: object) -> Record | None:
+    """A journal line's value as a :data:`Record`; None when it is not one."""
     if type(value) is not list or len(value) != 7:
         return None
     nodeid, at, setup, call, teardown, shared, marks = value
     if type(nodeid) is not str or not _stamp_ok(at):
         return None
-    seconds = {"setup": setup, "call": call, "teardown": teardown}
-    present = {k: v for k, v in seconds.items() if v is not None}
-    if not _seconds_ok(list(present.values())):
+    present = [v for v in (setup, call, teardown) if v is not None]
+    if not _seconds_ok(present):
         return None
-    if "setup" in present:
+    if setup is not None:
         if not _seconds_ok([shared]) or type(marks) is not list:
             return None
         if not all(type(m) is str and m in RECORDED_MARKS for m in marks):
             return None
-    m = Measured(phases=set(present), at=float(at))
+        return nodeid, float(at), float(setup), _float(call), _float(teardown), float(shared), marks
+    return nodeid, float(at), None, _float(call), _float(teardown), None, None
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def from_record(value: object) -> tuple[str, Measured] | None:
+    """A journal line's value back as (node id, Measured); None when it is not one."""
+    record = check_record(value)
+    if record is None:
+        return None
+    nodeid, at, setup, call, teardown, shared, marks = record
+    seconds = {"setup": setup, "call": call, "teardown": teardown}
+    present = {k: v for k, v in seconds.items() if v is not None}
+    m = Measured(phases=set(present), at=at)
     for name, v in present.items():
         setattr(m, name, float(v))
-    if "setup" in present:
-        m.shared, m.marks = float(shared), tuple(marks)
+    if setup is not None:
+        m.shared, m.marks = float(shared or 0.0), tuple(marks or ())
     return nodeid, m
 
 
@@ -337,6 +396,17 @@ def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | N
     """The median of the recent seconds of one phase, or None when never recorded."""
     values = entry.get(phase)
     return median(values) if values else None
+
+
+def recorded_calls(store: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Median call seconds per test recorded with a call: what the ``tiers`` order and the
+    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not)."""
+    calls = {}
+    for nodeid, entry in store.items():
+        values = entry.get("call")
+        if values:
+            calls[nodeid] = values[0] if len(values) == 1 else median(values)
+    return calls
 
 
 def estimate_total(entry: Mapping[str, list[float]]) -> float | None:

@@ -3,7 +3,9 @@
 How nothing is lost:
 
 - While a run goes on, the controller appends each finished test to the run's own journal
-  (one JSON line per test), written by a background thread once a second. The run holds an
+  (one JSON line per test), written by a background thread once a second. The thread asks
+  the timing feature for the tests finished since its last write (:meth:`Recorder.follow`),
+  so a test costs the thread that runs it nothing here. The run holds an
   exclusive ``flock`` on its journal for as long as it lives; the kernel releases it when
   the process dies, even by SIGKILL.
 - At the end, under an exclusive lock (``flock`` on the lock file), the controller reads the
@@ -27,17 +29,17 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .durations import FOLDED_KEEP, Parsed, fold, from_record, prune, to_record
+from .durations import FOLDED_KEEP, Parsed, check_record, fold_records, prune, to_raw
 from .durations_io import HAVE_FLOCK, encode, file_key, open_store, shown, unusable, write_atomic
 
 if HAVE_FLOCK:
     import fcntl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from .durations import Measured
+    from .durations import Measured, Record
     from .durations_io import FileKey, Location
 
 __all__ = ["Lock", "Recorder", "read_journal"]
@@ -128,7 +130,7 @@ def _claim(path: Path, posix: bool) -> int | None:
     return fd
 
 
-def read_journal(fd: int) -> Iterator[tuple[str, Measured]]:
+def read_journal(fd: int) -> Iterator[Record]:
     """The complete, valid lines of a journal (a killed run may leave half a line)."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks, size = [], 0
@@ -141,11 +143,38 @@ def read_journal(fd: int) -> Iterator[tuple[str, Measured]]:
     lines = b"".join(chunks).split(b"\n")
     for line in lines[:-1]:  # after the last newline: nothing, or an unfinished line
         try:
-            record = from_record(json.loads(line))
+            record = check_record(json.loads(line))
         except (ValueError, RecursionError):
             continue
         if record is not None:
             yield record
+
+
+_ENCODE = json.encoder.encode_basestring_ascii
+_MARKS: dict[tuple[str, ...], str] = {}
+
+
+def journal_line(record: Record, now: float) -> str:
+    """One journal line: the JSON list ``[nodeid, at, setup, call, teardown, shared, marks]``.
+
+    Written by hand, for every test: json's C function quotes the node id, and the seconds
+    are written to the microsecond (the store keeps no finer), which costs a fraction of a
+    float's shortest ``repr``. ``at`` None is ``now``.
+    """
+    nodeid, at, setup, call, teardown, shared, marks = record
+    if marks is None:
+        shown = "null"
+    else:
+        key = tuple(marks)
+        shown = _MARKS.get(key) or _MARKS.setdefault(key, json.dumps(list(key)))
+    return (
+        f"[{_ENCODE(nodeid)},{now if at is None else at:.3f},{_seconds(setup)},"
+        f"{_seconds(call)},{_seconds(teardown)},{_seconds(shared)},{shown}]"
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "null" if value is None else f"{value:.6f}"
 
 
 # --- one run's recording ------------------------------------------------------------------
@@ -154,10 +183,9 @@ def read_journal(fd: int) -> Iterator[tuple[str, Measured]]:
 class Recorder:
     """Records one run: a journal on disk while tests run, the store updated at the end.
 
-    Only the controller records. :meth:`add_later` is called once per finished test and costs
-    a deque append of the test's own timing object; a daemon thread turns the queue into
-    records and writes them to the journal every ``flush_seconds``, so the per-test cost
-    stays off the thread that runs the tests.
+    Only the controller records. A daemon thread writes the tests finished meanwhile to the
+    journal every ``flush_seconds``: those :meth:`add` queued, and those the source given to
+    :meth:`follow` returns.
     """
 
     def __init__(
@@ -169,12 +197,13 @@ class Recorder:
         posix: bool = HAVE_FLOCK,
     ) -> None:
         self.location = location
-        self._start = start
+        self._start_value = start
         self._flush_seconds = flush_seconds
         self._lock_timeout = lock_timeout
         self._posix = posix
         self.id = f"{os.getpid()}-{os.urandom(6).hex()}"
-        self._queue: deque[tuple[str, Any, Callable[[Any], Measured] | None]] = deque()
+        self._queue: deque[Record] = deque()
+        self._source: Callable[[], Iterable[Record]] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._write = threading.Lock()
@@ -188,16 +217,17 @@ class Recorder:
         return self.location.journals / f"{self.id}{JOURNAL_SUFFIX}"
 
     def add(self, nodeid: str, measured: Measured) -> None:
-        if measured.at is None:
-            measured.at = round(time.time(), 3)
-        self.add_later(nodeid, measured, None)
+        """Queue one finished test for the journal."""
+        self._queue.append(to_raw(nodeid, measured))
+        self._start()
 
-    def add_later(
-        self, nodeid: str, source: Any, convert: Callable[[Any], Measured] | None
-    ) -> None:
-        """Queue a finished test: ``convert(source)`` (``source`` itself if None) is what is
-        recorded, computed by the writer thread when it writes the journal."""
-        self._queue.append((nodeid, source, convert))
+    def follow(self, source: Callable[[], Iterable[Record]]) -> None:
+        """Journal what ``source()`` returns: the tests finished since it was last asked,
+        called by the writer thread (and by :meth:`flush`)."""
+        self._source = source
+        self._start()
+
+    def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="tempo-journal", daemon=True)
             self._thread.start()
@@ -210,18 +240,17 @@ class Recorder:
                     os.utime(self.journal)
 
     def flush(self) -> None:
-        """Append the queued tests to the journal (created on first use)."""
+        """Append the finished tests to the journal (created on first use)."""
         with self._write:
-            lines = []
+            records: list[Record] = []
             while self._queue:
-                nodeid, source, convert = self._queue.popleft()
-                measured = source if convert is None else convert(source)
-                if measured.at is None:
-                    measured.at = round(time.time(), 3)
-                lines.append(json.dumps(to_record(nodeid, measured), separators=(",", ":")))
-            if not lines or self._broken:
+                records.append(self._queue.popleft())
+            if self._source is not None:
+                records.extend(self._source())
+            if not records or self._broken:
                 return
-            data = ("\n".join(lines) + "\n").encode("utf-8")
+            now = round(time.time(), 3)
+            text = "\n".join([journal_line(record, now) for record in records]) + "\n"
             try:
                 if self._fd is None:
                     self.location.prepare()
@@ -229,7 +258,7 @@ class Recorder:
                     self._fd = os.open(self.journal, flags, 0o666)
                     if self._posix:
                         fcntl.flock(self._fd, fcntl.LOCK_EX)
-                view = memoryview(data)
+                view = memoryview(text.encode("utf-8"))
                 while view:
                     view = view[os.write(self._fd, view) :]
             except OSError:
@@ -246,6 +275,12 @@ class Recorder:
                 self._fd = None
 
     def finish(self, measured: Mapping[str, Measured], existing: Iterable[str] | None) -> list[str]:
+        """:meth:`finish_records` of :class:`Measured` values."""
+        return self.finish_records([to_raw(n, m) for n, m in measured.items()], existing)
+
+    def finish_records(
+        self, records: Sequence[Record], existing: Iterable[str] | None
+    ) -> list[str]:
         """Fold this run and the journals of dead runs into the store; the problems, if any.
 
         ``existing``: the node ids of a full, unfiltered collection, to prune the entries of
@@ -254,7 +289,7 @@ class Recorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self._unchanged(measured, existing):
+        if self._unchanged(records, existing):
             self.close()  # nothing to write: --collect-only, or no test ran
             return []
         where = shown(self.location.path)
@@ -274,29 +309,26 @@ class Recorder:
                 f"{shown(self.journal)} for the next run"
             ]
         try:
-            return self._update(measured, existing, where)
+            return self._update(records, existing, where)
         finally:
             lock.release()
             self.close()
 
-    def _unchanged(self, measured: Mapping[str, Measured], existing: Iterable[str] | None) -> bool:
+    def _unchanged(self, records: Sequence[Record], existing: Iterable[str] | None) -> bool:
         """Whether this run would leave the store as it found it: nothing measured, nothing
         else to record, a clean store, nothing in it to prune and no journal to fold."""
-        parsed = self._start[0]
-        if measured or self.extra or parsed.problem or parsed.fresh:
+        parsed = self._start_value[0]
+        if records or self.extra or parsed.problem or parsed.fresh:
             return False
         if existing is not None and not parsed.store.keys() <= set(existing):
             return False
-        try:
-            return not any(self.location.journals.glob(f"*{JOURNAL_SUFFIX}"))
-        except OSError:
-            return False
+        return not self.location.has_journals()
 
     def _update(
-        self, measured: Mapping[str, Measured], existing: Iterable[str] | None, where: str
+        self, records: Sequence[Record], existing: Iterable[str] | None, where: str
     ) -> list[str]:
         problems = []
-        parsed, key = self._start
+        parsed, key = self._start_value
         if key is None or file_key(self.location.path) != key:
             before = parsed.problem
             parsed, _ = open_store(self.location)
@@ -313,12 +345,12 @@ class Recorder:
                     continue  # a run still going folds its own journal
                 claimed.append((path, fd))
                 if path.stem not in folded:
-                    fold(store, read_journal(fd))
+                    fold_records(store, read_journal(fd))
                     folded.append(path.stem)
-            fold(store, measured.items())
+            fold_records(store, records)
             folded.append(self.id)
             if existing is not None:
-                store = prune(store, {*existing, *measured})
+                store = prune(store, {*existing, *(record[0] for record in records)})
             extra = {**parsed.extra, **self.extra}
             text = encode(store, folded[-FOLDED_KEEP:], self.location.readable, extra)
             write_atomic(self.location.path, text)
@@ -329,6 +361,7 @@ class Recorder:
             return [*problems, f"could not write the durations store {where}: {_reason(exc)}"]
         with self._write:
             self._queue.clear()
+            self._source = None
         for path, fd in [*claimed, (self.journal, -1)]:
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -12,7 +12,18 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-__all__ = ["MARKERS", "PYTEST_MARKERS", "MarkerIndex", "marker_lines", "register_markers"]
+__all__ = [
+    "MARKERS",
+    "PYTEST_MARKERS",
+    "RECORDED_MARKS",
+    "MarkerIndex",
+    "marker_lines",
+    "register_markers",
+]
+
+#: Markers recorded per test in the durations store, so the controller knows them without
+#: collecting: they decide a test's tier.
+RECORDED_MARKS = ("smoke", "slow")
 
 #: Every built-in marker with its one-line description.
 MARKERS: dict[str, str] = {

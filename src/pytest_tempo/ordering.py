@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .durations import RECORDED_MARKS
-from .markers import MarkerIndex
+from .markers import RECORDED_MARKS, MarkerIndex
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "FIRST",
@@ -123,7 +122,9 @@ class OrderingPlugin:
     """Reorders the collected items into tiers (``--tempo-order``).
 
     ``recorded`` maps node ids to the call seconds recorded in earlier runs (the median of
-    the recent ones); ``totals`` to the recorded setup + call + teardown seconds.
+    the recent ones); ``totals`` to the recorded setup + call + teardown seconds. Or
+    ``source`` gives both when the plugin first orders a non-empty collection, so a run that
+    collects nothing never reads the durations store.
     """
 
     def __init__(
@@ -132,11 +133,13 @@ class OrderingPlugin:
         recorded: Mapping[str, float] | None = None,
         totals: Mapping[str, float] | None = None,
         threshold: float = 1.0,
+        source: Callable[[], tuple[Mapping[str, float], Mapping[str, float]]] | None = None,
     ) -> None:
         self._mode = mode
         self._recorded = recorded or {}
         self._totals = totals or {}
         self._threshold = threshold
+        self._source = source
 
     # tryfirst: before pytest's stepwise and pytest-order (trylast), which must see the final
     # order; after pytest-randomly, whose shuffle runs in a wrapper before every plain
@@ -144,17 +147,29 @@ class OrderingPlugin:
     # --new-first reorder in wrappers after all plain implementations, so they still win.
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if not items:
+            return
+        if self._source is not None:
+            self._recorded, self._totals = self._source()
+            self._source = None
         index = MarkerIndex()
         nodeids = [item.nodeid for item in items]
         recorded, threshold = self._recorded, self._threshold
         tiers = [
             tier_of(index.names(item), recorded.get(nodeid), threshold)
-            if recorded or item.own_markers or index.parent_has(item, _TIER_MARKERS)
-            else MIDDLE
+            if item.own_markers or index.parent_has(item, _TIER_MARKERS)
+            else _tier_by_record(recorded.get(nodeid), threshold)
             for item, nodeid in zip(items, nodeids, strict=True)
         ]
         if self._mode == "durations":
             order = duration_order(tiers, nodeids, [self._totals.get(n) for n in nodeids])
-        else:
+        elif FIRST in tiers or LAST in tiers:
             order = tier_order(tiers, nodeids)
+        else:
+            return  # every test in the middle tier: the order stays
         items[:] = [items[i] for i in order]
+
+
+def _tier_by_record(recorded: float | None, threshold: float) -> int:
+    """The tier of a test without markers of its own or inherited: by its recorded call."""
+    return LAST if recorded is not None and recorded > threshold else MIDDLE

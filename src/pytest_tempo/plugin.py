@@ -2,6 +2,10 @@
 
 Each feature is a plugin object registered under its own name, so ``-p no:tempo-ordering``
 turns off just that feature and ``-p no:tempo`` the whole plugin.
+
+The plugin is on in every environment it is installed in, so it pays only for what a run
+uses: a feature that is off is neither imported nor registered, and the features that are
+on load their engines and read the durations store when they first have work to do.
 """
 
 from __future__ import annotations
@@ -15,23 +19,21 @@ from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
 from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
-from .durations import Snapshot
-from .durations_io import Location, open_store, unusable
-from .durations_record import Recorder
+from .durations_io import Location, StoreHandle
 from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .signals import SignalPlugin
-from .timing import TimingPlugin
+from .timing.plugin import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator, Mapping
 
     from pytest import Config, Parser, PytestPluginManager, TerminalReporter
 
-    from .durations import Store
+    from .durations import Snapshot, Store
     from .settings import Settings
 
 #: Names of the feature plugins, in the order they are registered.
@@ -85,15 +87,17 @@ def pytest_configure(config: Config) -> None:
     manager = config.pluginmanager
     # register() skips a name blocked with -p no:NAME.
     manager.register(TypesPlugin(settings.test_types, config.rootpath), TYPES)
-    recorder, problem, snapshot, store = _durations(config, settings)
+    store = _store(config, settings)
     if settings.order != "off":
         ordering = OrderingPlugin(
-            settings.order, snapshot.calls, snapshot.totals, settings.slow_threshold
+            settings.order,
+            threshold=settings.slow_threshold,
+            source=_recorded(config, store, settings.order),
         )
         manager.register(ordering, ORDERING)
-    timing = TimingPlugin(config, settings, recorder, problem, snapshot.calls)
+    timing = TimingPlugin(config, settings, store)
     if settings.advice == "on" and not manager.is_blocked(TIMING):
-        _register_advice(config, timing, store)
+        _register_advice(config, timing, store.store() if store is not None else None)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
@@ -101,16 +105,18 @@ def pytest_configure(config: Config) -> None:
     if settings.shard is not None:
         from .shards import ShardPlugin
 
-        manager.register(ShardPlugin(config, settings.shard, snapshot.totals), SHARDING)
+        totals = _snapshot(config, store).totals
+        manager.register(ShardPlugin(config, settings.shard, totals), SHARDING)
     if manager.hasplugin("xdist"):
-        manager.register(XdistHooks(snapshot), XDIST)
+        manager.register(XdistHooks(store), XDIST)
         # Registered without -n too (--dist no), where xdist never asks for a scheduler.
         dist = str(config.getoption("dist", "no"))
         if settings.dist == "duration" and (dist == "no" or _replaces(dist)):
             from .costs import stamps_of
             from .scheduling import SchedulingPlugin
 
-            plugin = SchedulingPlugin(snapshot, settings.test_types, dist, stamps_of(store))
+            stamps = stamps_of(store.store() if store is not None else None)
+            plugin = SchedulingPlugin(_snapshot(config, store), settings.test_types, dist, stamps)
             manager.register(plugin, SCHEDULING)
     if settings.cov_floors:
         from .coverage_floors import CoverageFloorsPlugin
@@ -135,7 +141,7 @@ def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) 
     """The advice reads the timing feature's measurements: registered before it, so its
     report hooks run after the timing's (pluggy calls the last registered first)."""
     from .advice import AdvicePlugin
-    from .timing import HTML_EXTRAS, REPORT_EXTRAS
+    from .timing.plugin import HTML_EXTRAS, REPORT_EXTRAS
 
     advice = AdvicePlugin(config, timing, store)
     if config.pluginmanager.register(advice, ADVICE) is None:  # -p no:tempo-advice
@@ -156,24 +162,45 @@ def _register_load_page(config: Config) -> None:
     config.stash.setdefault(HTML_EXTRAS, {})["load"] = page.html_part
 
 
-def _durations(
-    config: Config, settings: Settings
-) -> tuple[Recorder | None, str | None, Snapshot, Store | None]:
-    """The recorder (controller only; None without a store), the line saying what was wrong
-    with the store, if anything, the snapshot ordering uses, and the store as read."""
-    shipped = worker_input(config)
-    if shipped is not None:  # an xdist worker: the controller's snapshot, never the store
-        return None, None, Snapshot.from_plain(shipped.get(WORKERINPUT_DURATIONS)), None
+def _store(config: Config, settings: Settings) -> StoreHandle | None:
+    """The durations store the controller reads and records into, read when first needed
+    (None on an xdist worker, which never touches it, and with pytest's cache off)."""
+    if worker_input(config) is not None:
+        return None
     if settings.durations_path is not None:
-        location = Location.of_file(config.rootpath / settings.durations_path)
-    else:
-        cache = getattr(config, "cache", None)
-        if cache is None:  # -p no:cacheprovider
-            return None, None, Snapshot(), None
-        location = Location.of_cache(cache)
-    parsed, key = open_store(location)
-    problem = unusable(location, parsed) if parsed.problem else None
-    return Recorder(location, (parsed, key)), problem, Snapshot.of(parsed.store), parsed.store
+        return StoreHandle(Location.of_file(config.rootpath / settings.durations_path))
+    cache = getattr(config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return None
+    return StoreHandle(Location.of_cache(cache))
+
+
+def _snapshot(config: Config, store: StoreHandle | None) -> Snapshot:
+    """What ordering and scheduling need of the store: on an xdist worker, the controller's
+    snapshot it was sent, never the store."""
+    from .durations import Snapshot
+
+    shipped = worker_input(config)
+    if shipped is not None:
+        return Snapshot.from_plain(shipped.get(WORKERINPUT_DURATIONS))
+    return (store.snapshot() if store is not None else None) or Snapshot()
+
+
+def _recorded(
+    config: Config, store: StoreHandle | None, mode: str
+) -> Callable[[], tuple[Mapping[str, float], Mapping[str, float]]]:
+    """Ordering's recorded call and total seconds per test, read when it first orders
+    (the totals only for ``durations``)."""
+
+    def read() -> tuple[Mapping[str, float], Mapping[str, float]]:
+        if store is not None and mode == "tiers":
+            return store.calls(), {}
+        if store is not None and not store.store():
+            return {}, {}  # no store: the parser is not even loaded
+        snapshot = _snapshot(config, store)
+        return snapshot.calls, snapshot.totals
+
+    return read
 
 
 class Sections:
@@ -213,11 +240,12 @@ class ClosingLines:
 class XdistHooks:
     """Hooks that exist only with pytest-xdist: ships the durations snapshot to workers."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._snapshot = snapshot
+    def __init__(self, store: StoreHandle | None) -> None:
+        self._store = store
 
     def pytest_configure_node(self, node: Any) -> None:
-        to_worker(node, WORKERINPUT_DURATIONS, self._snapshot.to_plain())
+        snapshot = self._store.snapshot() if self._store is not None else None
+        to_worker(node, WORKERINPUT_DURATIONS, snapshot.to_plain() if snapshot else {})
 
 
 def _dist_part(config: Config, settings: Settings) -> str | None:

@@ -15,13 +15,13 @@ guessed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ._xdist import is_reporting_process, is_worker
-from .step_summary import append_step_summary, md_cell
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -198,6 +198,8 @@ def render_markdown(
     rows: Sequence[TypeRow], tests: int, with_coverage: bool, note: str = ""
 ) -> str:
     """The same table in Markdown, for GitHub's step summary."""
+    from .step_summary import md_cell
+
     head, *body = _table(rows, with_coverage)
     out = ["### Test types", "", "| " + " | ".join(head) + " |"]
     out.append("|---|" + "---:|" * (len(head) - 1))
@@ -272,6 +274,10 @@ class TypeSummaryPlugin:
         terminalreporter.write_sep("=", "test types")
         for line in render_terminal(rows, tests, with_coverage, self._note):
             terminalreporter.write_line(line)
-        problem = append_step_summary(render_markdown(rows, tests, with_coverage, self._note))
+        problem = ""
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            from .step_summary import append_step_summary
+
+            problem = append_step_summary(render_markdown(rows, tests, with_coverage, self._note))
         if problem:
             terminalreporter.write_line(f"tempo: {problem}", red=True)

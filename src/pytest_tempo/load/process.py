@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._supervisor import group_alive
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -87,6 +85,14 @@ def stale_folders(names: Iterable[str], alive: Callable[[int], bool]) -> list[st
         if owner is not None and not alive(owner):
             stale.append(name)
     return sorted(stale)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive (the supervisor's check, which loads
+    ctypes: imported only when an engine runs)."""
+    from ._supervisor import group_alive as alive
+
+    return alive(pgid)
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,0 +1,308 @@
+"""The timing feature's engine: per-test timings from the phase records, and the summary.
+
+Pure logic over plain data. The hooks (:mod:`.plugin`) keep one tuple per phase report
+(:data:`Phase`); :class:`Aggregate` turns those tuples into one :class:`TestTiming` per test
+and one :class:`FixtureTiming` per fixture when something asks for them (the journal's
+writer, the report, the store at the end of the run), and :func:`summarize` finds what the
+report shows. Nothing here reads pytest's objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..markers import RECORDED_MARKS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from pytest import TestReport
+
+__all__ = [
+    "SHARED_SCOPES",
+    "Aggregate",
+    "FixtureTiming",
+    "Phase",
+    "TestTiming",
+    "TimingSummary",
+    "is_empty",
+    "outcome_of",
+    "phase_outcome",
+    "record_of",
+    "summarize",
+]
+
+SHARED_SCOPES = ("session", "package", "module", "class")
+
+#: One phase report as the controller keeps it: node id, when, duration, start, stop,
+#: outcome, whether it carries ``wasxfail``, the call's own seconds (None: the report's
+#: duration), fixture set-ups ``(name, scope, baseid, seconds)``, the recorded markers and
+#: whether the store leaves the test out (both None: read from the item, in this process),
+#: and the xdist worker (None: this process).
+Phase = tuple[
+    str, str, float, float, float, str, bool, "float | None", "Sequence[Sequence[Any]] | None",
+    "Sequence[str] | None", "bool | None", "str | None",
+]  # fmt: skip
+
+#: What the store records of one test: node id, when (epoch seconds), setup, call (None: no
+#: call phase), teardown, shared fixture set-up, markers (the journal's line, unrounded).
+Record = tuple[str, "float | None", "float | None", "float | None", "float | None",
+               "float | None", "Sequence[str] | None"]  # fmt: skip
+
+
+@dataclass(slots=True)
+class TestTiming:
+    """One test's seconds in this run, as the controller saw them."""
+
+    __test__ = False  # not a test class, for pytest's collector
+
+    nodeid: str
+    setup: float = 0.0
+    call: float = 0.0
+    teardown: float = 0.0
+    worker: str = "master"
+    marked_slow: bool = False
+    ran_call: bool = False
+    #: wall-clock start of the setup and end of the teardown (epoch seconds)
+    start: float = 0.0
+    stop: float = 0.0
+    #: as pytest's summary line counts it: passed, failed, error (a failure outside the call
+    #: phase), skipped, xfailed or xpassed
+    outcome: str = "passed"
+    #: the test-type markers the test carries (unit, integration, ... from test_types)
+    types: tuple[str, ...] = ()
+    #: module/class/package/session fixture set-up its setup triggered (the fixture's cost)
+    shared: float = 0.0
+    marks: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return self.setup + self.call + self.teardown
+
+
+@dataclass
+class FixtureTiming:
+    """A fixture's set-ups in this run: where it is defined, how often, and how long."""
+
+    name: str
+    scope: str
+    baseid: str
+    count: int = 0
+    total: float = 0.0
+    longest: float = 0.0
+
+
+@dataclass
+class TimingSummary:
+    """Everything the report shows, computed from the timings alone."""
+
+    threshold: float
+    slow: list[TestTiming]
+    unmarked: list[TestTiming]
+    stale: list[TestTiming]
+    fixtures: list[FixtureTiming]
+    tests: int
+    total: float
+    workers: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def slow_total(self) -> float:
+        return sum(t.total for t in self.slow)
+
+
+def summarize(
+    timings: Iterable[TestTiming],
+    fixtures: Iterable[FixtureTiming],
+    threshold: float,
+    recorded: Mapping[str, float] | None = None,
+) -> TimingSummary:
+    """Slow tests (call over the threshold, slowest first), unmarked and stale markers.
+
+    A test marked slow is stale when its call, with the module, class or session fixture
+    set-up it triggered, took under a tenth of the threshold in this run and, where earlier
+    runs were recorded, in those too (``recorded``: median call seconds).
+    """
+    recorded = recorded or {}
+    every = list(timings)
+    slow = sorted(
+        (t for t in every if t.ran_call and t.call > threshold), key=lambda t: (-t.call, t.nodeid)
+    )
+    unmarked = [t for t in slow if not t.marked_slow]
+    fast = threshold / 10
+    stale = sorted(
+        (
+            t
+            for t in every
+            if t.marked_slow
+            and t.ran_call
+            and t.call + t.shared < fast
+            and recorded.get(t.nodeid, 0.0) < fast
+        ),
+        key=lambda t: t.nodeid,
+    )
+    slow_fixtures = sorted(
+        (f for f in fixtures if f.longest > threshold),
+        key=lambda f: (-f.longest, f.baseid, f.name),
+    )
+    workers: dict[str, dict[str, float]] = {}
+    total = 0.0
+    for t in every:
+        seconds = t.setup + t.call + t.teardown
+        total += seconds
+        w = workers.get(t.worker)
+        if w is None:
+            w = workers[t.worker] = {"tests": 0, "seconds": 0.0}
+        w["tests"] += 1
+        w["seconds"] += seconds
+    return TimingSummary(
+        threshold=threshold,
+        slow=slow,
+        unmarked=unmarked,
+        stale=stale,
+        fixtures=slow_fixtures,
+        tests=len(every),
+        total=total,
+        workers=dict(sorted(workers.items())),
+    )
+
+
+def is_empty(summary: TimingSummary) -> bool:
+    """Nothing to show: no slow test, no stale marker, no slow fixture."""
+    return not (summary.slow or summary.stale or summary.fixtures)
+
+
+def phase_outcome(outcome: str, when: str, xfail: bool, before: str) -> str:
+    """A test's outcome so far, given one more phase (its report's outcome, when, and
+    whether it carries ``wasxfail``), in the terms of pytest's summary line: passed, failed,
+    error (a failure outside the call), skipped, xfailed, xpassed."""
+    if before in ("failed", "error"):
+        return before
+    if outcome == "failed":
+        return "failed" if when == "call" else "error"
+    if outcome == "skipped" and before == "passed":
+        return "xfailed" if xfail else "skipped"
+    if xfail and outcome == "passed" and when == "call":
+        return "xpassed"
+    return before
+
+
+def outcome_of(report: TestReport, before: str) -> str:
+    """:func:`phase_outcome` of a report."""
+    return phase_outcome(report.outcome, report.when, hasattr(report, "wasxfail"), before)
+
+
+def record_of(t: TestTiming) -> Record:
+    """What the store records of one test (the journal's line, unrounded)."""
+    return (
+        t.nodeid,
+        round(t.stop, 3) if t.stop else None,
+        t.setup,
+        t.call if t.ran_call else None,
+        t.teardown,
+        t.shared,
+        t.marks,
+    )
+
+
+class Aggregate:
+    """The per-test timings and fixture set-ups of the phase records seen so far.
+
+    ``local_facts(nodeid)`` gives the recorded markers of a test measured in this process
+    and whether the store leaves it out; an xdist worker sends both on its setup report.
+    ``types`` are the markers that name a test type.
+    """
+
+    def __init__(
+        self,
+        types: Sequence[str],
+        local_facts: Callable[[str], tuple[Sequence[str], bool]],
+    ) -> None:
+        self.timings: dict[str, TestTiming] = {}
+        self.fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
+        #: tests the store leaves out (load tests under a load profile)
+        self.unrecorded: set[str] = set()
+        #: keep the tests finished since :meth:`take_finished` (for the journal)
+        self.track = False
+        self._finished: list[TestTiming] = []
+        self._types = frozenset(types)
+        self._local_facts = local_facts
+        self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._done = 0
+
+    def advance(self, phases: Sequence[Phase]) -> None:
+        """Fold in the phases past the ones already folded (``phases`` only grows)."""
+        end = len(phases)
+        timings, track, finished = self.timings, self.track, self._finished
+        for index in range(self._done, end):
+            nodeid, when, duration, start, stop, outcome, xfail, call, fixtures, marks, \
+                unrecorded, worker = phases[index]  # fmt: skip
+            timing = timings.get(nodeid)
+            if timing is None:
+                timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
+            if when == "setup":
+                self._setup(timing, duration, start, fixtures, marks, unrecorded)
+            elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
+                self._shared(fixtures)
+            if when == "call":
+                timing.call = float(duration if call is None else call)
+                timing.ran_call = True
+            elif when == "teardown":
+                timing.teardown = duration
+                timing.stop = stop
+                if track:
+                    finished.append(timing)
+            if (outcome != "passed" or xfail) and timing.outcome == "passed":
+                timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
+        self._done = end
+
+    def take_finished(self) -> list[TestTiming]:
+        """The tests finished (teardown seen) since the last call, that the store records."""
+        finished, self._finished = self._finished, []
+        return [t for t in finished if t.nodeid not in self.unrecorded]
+
+    def _split(self, marks: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(recorded smoke/slow marks, test types) of a marks list, computed once per kind."""
+        key = tuple(marks)
+        split = self._splits.get(key)
+        if split is None:
+            recorded = tuple(m for m in key if m in RECORDED_MARKS)
+            types = tuple(m for m in key if m in self._types)
+            split = self._splits[key] = (recorded, types)
+        return split
+
+    def _shared(self, fixtures: Sequence[Sequence[Any]]) -> float:
+        """Count the fixture set-ups; the seconds of the shared ones (charged to them)."""
+        shared = 0.0
+        for name, scope, baseid, seconds in fixtures:
+            fixture = self.fixtures.get((baseid, name, scope))
+            if fixture is None:
+                fixture = self.fixtures[baseid, name, scope] = FixtureTiming(name, scope, baseid)
+            fixture.count += 1
+            fixture.total += seconds
+            if seconds > fixture.longest:
+                fixture.longest = seconds
+            if scope in SHARED_SCOPES:
+                shared += seconds
+        return shared
+
+    def _setup(
+        self,
+        timing: TestTiming,
+        duration: float,
+        start: float,
+        fixtures: Sequence[Sequence[Any]] | None,
+        marks: Sequence[str] | None,
+        unrecorded: bool | None,
+    ) -> None:
+        shared = self._shared(fixtures) if fixtures else 0.0
+        # A session fixture's set-up is the fixture's cost, not the first test's.
+        timing.setup = max(0.0, duration - shared)
+        timing.shared = shared
+        if marks is None:
+            marks, unrecorded = self._local_facts(timing.nodeid)
+        timing.marks, timing.types = self._split(marks)
+        timing.marked_slow = "slow" in timing.marks
+        timing.start = start
+        if unrecorded:
+            self.unrecorded.add(timing.nodeid)

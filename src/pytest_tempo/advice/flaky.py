@@ -47,6 +47,8 @@ KEEP = 20
 WINDOW = 10
 FOLDER = "tempo-outcomes"
 FILE = "history.json"
+#: The keys of an entry.
+FIELDS = ("fp", "runs", "at")
 LOCK_TIMEOUT = 10.0
 
 #: node id -> {"fp": str, "runs": str, "at": float}
@@ -62,26 +64,34 @@ class Flaky:
 
 
 def parse_history(value: object) -> tuple[History, str | None]:
-    """Validate a stored value: the history, and why it was unusable (then empty)."""
+    """Validate a stored value: the history, and why it was unusable (then empty).
+
+    Runs once per recorded test at every run's end: checks in place, copies nothing but
+    an entry whose outcomes are longer than KEEP.
+    """
     if value is None:
         return {}, None
-    if not isinstance(value, dict) or value.get("version") != VERSION:
+    if type(value) is not dict or value.get("version") != VERSION:
         return {}, "not an outcome history of a known version"
     tests = value.get("tests")
-    if not isinstance(tests, dict):
+    if type(tests) is not dict:
         return {}, "'tests' is not an object"
-    history: History = {}
+    history: History = tests
     for nodeid, entry in tests.items():
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             return {}, f"entry for {nodeid!r} is not an object"
-        fp, runs, at = entry.get("fp"), entry.get("runs"), entry.get("at")
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or not at >= 0:
+        at = entry.get("at")
+        if (type(at) is not float and type(at) is not int) or not at >= 0:
             return {}, f"entry for {nodeid!r} has a bad stamp"
-        if not isinstance(fp, str) or not isinstance(runs, str):
+        runs = entry.get("runs")
+        if type(entry.get("fp")) is not str or type(runs) is not str:
             return {}, f"entry for {nodeid!r} is not of the expected shape"
         if runs.strip("pf"):
             return {}, f"entry for {nodeid!r} has unknown outcomes"
-        history[nodeid] = {"fp": fp, "runs": runs[-KEEP:], "at": float(at)}
+        if len(runs) > KEEP or len(entry) != len(FIELDS):
+            if history is tests:
+                history = dict(tests)
+            history[nodeid] = {"fp": entry["fp"], "runs": runs[-KEEP:], "at": at}
     return history, None
 
 
@@ -92,12 +102,13 @@ def record(
     now: float | None = None,
 ) -> History:
     """The history after this run: each test's outcome (``p`` or ``f``) appended, or a new
-    history where its fingerprint changed."""
+    history where its fingerprint changed. ``history`` is left as it was."""
     stamp = round(time.time() if now is None else now, 3)
-    result: History = {n: dict(e) for n, e in history.items()}
+    result: History = dict(history)  # type: ignore[arg-type]
+    get = result.get
     for nodeid, outcome in outcomes.items():
         fp = fps.get(nodeid, "")
-        entry = result.get(nodeid)
+        entry = get(nodeid)
         runs = entry["runs"] if entry is not None and entry["fp"] == fp else ""
         result[nodeid] = {"fp": fp, "runs": (runs + outcome)[-KEEP:], "at": stamp}
     return result

@@ -14,6 +14,7 @@ history (:mod:`.flaky`); :mod:`.judge` decides.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +159,15 @@ class AdvicePlugin:
         if self._advice is None:
             from .judge import judge
 
-            self._advice, self._problem = judge(self._facts_for_judging())
+            # Judging allocates many short-lived objects; a collection they triggered would
+            # walk every object of the session (as the durations store pauses it to parse).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._advice, self._problem = judge(self._facts_for_judging())
+            finally:
+                if collecting:
+                    gc.enable()
         return self._advice
 
     def _facts_for_judging(self) -> Any:

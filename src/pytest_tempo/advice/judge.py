@@ -106,14 +106,18 @@ def judge(run: RunFacts) -> tuple[Advice, str | None]:
             outcomes[t.nodeid] = "f"
         if t.ran_call and t.call > threshold:
             slow.append(t)
-        if t.start:
+        began = t.start
+        if began:
             seconds = t.setup + t.call + t.teardown
             if t.shared:
                 seconds += max(0.0, t.shared - part.get(t.nodeid, 0.0))
             total += seconds
-            longest = max(longest, seconds)
-            start = min(start, t.start)
-            stop = max(stop, t.stop)
+            if seconds > longest:
+                longest = seconds
+            if began < start:
+                start = began
+            if t.stop > stop:
+                stop = t.stop
             workers.add(t.worker)
     advice.scopes = _scopes(run)
     # A test is listed for sleeping over a tenth of the threshold (see .sleeps).
@@ -211,5 +215,6 @@ def _flaky(run: RunFacts, outcomes: dict[str, str]) -> tuple[list[Flaky], str | 
         folder = cache.mkdir("tempo-outcomes")
     except OSError as exc:  # the cache folder is a file, or not writable
         return [], f"could not create it: {exc.strerror or exc}"
-    history, problem = update_history(folder, outcomes, fingerprints(outcomes, run.config.rootpath))
+    fps = fingerprints(outcomes, run.config.rootpath)
+    history, problem = update_history(folder, outcomes, fps, keep=run.reruns)
     return judge_flaky(history, run.reruns, outcomes), problem

@@ -27,7 +27,8 @@ WRAPS = "_tempo_sleep_counter"
 
 
 class SleepCounter:
-    """The seconds slept since :meth:`zero`, by every wrapper this counter installed."""
+    """The seconds slept by every wrapper this counter installed, since :attr:`slept` was
+    last zeroed (by the advice's report hook)."""
 
     __slots__ = ("_installed", "slept")
 
@@ -35,14 +36,6 @@ class SleepCounter:
         self.slept = 0.0
         #: (owner, attribute, what was there, our wrapper), in the order installed
         self._installed: list[tuple[Any, str, Any, Any]] = []
-
-    def zero(self) -> None:
-        self.slept = 0.0
-
-    def take(self) -> float:
-        """The seconds slept since :meth:`zero`; zeroes the count."""
-        slept, self.slept = self.slept, 0.0
-        return slept
 
     def _wrap(self, original: Callable[..., Any], coroutine: bool) -> Callable[..., Any]:
         clock = time.perf_counter

@@ -106,31 +106,33 @@ class AdvicePlugin:
         return facts
 
     # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
-    # Registered before the timing plugin, so its measurements are attached by then.
+    # Registered before the timing plugin, so its measurements are attached by then. Runs
+    # three times per test: plain reads, no call that is not needed.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: TestReport) -> None:
         data = report.__dict__
+        when = data["when"]
+        slept = 0.0
         if "worker_id" not in data:  # a test that ran here
-            when = data["when"]
+            counter = self._counter
             if when == "setup":
-                self._counter.zero()
+                counter.slept = 0.0
             elif when == "call":
-                slept = self._counter.take()
+                slept = counter.slept
                 if slept:
+                    counter.slept = 0.0
                     data["tempo_slept"] = slept
             if self._new_fixtures:
                 data["tempo_fixture_facts"] = self._fixture_facts()
-        if self._controller:
-            self._aggregate(report, data)
-
-    def _aggregate(self, report: TestReport, data: dict[str, Any]) -> None:
+        elif when == "call":
+            slept = data.get("tempo_slept", 0.0)
+        if not self._controller:
+            return
+        if slept:
+            self._sleeps[report.nodeid] = self._sleeps.get(report.nodeid, 0.0) + slept
         fixtures = data.get("tempo_fixtures")
         if fixtures:
             self._add_fixtures(report.nodeid, fixtures)
-        if data["when"] == "call":
-            slept = data.get("tempo_slept")
-            if slept:
-                self._sleeps[report.nodeid] = self._sleeps.get(report.nodeid, 0.0) + slept
         # pytest-rerunfailures reports a failed attempt it retries with the outcome "rerun"
         # (outside TestReport's declared outcomes, hence read from the attributes).
         if data["outcome"] == "rerun":

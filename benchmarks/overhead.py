@@ -6,6 +6,7 @@ Run by hand from the repository root::
     python benchmarks/overhead.py --against no:tempo-timing
     python benchmarks/overhead.py --all-features       # every feature configured and on
     python benchmarks/overhead.py --all-features --callgrind   # instruction counts
+    python benchmarks/overhead.py --variant "advice-off=-o tempo_advice=off" --callgrind
 
 The suite comparison runs a generated suite of trivial tests with the plugin on and with
 the plugin (or one feature) off, alternating the two, several times, and prints the median
@@ -19,6 +20,7 @@ import argparse
 import os
 import random
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -336,12 +338,25 @@ def main() -> None:
     parser.add_argument(
         "--callgrind", action="store_true", help="count instructions once each, with valgrind"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="also run the plugin with these pytest arguments (repeatable), e.g. "
+        '"advice-off=-o tempo_advice=off"',
+    )
     parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
     parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")
     args = parser.parse_args()
     variants = [Variant("off", ("-p", args.against))]
     if args.before:
         variants.append(Variant("before", (), str(Path(args.before).resolve() / "src")))
+    for spec in args.variant:
+        name, sep, extra = spec.partition("=")
+        if not sep or not name:
+            parser.error(f"--variant: {spec!r} is not NAME=ARGS")
+        variants.append(Variant(name, tuple(shlex.split(extra))))
     variants.append(Variant("on", ()))
     if not args.no_reorder:
         seconds = bench_reorder(args.items, repeat=5)

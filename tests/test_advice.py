@@ -21,7 +21,9 @@ from pytest_tempo.advice.flaky import (
     judge_flaky,
     merge_histories,
     parse_history,
+    read_history,
     record,
+    update_history,
 )
 from pytest_tempo.advice.parallel import bundle, judge_parallel
 from pytest_tempo.advice.render import Advice, render_markdown, render_terminal
@@ -529,20 +531,68 @@ def test_history_records_resets_and_merges() -> None:
     "value",
     [
         [],
-        {"version": 2, "tests": {}},
+        {"version": 3, "tests": {}},
         {"version": 1, "tests": []},
         {"version": 1, "tests": {"a": []}},
         {"version": 1, "tests": {"a": {"fp": 1, "runs": "p", "at": 1}}},
         {"version": 1, "tests": {"a": {"fp": "x", "runs": "px?", "at": 1}}},
         {"version": 1, "tests": {"a": {"fp": "x", "runs": "p", "at": True}}},
         {"version": 1, "tests": {"a": {"fp": "x", "runs": "p", "at": float("nan")}}},
+        {"version": 2, "tests": {"a": 5}},
+        {"version": 2, "tests": {"a": "x p"}},
+        {"version": 2, "tests": {"a": "x px? 1"}},
+        {"version": 2, "tests": {"a": "x  1"}},
+        {"version": 2, "tests": {"a": "x p nan"}},
+        {"version": 2, "tests": {"a": "x p -1"}},
     ],
-    ids=["list", "version", "tests", "entry", "fp", "outcome", "bool-stamp", "nan-stamp"],
-)
+    ids=["list", "version", "tests", "entry", "fp", "outcome", "bool-stamp", "nan-stamp",
+         "v2-entry", "v2-parts", "v2-outcome", "v2-no-outcome", "v2-nan", "v2-negative"],
+)  # fmt: skip
 def test_hostile_histories_are_refused(value: object) -> None:
     history, problem = parse_history(value)
     assert history == {}
     assert problem
+
+
+@given(st.lists(st.dictionaries(st.sampled_from("abcd"), st.sampled_from("pf")), max_size=25))
+def test_the_update_in_place_records_as_record_does(runs: list[dict[str, str]]) -> None:
+    import tempfile
+    from pathlib import Path
+
+    fps = {"a": "1", "b": "1", "c": "2", "d": "3"}
+    expected: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for outcomes in runs:
+            expected = record(expected, outcomes, fps)
+            found, problem = update_history(folder, outcomes, fps, keep={"d"})
+            assert problem is None
+            # What the judge needs: the entries of this run's tests that hold a failure.
+            assert {n: e["runs"] for n, e in found.items()} == {
+                n: expected[n]["runs"] for n in outcomes if "f" in expected[n]["runs"] or n == "d"
+            }
+        history, problem = read_history(folder / "history.json")
+    assert problem is None
+    assert {n: e["runs"] for n, e in history.items()} == {n: e["runs"] for n, e in expected.items()}
+
+
+def test_the_history_is_compact_and_older_ones_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    v1 = {"a": {"fp": "1", "runs": "pf", "at": 5.0}, "gone": {"fp": "9", "runs": "p", "at": 1}}
+    path.write_text(json.dumps({"version": 1, "tests": v1}))
+    found, problem = update_history(tmp_path, {"a": "p"}, {"a": "1"})
+    assert problem is None
+    assert found["a"]["runs"] == "pfp"
+    tests = json.loads(path.read_text())["tests"]
+    assert tests["gone"] == "9 p 1.0"  # a test that did not run: kept as it was
+    fp, runs, at = tests["a"].split(" ")
+    assert (fp, runs) == ("1", "pfp")
+    assert float(at) > 5.0
+    # An entry of a test that ran that is not one: the history starts again.
+    path.write_text(json.dumps({"version": 2, "tests": {"a": "1 px 5", "b": "1 p 5"}}))
+    found, problem = update_history(tmp_path, {"a": "f"}, {"a": "1"})
+    assert problem == "entry for 'a' is not of the expected shape"
+    assert list(json.loads(path.read_text())["tests"]) == ["a"]
 
 
 def test_a_hostile_history_file_starts_again(pytester: pytest.Pytester) -> None:
@@ -555,10 +605,9 @@ def test_a_hostile_history_file_starts_again(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["tempo: the outcome history was unusable (*); started a fresh one"]
     )
-    assert (
-        json.loads((folder / "history.json").read_text())["tests"]["test_a.py::test_a"]["runs"]
-        == "p"
-    )
+    history, problem = read_history(folder / "history.json")
+    assert problem is None
+    assert history["test_a.py::test_a"]["runs"] == "p"
 
 
 def test_merge_keeps_outcome_history_across_shards(tmp_path: Path) -> None:
@@ -580,7 +629,8 @@ def test_merge_keeps_outcome_history_across_shards(tmp_path: Path) -> None:
     out = tmp_path / "merged" / ".pytest_cache"
     out.mkdir(parents=True)
     assert main(["merge", "-o", str(out), *map(str, caches)]) == 0
-    merged = json.loads((out / "d" / FOLDER / FILE).read_text())["tests"]
+    merged, problem = read_history(out / "d" / FOLDER / FILE)
+    assert problem is None
     assert {n: e["runs"] for n, e in merged.items()} == {
         "t.py::test_0": "pfp",
         "t.py::test_1": "pp",

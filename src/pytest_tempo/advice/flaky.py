@@ -1,16 +1,18 @@
 """Flaky tests: the outcome history kept per test, and the tests it shows to be flaky.
 
 The history lives beside pytest's cache values, in ``.pytest_cache/d/tempo-outcomes/``
-(``history.json``), written only by the controller, at the end of a run, as a read, merge
-and write under a lock (``flock`` where the platform has it), replaced atomically::
+(``history.json``), written only by the controller, at the end of a run, as one read, merge
+and write under a lock (``flock`` where the platform has it), replaced atomically. Each
+test's entry is one string, ``"FINGERPRINT OUTCOMES STAMP"``, so a history of 100,000 tests
+is read, updated and written in a fraction of a second::
 
-    {"version": 1, "tests": {"tests/test_a.py::test_x": {"fp": "3f2a...", "runs": "ppfp",
-                                                         "at": 1764480000.0}}}
+    {"version": 2, "tests": {"tests/test_a.py::test_x": "3f2a9c0d11aa22bb ppfp 1764480000.0"}}
 
-``runs`` holds the last :data:`KEEP` outcomes, newest last (``p`` passed, ``f`` failed, an
-error counted as a failure; skips are not recorded). ``fp`` is a fingerprint of the test's
-source, its file and the ``conftest.py`` files above it: when it changes, the history starts
-again, since a change of the test may well be what made it pass or fail.
+The outcomes are the last :data:`KEEP`, newest last (``p`` passed, ``f`` failed, an error
+counted as a failure; skips are not recorded); the stamp is when the test last ran (epoch
+seconds). The fingerprint covers the test's source, its file and the ``conftest.py`` files
+above it: when it changes, the history starts again, since a change of the test may well be
+what made it pass or fail. Histories of version 1 (an object per test) are read too.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ import itertools
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..durations_io import read_json
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from pathlib import Path
 
 __all__ = [
@@ -43,48 +44,91 @@ __all__ = [
     "update_history",
 ]
 
-VERSION = 1
+VERSION = 2
 #: Outcomes kept per test, and the recent ones judged.
 KEEP = 20
 WINDOW = 10
 FOLDER = "tempo-outcomes"
 FILE = "history.json"
+#: The parts of an entry.
+FIELDS = ("fp", "runs", "at")
 LOCK_TIMEOUT = 10.0
 
 #: node id -> {"fp": str, "runs": str, "at": float}
 History = dict[str, dict[str, Any]]
 
 
-@dataclass(frozen=True)
 class Flaky:
-    nodeid: str
-    failed: int  # failures in the window (with the same fingerprint), this run included
-    runs: int
-    reruns: int = 0  # failed attempts rerun in this run (pytest-rerunfailures)
+    """A flaky test: its failures in the window (with the same fingerprint, this run
+    included), the runs in the window, and the failed attempts rerun in this run
+    (pytest-rerunfailures)."""
+
+    __slots__ = ("failed", "nodeid", "reruns", "runs")
+
+    def __init__(self, nodeid: str, failed: int, runs: int, reruns: int = 0) -> None:
+        self.nodeid, self.failed, self.runs, self.reruns = nodeid, failed, runs, reruns
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Flaky) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Flaky{self._fields()!r}"
+
+    def _fields(self) -> tuple[str, int, int, int]:
+        return (self.nodeid, self.failed, self.runs, self.reruns)
 
 
 def parse_history(value: object) -> tuple[History, str | None]:
-    """Validate a stored value: the history, and why it was unusable (then empty)."""
+    """Validate a stored value (version 1 or 2): the history, and why it was unusable (then
+    empty). Never raises, whatever ``value`` holds."""
     if value is None:
         return {}, None
-    if not isinstance(value, dict) or value.get("version") != VERSION:
+    if type(value) is not dict or value.get("version") not in (1, VERSION):
         return {}, "not an outcome history of a known version"
     tests = value.get("tests")
-    if not isinstance(tests, dict):
+    if type(tests) is not dict:
         return {}, "'tests' is not an object"
     history: History = {}
     for nodeid, entry in tests.items():
-        if not isinstance(entry, dict):
-            return {}, f"entry for {nodeid!r} is not an object"
-        fp, runs, at = entry.get("fp"), entry.get("runs"), entry.get("at")
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or not at >= 0:
-            return {}, f"entry for {nodeid!r} has a bad stamp"
-        if not isinstance(fp, str) or not isinstance(runs, str):
+        parsed = _entry(entry) if value["version"] == VERSION else _entry_v1(entry)
+        if parsed is None:
             return {}, f"entry for {nodeid!r} is not of the expected shape"
-        if runs.strip("pf"):
-            return {}, f"entry for {nodeid!r} has unknown outcomes"
-        history[nodeid] = {"fp": fp, "runs": runs[-KEEP:], "at": float(at)}
+        fp, runs, at = parsed
+        history[nodeid] = {"fp": fp, "runs": runs[-KEEP:], "at": at}
     return history, None
+
+
+def _entry(entry: object) -> tuple[str, str, float] | None:
+    """``"FINGERPRINT OUTCOMES STAMP"`` as its parts, or None when it is not one."""
+    if type(entry) is not str:
+        return None
+    parts = entry.split(" ")
+    if len(parts) != len(FIELDS) or not parts[1] or parts[1].strip("pf"):
+        return None
+    try:
+        at = float(parts[2])
+    except ValueError:
+        return None
+    return (parts[0], parts[1], at) if at >= 0 else None  # NaN is not >= 0
+
+
+def _entry_v1(entry: object) -> tuple[str, str, float] | None:
+    """A version 1 entry (an object of ``fp``, ``runs`` and ``at``) as its parts."""
+    if type(entry) is not dict:
+        return None
+    fp, runs, at = entry.get("fp"), entry.get("runs"), entry.get("at")
+    if type(fp) is not str or type(runs) is not str or not runs or runs.strip("pf"):
+        return None
+    if (type(at) is not float and type(at) is not int) or not at >= 0:
+        return None
+    return fp, runs, float(at)
+
+
+def _text(fp: str, runs: str, at: float) -> str:
+    return f"{fp} {runs} {at!r}"
 
 
 def record(
@@ -94,12 +138,13 @@ def record(
     now: float | None = None,
 ) -> History:
     """The history after this run: each test's outcome (``p`` or ``f``) appended, or a new
-    history where its fingerprint changed."""
+    history where its fingerprint changed. ``history`` is left as it was."""
     stamp = round(time.time() if now is None else now, 3)
-    result: History = {n: dict(e) for n, e in history.items()}
+    result: History = dict(history)  # type: ignore[arg-type]
+    get = result.get
     for nodeid, outcome in outcomes.items():
         fp = fps.get(nodeid, "")
-        entry = result.get(nodeid)
+        entry = get(nodeid)
         runs = entry["runs"] if entry is not None and entry["fp"] == fp else ""
         result[nodeid] = {"fp": fp, "runs": (runs + outcome)[-KEEP:], "at": stamp}
     return result
@@ -132,10 +177,14 @@ def judge_flaky(
     fixed, and then stops. A test whose outcome flips back and forth is listed.
     """
     found = []
+    get = history.get
     for nodeid in ran:
-        runs = history.get(nodeid, {}).get("runs", "")[-WINDOW:]
-        rerun = reruns.get(nodeid, 0)
-        if flips(runs) >= 2 or (rerun and runs.endswith("p")):
+        entry = get(nodeid)
+        runs = entry["runs"][-WINDOW:] if entry is not None else ""
+        rerun = reruns.get(nodeid, 0) if reruns else 0
+        # Flips need both outcomes: most tests only ever passed, and are passed over here.
+        flaky = "f" in runs and "p" in runs and flips(runs) >= 2
+        if flaky or (rerun and runs.endswith("p")):
             found.append(Flaky(nodeid, runs.count("f"), len(runs), rerun))
     return sorted(found, key=lambda f: (-(f.failed + f.reruns), f.nodeid))
 
@@ -146,33 +195,38 @@ def flips(runs: str) -> int:
 
 
 def fingerprints(nodeids: Iterable[str], root: Path) -> dict[str, str]:
-    """A fingerprint per test: its file and the ``conftest.py`` files above it (to ``root``)."""
-    by_file: dict[str, str] = {}
-    folders: dict[Path, bytes] = {}
+    """A fingerprint per test: its file and the ``conftest.py`` files above it (to ``root``).
 
-    def conftests(folder: Path) -> bytes:
+    Paths are handled as strings (``os.path``), each file and folder once.
+    """
+    base = str(root)
+    by_file: dict[str, str] = {}
+    folders: dict[str, bytes] = {}
+
+    def conftests(folder: str) -> bytes:  # relative to the root; "" is the root
         known = folders.get(folder)
         if known is None:
-            above = b"" if folder == root or folder.parent == folder else conftests(folder.parent)
-            known = folders[folder] = above + _read(folder / "conftest.py")
+            above = conftests(os.path.dirname(folder)) if folder else b""
+            known = folders[folder] = above + _read(os.path.join(base, folder, "conftest.py"))
         return known
 
     result = {}
     for nodeid in nodeids:
-        path = nodeid.split("::", 1)[0]
+        end = nodeid.find("::")
+        path = nodeid if end < 0 else nodeid[:end]
         fp = by_file.get(path)
         if fp is None:
-            file = root / path
-            digest = hashlib.blake2b(_read(file), digest_size=8)
-            digest.update(conftests(file.parent))
+            digest = hashlib.blake2b(_read(os.path.join(base, path)), digest_size=8)
+            digest.update(conftests(os.path.dirname(path)))
             fp = by_file[path] = digest.hexdigest()
         result[nodeid] = fp
     return result
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except OSError:
         return b""
 
@@ -197,8 +251,12 @@ def read_history(path: Path) -> tuple[History, str | None]:
 
 
 def write_history(path: Path, history: History) -> None:
+    _write(path, {n: _text(e["fp"], e["runs"], e["at"]) for n, e in history.items()})
+
+
+def _write(path: Path, tests: Mapping[str, str]) -> None:
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    value = {"version": VERSION, "tests": history}
+    value = {"version": VERSION, "tests": tests}
     temporary.write_text(json.dumps(value, separators=(",", ":")), encoding="utf-8")
     os.replace(temporary, path)
 
@@ -230,16 +288,86 @@ def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[bool]:
 
 
 def update_history(
-    folder: Path, outcomes: Mapping[str, str], fps: Mapping[str, str]
+    folder: Path,
+    outcomes: Mapping[str, str],
+    fps: Mapping[str, str],
+    keep: Collection[str] = (),
 ) -> tuple[History, str | None]:
     """Read the history in ``folder``, add this run's outcomes, write it back, all under the
-    lock, so two runs at once both keep theirs. Returns the new history and a problem."""
+    lock, so two runs at once both keep theirs.
+
+    Returns what :func:`judge_flaky` needs of the new history: the entries of this run's
+    tests that hold a failure, and of the tests in ``keep`` (those rerun in this run); and
+    what was wrong with the history read, if anything (it is then started afresh). Only the
+    entries of this run's tests are parsed; the others are checked to be strings and
+    written back as they were.
+    """
     path = folder / FILE
     try:
         with _locked(folder / f"{FILE}.lock"):
-            history, problem = read_history(path)
-            updated = record(history, outcomes, fps)
-            write_history(path, updated)
+            tests, problem = _read_for_update(path)
+            try:
+                found = _add(tests, outcomes, fps, keep)
+            except ValueError as exc:
+                tests, problem = {}, str(exc)
+                found = _add(tests, outcomes, fps, keep)
+            _write(path, tests)
     except OSError as exc:
-        return record({}, outcomes, fps), f"could not write {path}: {exc.strerror or exc}"
-    return updated, problem
+        found = _add({}, outcomes, fps, keep)
+        return found, f"could not write {path}: {exc.strerror or exc}"
+    return found, problem
+
+
+def _read_for_update(path: Path) -> tuple[dict[str, str], str | None]:
+    """The raw entries of the history file (version 1 converted), and a problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return {}, f"could not read {path}: {exc.strerror or exc}"
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}, f"{path} is not valid JSON"
+    if type(value) is dict and value.get("version") == VERSION:
+        tests = value.get("tests")
+        if type(tests) is dict and all(type(e) is str for e in tests.values()):
+            return tests, None
+        return {}, "'tests' is not an object of strings"
+    history, problem = parse_history(value)  # an older version: converted once
+    return {n: _text(e["fp"], e["runs"], e["at"]) for n, e in history.items()}, problem
+
+
+def _add(
+    tests: dict[str, str],
+    outcomes: Mapping[str, str],
+    fps: Mapping[str, str],
+    keep: Collection[str],
+) -> History:
+    """Add each outcome to its test's entry in place; raise ValueError on an entry of this
+    run's tests whose outcomes are not. Returns the entries :func:`update_history`
+    promises."""
+    stamp = round(time.time(), 3)
+    at = repr(stamp)
+    found: History = {}
+    get = tests.get
+    prefixes: dict[str, str] = {}
+    for nodeid, outcome in outcomes.items():
+        fp = fps.get(nodeid, "")
+        prefix = prefixes.get(fp)
+        if prefix is None:
+            prefix = prefixes[fp] = fp + " "
+        entry = get(nodeid)
+        runs = outcome
+        # Only the outcomes of an entry of the same fingerprint are kept (and so checked):
+        # the rest of an entry this run replaces is not read.
+        if entry is not None and type(entry) is str and entry.startswith(prefix):
+            kept = entry[len(prefix) : entry.find(" ", len(prefix))]
+            if not kept or kept.strip("pf"):
+                raise ValueError(f"entry for {nodeid!r} is not of the expected shape")
+            runs = (kept + outcome)[-KEEP:]
+        tests[nodeid] = f"{prefix}{runs} {at}"
+        if "f" in runs or nodeid in keep:
+            found[nodeid] = {"fp": fp, "runs": runs, "at": stamp}
+    return found

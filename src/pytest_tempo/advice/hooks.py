@@ -1,58 +1,74 @@
 """The advice plugin (``tempo-advice``): thin hooks around the pure judges.
 
-Where tests run (the only process without xdist, each worker with it) it counts the seconds
-each test's call spends in ``time.sleep`` and ``asyncio.sleep``, and notes where each
-narrow-scoped fixture is defined and how wide its dependencies let it be; both travel on the
-test reports as plain data, as the timing feature's measurements do. The controller alone
-judges, prints the section, adds it to the JSON, the HTML page and the step summary, and
-keeps the outcome history.
+What it costs a run is the point of its shape. Where tests run (the only process without
+xdist, each worker with it) ``time.sleep`` and ``asyncio.sleep`` are wrapped once for the
+whole run (:mod:`.counting`); one plain report hook zeroes the count after a test's setup and
+reads it after its call, attaching it to the call report only when the test slept. The first
+set-up of each narrow-scoped fixture notes where it is defined and how wide its dependencies
+let it be. On the controller the same report hook keeps, per fixture, the set-ups the timing
+feature measured: a count, a sum and the node ids (shared with the timing's). At the end the
+controller judges, importing a judge only when there is something for it to say; it prints
+the section, adds it to the JSON, the HTML page and the step summary, and keeps the outcome
+history (:mod:`.flaky`); :mod:`.judge` decides.
 """
 
 from __future__ import annotations
 
-import sys
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .._xdist import is_worker
-from .scope import FixtureUse
+from .counting import SleepCounter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Mapping
+    from collections.abc import Iterator
 
-    from pytest import Config, TerminalReporter, TestReport
+    from pytest import Config, Session, TerminalReporter, TestReport
 
+    from ..durations import Store
     from ..timing import TimingPlugin
     from .render import Advice
 
 __all__ = ["AdvicePlugin"]
 
-#: Marks the sleep functions this plugin installs, so one left in place (a test's own
-#: ``monkeypatch`` restores what it found: ours) is never wrapped again.
-_COUNTER = "_tempo_sleep_counter"
+#: A fixture set up less often, or for fewer seconds in all than the threshold, is not judged.
+MIN_SETUPS = 2
+
+
+class _Uses:
+    """Every set-up of one fixture on the controller: how many, the seconds, and the node ids
+    of the tests whose set-up triggered them (the same string objects the timing keeps)."""
+
+    __slots__ = ("count", "nodeids", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.nodeids: list[str] = []
 
 
 class AdvicePlugin:
-    """Measures sleeps and fixture facts where tests run; judges on the controller."""
+    """Counts sleeps and notes fixture facts where tests run; judges on the controller."""
 
-    def __init__(self, config: Config, timing: TimingPlugin, store: Mapping[str, Any] | None):
+    def __init__(self, config: Config, timing: TimingPlugin, store: Store | None) -> None:
         self._config = config
         self._timing = timing
-        # The recorded calls as read at the start: the store itself takes this run's in.
-        self._history = {n: tuple(e.get("call", ())) for n, e in (store or {}).items()}
+        # Read when judging, at the start of the session's end: before the timing feature
+        # folds this run into it.
+        self._store = store
         self._threshold = timing.threshold
         self._controller = not is_worker(config)
         self._configured = time.time()
         # where tests run
-        self._slept = 0.0
-        self._wrappers: dict[int, Callable[..., Any]] = {}
+        self._counter = SleepCounter()
         self._seen: set[int] = set()
-        self._info: dict[str, list[str]] = {}  # fixture key -> [location, widest], to send
+        self._new_fixtures: list[tuple[pytest.FixtureDef[Any], pytest.FixtureRequest]] = []
         # on the controller
         self._sleeps: dict[str, float] = {}
-        self._uses: dict[str, FixtureUse] = {}
+        self._uses: dict[tuple[str, str, str], _Uses] = {}
         self._facts: dict[str, list[str]] = {}
         self._session_part: dict[str, float] = {}
         self._reruns: dict[str, int] = {}
@@ -61,218 +77,125 @@ class AdvicePlugin:
 
     # --- where tests run ----------------------------------------------------------------
 
-    def _counting(self, original: Callable[..., Any], coroutine: bool) -> Callable[..., Any]:
-        """``original`` counting the wall seconds spent in it (a mocked sleep counts ~0)."""
-        wrapper = self._wrappers.get(id(original))
-        if wrapper is not None:
-            return wrapper
-        clock = time.perf_counter
+    def pytest_sessionstart(self, session: Session) -> None:
+        # An xdist controller runs no test: nothing to count there.
+        if not session.config.pluginmanager.hasplugin("dsession"):
+            self._counter.install()
 
-        if coroutine:
-
-            async def counting(*args: Any, **kwargs: Any) -> Any:
-                start = clock()
-                try:
-                    return await original(*args, **kwargs)
-                finally:
-                    self._slept += clock() - start
-        else:
-
-            def counting(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-                start = clock()
-                try:
-                    return original(*args, **kwargs)
-                finally:
-                    self._slept += clock() - start
-
-        setattr(counting, _COUNTER, original)
-        self._wrappers[id(original)] = counting
-        return counting
-
-    def _patch(self, item: pytest.Item) -> list[tuple[Any, str, Any, Any]]:
-        """Install the counters: ``time.sleep``, ``asyncio.sleep`` (when asyncio is loaded)
-        and a ``sleep`` the test's module imported from either."""
-        targets: list[tuple[Any, bool]] = [(time, False)]
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is not None:
-            targets.append((asyncio, True))
-        originals = {id(time.sleep): False}
-        if asyncio is not None:
-            originals[id(asyncio.sleep)] = True
-        module = getattr(item, "module", None)
-        imported = getattr(module, "sleep", None)
-        if imported is not None and id(imported) in originals:
-            targets.append((module, originals[id(imported)]))
-        patched = []
-        for target, coroutine in targets:
-            current = target.sleep
-            if hasattr(current, _COUNTER):  # left by a test's monkeypatch: ours to restore
-                patched.append((target, "sleep", getattr(current, _COUNTER), current))
-                continue
-            counting = self._counting(current, coroutine)
-            target.sleep = counting
-            patched.append((target, "sleep", current, counting))
-        return patched
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
-        self._slept = 0.0
-        patched = self._patch(item)
-        try:
-            return (yield)
-        finally:
-            # Restore exactly what was there, unless the test put something else in its
-            # place (a mock of its own, restored by its own undo).
-            for target, name, original, counting in patched:
-                if getattr(target, name) is counting:
-                    setattr(target, name, original)
+    def pytest_collection_finish(self, session: Session) -> None:
+        if not session.config.pluginmanager.hasplugin("dsession"):
+            self._counter.install_late(lambda: _modules(session))
 
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> None:
-        if fixturedef.scope == "session" or id(fixturedef) in self._seen:
+        # Inside the timing feature's measurement of the set-up: only note the fixture, the
+        # first time; its facts are read when the next report is.
+        if id(fixturedef) in self._seen or fixturedef.scope == "session":
             return
         self._seen.add(id(fixturedef))
-        self._info[_key(fixturedef.argname, fixturedef.scope, fixturedef.baseid)] = [
-            _location(fixturedef, self._config),
-            _widest(fixturedef, request),
-        ]
+        self._new_fixtures.append((fixturedef, request))
+
+    def _fixture_facts(self) -> dict[str, list[str]]:
+        """Where each newly set-up fixture is defined, and how wide it may be."""
+        facts = {
+            _key(f.argname, f.scope, f.baseid): [_location(f, self._config), _widest(f, request)]
+            for f, request in self._new_fixtures
+        }
+        self._new_fixtures = []
+        return facts
 
     # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
-    # Registered before the timing plugin, so its measurements are attached by then.
+    # Registered before the timing plugin, so its measurements are attached by then. Runs
+    # three times per test: plain reads, no call that is not needed.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: TestReport) -> None:
         data = report.__dict__
-        if "worker_id" not in data:  # measured here
-            if report.when == "call" and self._slept:
-                report.tempo_slept = self._slept  # type: ignore[attr-defined]
-                self._slept = 0.0
-            if self._info:
-                report.tempo_fixture_facts = self._info  # type: ignore[attr-defined]
-                self._info = {}
-        if self._controller:
-            self._aggregate(report, data)
-
-    def _aggregate(self, report: TestReport, data: dict[str, Any]) -> None:
-        # pytest-rerunfailures reports a failed attempt it retries with the outcome "rerun"
-        # (outside TestReport's declared outcomes, hence read from the attributes).
-        if data.get("outcome") == "rerun":
-            self._reruns[report.nodeid] = self._reruns.get(report.nodeid, 0) + 1
-        slept = data.get("tempo_slept")
+        when = data["when"]
+        slept = 0.0
+        if "worker_id" not in data:  # a test that ran here
+            counter = self._counter
+            if when == "setup":
+                counter.slept = 0.0
+            elif when == "call":
+                slept = counter.slept
+                if slept:
+                    counter.slept = 0.0
+                    data["tempo_slept"] = slept
+            if self._new_fixtures:
+                data["tempo_fixture_facts"] = self._fixture_facts()
+        elif when == "call":
+            slept = data.get("tempo_slept", 0.0)
+        if not self._controller:
+            return
         if slept:
             self._sleeps[report.nodeid] = self._sleeps.get(report.nodeid, 0.0) + slept
+        fixtures = data.get("tempo_fixtures")
+        if fixtures:
+            self._add_fixtures(report.nodeid, fixtures)
+        # pytest-rerunfailures reports a failed attempt it retries with the outcome "rerun"
+        # (outside TestReport's declared outcomes, hence read from the attributes).
+        if data["outcome"] == "rerun":
+            self._reruns[report.nodeid] = self._reruns.get(report.nodeid, 0) + 1
         facts = data.get("tempo_fixture_facts")
         if facts:
             self._facts.update(facts)
-        fixtures = data.get("tempo_fixtures")
-        if not fixtures:
-            return
-        nodeid = report.nodeid
-        worker = data.get("worker_id") or "master"
+
+    def _add_fixtures(self, nodeid: str, fixtures: list[list[Any]]) -> None:
+        uses = self._uses
         for name, scope, baseid, seconds in fixtures:
-            key = _key(name, scope, baseid)
-            use = self._uses.get(key)
+            use = uses.get((name, scope, baseid))
             if use is None:
-                use = self._uses[key] = FixtureUse(name, scope, baseid)
-            use.setups.append((nodeid, worker, seconds))
+                use = uses[name, scope, baseid] = _Uses()
+            use.count += 1
+            use.total += seconds
             if scope == "session":
                 self._session_part[nodeid] = self._session_part.get(nodeid, 0.0) + seconds
+            else:
+                use.nodeids.append(nodeid)
 
     # --- the controller -----------------------------------------------------------------
 
     def advice(self) -> Advice:
         """The advice of this run, judged once (and the outcome history updated)."""
         if self._advice is None:
-            self._advice = self._judge()
+            from .judge import judge
+
+            # Judging allocates many short-lived objects; a collection they triggered would
+            # walk every object of the session (as the durations store pauses it to parse).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._advice, self._problem = judge(self._facts_for_judging())
+            finally:
+                if collecting:
+                    gc.enable()
         return self._advice
 
-    def _judge(self) -> Advice:
-        from .render import Advice
-        from .scope import judge_scopes
-        from .sleeps import judge_sleeps
-        from .slower import judge_slower
+    def _facts_for_judging(self) -> Any:
+        from .judge import RunFacts
 
-        threshold = self._threshold
-        timings = {t.nodeid: t for t in self._timing.timings}
-        advice = Advice(threshold)
-        for key, use in self._uses.items():
-            location, widest = self._facts.get(key, ["", use.scope])
-            use.location, use.widest = location, widest
-        advice.scopes = judge_scopes(self._uses.values(), threshold)
-        advice.sleepers = judge_sleeps(
-            ((n, timings[n].call, s) for n, s in self._sleeps.items() if n in timings), threshold
-        )
-        advice.slower = judge_slower(
-            (
-                (t.nodeid, t.call, self._history.get(t.nodeid, ()))
-                for t in timings.values()
-                if t.ran_call
-            ),
-            threshold,
-        )
-        advice.forecast = self._forecast(timings)
-        advice.flaky = self._flaky(timings)
-        return advice
-
-    def _forecast(self, timings: Mapping[str, Any]) -> Any:
-        from .parallel import judge_parallel
-
-        ran = [t for t in timings.values() if t.start]
-        if not ran:
-            return None
-        order = {n: i for i, n in enumerate(self._timing.collected or ())}
-        ran.sort(key=lambda t: (order.get(t.nodeid, len(order)), t.nodeid))
-        part = self._session_part
-        shared = {t.nodeid: max(0.0, t.shared - part.get(t.nodeid, 0.0)) for t in ran}
-        durations = [t.total + shared[t.nodeid] for t in ran]
-        session_fixtures = sum(
-            sum(s for _, _, s in u.setups) / len(u.setups)
-            for u in self._uses.values()
-            if u.scope == "session"
-        )
-        first = min(t.start for t in ran)
-        start_up = max(0.0, first - self._configured) + session_fixtures
-        now = max(t.stop for t in ran) - self._configured
-        workers = len({t.worker for t in ran})
-        return judge_parallel(
-            [t.nodeid for t in ran],
-            durations,
-            {n: s for n, s in shared.items() if s > 0},
-            start_up,
-            now,
-            workers,
-            self._threshold,
+        return RunFacts(
+            config=self._config,
+            timings=self._timing.timings,
+            collected=self._timing.collected,
+            threshold=self._threshold,
+            configured=self._configured,
+            store=self._store,
+            uses={k: (u.count, u.total, u.nodeids) for k, u in self._uses.items()},
+            facts=self._facts,
+            sleeps=self._sleeps,
+            session_part=self._session_part,
+            reruns=self._reruns,
         )
 
-    def _flaky(self, timings: Mapping[str, Any]) -> list[Any]:
-        cache = getattr(self._config, "cache", None)
-        outcomes = {
-            n: "p" if t.outcome == "passed" else "f"
-            for n, t in timings.items()
-            if t.outcome in ("passed", "failed", "error")
-        }
-        if cache is None or not outcomes:
-            return []
-        from .flaky import fingerprints, judge_flaky, update_history
-
-        try:
-            folder = cache.mkdir("tempo-outcomes")
-        except OSError as exc:  # the cache folder is a file, or not writable
-            self._problem = f"could not create it: {exc.strerror or exc}"
-            return []
-        history, self._problem = update_history(
-            folder, outcomes, fingerprints(outcomes, self._config.rootpath)
-        )
-        return judge_flaky(history, self._reruns, outcomes)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    # tryfirst: judged before the timing feature folds this run into the durations store,
+    # whose recorded calls "got slower" compares with.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: Session) -> None:
+        self._counter.uninstall()
         if self._controller:
             self.advice()
-        for target in (time, sys.modules.get("asyncio")):
-            # A counter a test's own monkeypatch put back after the call: take it out.
-            original = getattr(getattr(target, "sleep", None), _COUNTER, None)
-            if original is not None:
-                target.sleep = original  # type: ignore[union-attr]
 
     def json_part(self) -> dict[str, Any]:
         from .render import to_json
@@ -280,10 +203,12 @@ class AdvicePlugin:
         return to_json(self.advice())
 
     def html_part(self) -> str:
+        advice = self.advice()
+        if not advice:
+            return ""
         from .render import render_html
 
-        advice = self.advice()
-        return render_html(advice) if advice else ""
+        return render_html(advice)
 
     def terminal_section(self, terminalreporter: TerminalReporter) -> None:
         """The "advice" section (written in order by ``plugin.Sections``); nothing when
@@ -311,6 +236,19 @@ class AdvicePlugin:
 
 def _key(name: str, scope: str, baseid: str) -> str:
     return f"{baseid}::{name}::{scope}"
+
+
+def _modules(session: Session) -> Iterator[Any]:
+    """The test modules of the collection, each once."""
+    seen: set[int] = set()
+    for item in session.items:
+        parent = item.parent
+        if parent is None or id(parent) in seen:
+            continue
+        seen.add(id(parent))
+        module = getattr(item, "module", None)
+        if module is not None:
+            yield module
 
 
 def _location(fixturedef: pytest.FixtureDef[Any], config: Config) -> str:

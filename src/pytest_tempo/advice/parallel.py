@@ -85,9 +85,16 @@ def _duration_maker(
     from ..scheduling import DurationScheduling, plan_units
 
     # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
-    # longest first.
+    # longest first. Without shared fixtures nothing is grouped and the plan is the same for
+    # every number of workers: made once.
+    plans: dict[tuple[tuple[str, ...], int], Any] = {}
+
     def plan(collection: Sequence[str], workers: int) -> Any:
-        return plan_units(collection, totals, (), shared, workers)
+        key = (tuple(collection), workers if shared else 0)
+        made = plans.get(key)
+        if made is None:
+            made = plans[key] = plan_units(collection, totals, (), shared, workers)
+        return made
 
     return lambda config, n: DurationScheduling(config, QUIET, plan, n)
 
@@ -119,8 +126,8 @@ def judge_parallel(
     if not nodeids:
         return None
     total = sum(durations)
-    longest_at = max(range(len(durations)), key=lambda i: (durations[i], -i))
-    longest = (nodeids[longest_at], durations[longest_at])
+    most = max(durations)
+    longest = (nodeids[durations.index(most)], most)  # the first of the longest
     # Nothing can beat the longest test plus a worker's start-up: no replay needed.
     floor = start_up + max(longest[1], total / max(workers))
     if now - floor < max(GAIN * now, threshold):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..step_summary import md_cell
+from .judge import Advice
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -14,28 +13,11 @@ if TYPE_CHECKING:
     from .flaky import Flaky
     from .parallel import Forecast
     from .scope import ScopeAdvice
-    from .sleeps import Sleeper
-    from .slower import Slower
 
 __all__ = ["ROWS", "Advice", "render_html", "render_markdown", "render_terminal", "to_json"]
 
 #: Entries shown per list in the terminal; ``-v`` shows all.
 ROWS = 10
-
-
-@dataclass
-class Advice:
-    """Everything the advice section says; empty lists say nothing."""
-
-    threshold: float
-    scopes: list[ScopeAdvice] = field(default_factory=list)
-    sleepers: list[Sleeper] = field(default_factory=list)
-    forecast: Forecast | None = None
-    slower: list[Slower] = field(default_factory=list)
-    flaky: list[Flaky] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.scopes or self.sleepers or self.forecast or self.slower or self.flaky)
 
 
 def _s(seconds: float) -> str:
@@ -224,6 +206,8 @@ def render_markdown(advice: Advice) -> str:
 
 def render_html(advice: Advice) -> str:
     """The advice as an HTML fragment for the ``--tempo-html`` page: the terminal's lines."""
+    import html
+
     lines = render_terminal(advice, rows=None)
     body = "\n".join(html.escape(line) for line in lines)
     return f'<section id="advice"><h2>Advice</h2><pre>{body}</pre></section>'

@@ -1,11 +1,11 @@
 """The ``--slow-report-json`` document as text, written fast for suites of 100,000 tests.
 
-The document is :func:`pytest_tempo.timing.outputs.to_json`'s (schema: ``schemas/slow-report.json``);
-what differs is how it is made. A dictionary per test handed to ``json.dumps`` costs about
-four microseconds a test on the reference machine; here each test's entry is one ``%``
-format of the C string encoder's node id and its seconds, the entries are sorted as tuples,
-and only the small parts of the document go through ``json.dumps``. Seconds, ``start`` and
-``stop`` are written to the microsecond.
+The document is :func:`pytest_tempo.timing.outputs.to_json`'s (schema:
+``schemas/slow-report.json``); what differs is how it is made. A dictionary per test handed
+to ``json.dumps`` costs about four microseconds a test on the reference machine; here each
+test's entry is one ``%`` format of the C string encoder's node id and its seconds, the
+entries are sorted as tuples, and only the small parts of the document go through
+``json.dumps``. Seconds, ``start`` and ``stop`` are written to the microsecond.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_tempo.cli import main
-from pytest_tempo.durations import load_file
+from pytest_tempo.durations_io import load_file
 
 from .conftest import xdist_params
 

@@ -17,15 +17,14 @@ from pytest_tempo.durations import (
     estimate,
     estimate_total,
     fold,
-    from_record,
     merge,
     merge_stores,
     parse_document,
     parse_store,
     round_seconds,
-    to_record,
 )
 from pytest_tempo.durations_io import Location, decode, encode, open_store
+from pytest_tempo.durations_journal import from_record, to_record
 from pytest_tempo.durations_record import Recorder
 
 if TYPE_CHECKING:

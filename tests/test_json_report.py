@@ -39,7 +39,7 @@ def _to_the_microsecond(document: dict[str, Any]) -> dict[str, Any]:
 def test_the_fast_writer_matches_the_document(timings: list[TestTiming], extra: bool) -> None:
     fixtures = [FixtureTiming("db", "module", "t.py", count=3, total=1.5, longest=0.7)]
     summary = summarize(timings, fixtures, threshold=1.0)
-    extras = [("advice", {"a": [1, 2]} if extra else None), ("load", [])]
+    extras: list[tuple[str, object]] = [("advice", {"a": [1, 2]} if extra else None), ("load", [])]
     expected = _to_the_microsecond(to_json(summary, timings))
     expected.update((k, v) for k, v in extras if v is not None)
     written = json.loads(encode_report(summary, timings, extras))

@@ -17,8 +17,9 @@ import pytest
 
 from pytest_tempo.advice.flaky import read_history
 from pytest_tempo.durations import Measured
-from pytest_tempo.durations_io import Location, load_file, open_store, read_json
+from pytest_tempo.durations_io import Location, load_file, open_store
 from pytest_tempo.durations_record import Lock, Recorder
+from pytest_tempo.jsonfile import read_json
 from pytest_tempo.load.baseline import read_file as read_baselines
 
 from .conftest import xdist_params

@@ -26,7 +26,6 @@ from .markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from pathlib import Path
 
 __all__ = [
     "KEEP",
@@ -37,11 +36,9 @@ __all__ = [
     "Record",
     "Snapshot",
     "Store",
-    "check_record",
     "estimate",
     "fold",
     "fold_records",
-    "from_record",
     "merge",
     "merge_stores",
     "parse_document",
@@ -49,7 +46,6 @@ __all__ = [
     "prune",
     "recorded_calls",
     "round_seconds",
-    "to_record",
 ]
 
 STORE_KEY = "tempo/durations"
@@ -242,6 +238,8 @@ def fold(
     now: float | None = None,
 ) -> Store:
     """Add one run's seconds to ``store`` in place (see :func:`fold_records`)."""
+    from .durations_journal import to_raw  # which imports this module
+
     return fold_records(store, (to_raw(nodeid, m) for nodeid, m in measured), now)
 
 
@@ -301,84 +299,6 @@ def merge(
     if existing is not None:
         store = prune(store, {*existing, *measured})
     return store
-
-
-# --- the journal: one line per measured test, appended while a run goes on ---------------
-
-
-def to_record(nodeid: str, m: Measured) -> list[Any]:
-    """One journal line's value: ``[nodeid, at, setup, call, teardown, shared, marks]``.
-
-    A phase that did not run is null; ``shared`` and ``marks`` are null without a setup.
-    """
-
-    def phase(name: str) -> float | None:
-        return round_seconds(getattr(m, name)) if name in m.phases else None
-
-    has_setup = "setup" in m.phases
-    return [
-        nodeid,
-        m.at,
-        phase("setup"),
-        phase("call"),
-        phase("teardown"),
-        round_seconds(m.shared) if has_setup else None,
-        list(m.marks) if has_setup else None,
-    ]
-
-
-def to_raw(nodeid: str, m: Measured) -> Record:
-    """A :class:`Measured` as a :data:`Record` (unrounded)."""
-    phases = m.phases
-    has_setup = "setup" in phases
-    return (
-        nodeid,
-        m.at,
-        m.setup if has_setup else None,
-        m.call if "call" in phases else None,
-        m.teardown if "teardown" in phases else None,
-        m.shared if has_setup else None,
-        m.marks if has_setup else None,
-    )
-
-
-def check_record(value: object) -> Record | None:
-    """A journal line's value as a :data:`Record`; None when it is not one."""
-    if type(value) is not list or len(value) != 7:
-        return None
-    nodeid, at, setup, call, teardown, shared, marks = value
-    if type(nodeid) is not str or not _stamp_ok(at):
-        return None
-    present = [v for v in (setup, call, teardown) if v is not None]
-    if not _seconds_ok(present):
-        return None
-    if setup is not None:
-        if not _seconds_ok([shared]) or type(marks) is not list:
-            return None
-        if not all(type(m) is str and m in RECORDED_MARKS for m in marks):
-            return None
-        return nodeid, float(at), float(setup), _float(call), _float(teardown), float(shared), marks
-    return nodeid, float(at), None, _float(call), _float(teardown), None, None
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def from_record(value: object) -> tuple[str, Measured] | None:
-    """A journal line's value back as (node id, Measured); None when it is not one."""
-    record = check_record(value)
-    if record is None:
-        return None
-    nodeid, at, setup, call, teardown, shared, marks = record
-    seconds = {"setup": setup, "call": call, "teardown": teardown}
-    present = {k: v for k, v in seconds.items() if v is not None}
-    m = Measured(phases=set(present), at=at)
-    for name, v in present.items():
-        setattr(m, name, float(v))
-    if setup is not None:
-        m.shared, m.marks = float(shared or 0.0), tuple(marks or ())
-    return nodeid, m
 
 
 def median(values: Sequence[float]) -> float:
@@ -487,27 +407,3 @@ def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
 def _stamp(entry: Mapping[str, Any] | None) -> float | None:
     values = entry.get(STAMP) if entry is not None else None
     return float(values[0]) if values else None
-
-
-# Kept importable from here: the files live in durations_io, which imports this module.
-
-
-def store_path(path: Path) -> Path:
-    """A store file given itself or the cache folder (``.pytest_cache``) that holds it."""
-    from .durations_io import store_path
-
-    return store_path(path)
-
-
-def load_file(path: Path) -> Store:
-    """Read a store file or a cache folder's store; raise ValueError with a one-line reason."""
-    from .durations_io import load_file
-
-    return load_file(path)
-
-
-def save_file(path: Path, store: Store) -> None:
-    """Write a store file atomically; raise OSError."""
-    from .durations_io import save_file
-
-    save_file(path, store)

@@ -21,9 +21,10 @@ import contextlib
 import gc
 import json
 import os
-import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from .jsonfile import FileKey, JsonRead, parse_json, read_json, read_text, reason
 
 try:
     import fcntl  # noqa: F401  (only whether it exists)
@@ -56,8 +57,6 @@ __all__ = [
     "store_path",
 ]
 
-#: A store larger than this is not read (100,000 tests take about 20 MiB).
-MAX_BYTES = 128 * 1024 * 1024
 JOURNALS = "tempo-durations"
 #: The store inside a cache folder: pytest's cache lays out the key ``tempo/durations``
 #: (:data:`~pytest_tempo.durations.STORE_KEY`) as ``v/tempo/durations``.
@@ -77,19 +76,12 @@ CACHEDIR_FILES = {
     "#\thttps://bford.info/cachedir/spec.html\n",
 }
 
-#: (device, inode, size, mtime) of a store file: changed by any rename over it.
-FileKey = tuple[int, int, int, int]
-
 
 def shown(path: Path) -> str:
     """A path as the user gave it: relative to the current folder when under it."""
     with contextlib.suppress(ValueError, OSError):
         return str(path.absolute().relative_to(Path.cwd()))
     return str(path)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 class Location:
@@ -208,52 +200,6 @@ class StoreHandle:
 # --- reading and writing ------------------------------------------------------------------
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
-
-
-def read_text(path: Path, limit: int = MAX_BYTES) -> tuple[str | None, str | None, FileKey | None]:
-    """(text or None when missing, why it cannot be used, the key of the file read).
-
-    Only a regular file is read (a FIFO would block), and only when it is at most ``limit``
-    bytes; never raises.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except (FileNotFoundError, NotADirectoryError):
-        return None, None, None
-    except IsADirectoryError:  # pragma: no cover - Windows; POSIX opens folders
-        return None, "it is a folder", None
-    except OSError as exc:
-        return None, f"it could not be read: {_reason(exc)}", None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return None, "it is a folder", None
-        if not stat.S_ISREG(st.st_mode):
-            return None, "it is not a regular file", None
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        if st.st_size > limit:
-            return None, f"it is {_size(st.st_size)}, over the {_size(limit)} a store may have", key
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(limit + 1 - size, 1 << 24) or 1)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            return None, f"it is over the {_size(limit)} a store may have", key
-    except OSError as exc:
-        return None, f"it could not be read: {_reason(exc)}", None
-    finally:
-        os.close(fd)
-    try:
-        return b"".join(chunks).decode("utf-8"), None, key
-    except UnicodeDecodeError as exc:
-        return None, f"it is not UTF-8 text (byte {exc.start})", key
-
-
 def decode(text: str) -> Parsed:
     """A store's text checked (see :func:`~pytest_tempo.durations.parse_document`)."""
     # The parse makes a few hundred thousand containers, none in a cycle: without the
@@ -265,54 +211,6 @@ def decode(text: str) -> Parsed:
     finally:
         if paused:
             gc.enable()
-
-
-class JsonRead(NamedTuple):
-    """A JSON file or text as :func:`read_json` and :func:`parse_json` read it."""
-
-    #: The value; None when the file is missing or cannot be used.
-    value: Any = None
-    #: Why it cannot be used, a clause about the file: "it is not UTF-8 text (byte 26)",
-    #: "it is not valid JSON", "it is nested too deeply to be read"; None when it can.
-    problem: str | None = None
-    #: Where invalid JSON fails ("line 3, column 1"), or what it holds that JSON has no
-    #: value for (an integer of thousands of digits); empty otherwise.
-    where: str = ""
-
-    @property
-    def reason(self) -> str | None:
-        """:attr:`problem` with :attr:`where` in brackets."""
-        if self.problem is None or not self.where:
-            return self.problem
-        return f"{self.problem} ({self.where})"
-
-    def said_of(self, name: str) -> str:
-        """:attr:`problem` said of ``name``: "name is not valid JSON"."""
-        return f"{name} {(self.problem or '').removeprefix('it ')}"
-
-
-def parse_json(text: str) -> JsonRead:
-    """``text`` as JSON; never raises: invalid JSON, nesting too deep for the parser and
-    integers too long for ``int()`` are a problem."""
-    try:
-        return JsonRead(json.loads(text))
-    except json.JSONDecodeError as exc:
-        return JsonRead(
-            problem="it is not valid JSON", where=f"line {exc.lineno}, column {exc.colno}"
-        )
-    except RecursionError:
-        return JsonRead(problem="it is nested too deeply to be read")
-    except ValueError as exc:  # an integer of thousands of digits, say
-        return JsonRead(problem="it is not valid JSON", where=str(exc)[:60])
-
-
-def read_json(path: Path, limit: int = MAX_BYTES) -> JsonRead:
-    """The JSON file at ``path`` (value None when missing), read as :func:`read_text` reads
-    a store and parsed by :func:`parse_json`; never raises."""
-    text, problem, _ = read_text(path, limit)
-    if problem is not None:
-        return JsonRead(problem=problem)
-    return JsonRead() if text is None else parse_json(text)
 
 
 def _decode(text: str) -> Parsed:
@@ -449,7 +347,7 @@ def output_path(out: Path) -> tuple[Path, bool]:
         for name, content in CACHEDIR_FILES.items():
             (out / name).write_text(content, encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot create the cache folder {out}: {_reason(exc)}") from None
+        raise ValueError(f"cannot create the cache folder {out}: {reason(exc)}") from None
     return out.joinpath(*IN_CACHE), False
 
 

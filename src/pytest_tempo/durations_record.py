@@ -29,8 +29,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .durations import FOLDED_KEEP, Parsed, check_record, fold_records, prune, to_raw
+from .durations import FOLDED_KEEP, Parsed, fold_records, prune
 from .durations_io import HAVE_FLOCK, encode, file_key, open_store, shown, unusable, write_atomic
+from .durations_journal import check_record, to_raw
 
 if HAVE_FLOCK:
     import fcntl
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .durations import Measured, Record
-    from .durations_io import FileKey, Location
+    from .durations_io import Location
+    from .jsonfile import FileKey
 
 __all__ = ["Lock", "Recorder", "read_journal"]
 

@@ -25,7 +25,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..durations_io import read_json
+from ..jsonfile import read_json
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Mapping

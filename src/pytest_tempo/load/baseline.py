@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..durations_io import read_json
+from ..jsonfile import read_json
 from .limits import (
     DEFAULT_REGRESSION,
     METRICS,

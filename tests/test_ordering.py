@@ -412,3 +412,27 @@ def test_fixture_setups_under_xdist(pytester: pytest.Pytester) -> None:
     assert setups.count("TestA") == 2
     assert 1 <= setups.count("test_one") <= 2
     assert 1 <= setups.count("test_two") <= 2
+
+
+def test_the_store_is_read_once_and_only_for_a_non_empty_collection(
+    pytester: pytest.Pytester,
+) -> None:
+    from pytest_tempo.ordering import OrderingPlugin
+
+    reads: list[int] = []
+    items = pytester.getitems("def test_slow(): pass\ndef test_fast(): pass\n")
+    slow = items[0].nodeid
+
+    def source() -> tuple[dict[str, float], dict[str, float]]:
+        reads.append(1)
+        return {slow: 5.0}, {}
+
+    plugin = OrderingPlugin("tiers", threshold=1.0, source=source)
+    plugin.pytest_collection_modifyitems([])
+    assert reads == []  # nothing collected: the store is never read
+    plugin.pytest_collection_modifyitems(items)
+    assert [item.name for item in items] == ["test_fast", "test_slow"]  # recorded slow: last
+    items.reverse()
+    plugin.pytest_collection_modifyitems(items)  # a second collection (the in-process runs
+    assert reads == [1]  # of pytester, say) orders from what was read, without reading again
+    assert [item.name for item in items] == ["test_fast", "test_slow"]

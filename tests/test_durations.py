@@ -24,8 +24,8 @@ from pytest_tempo.durations import (
     round_seconds,
 )
 from pytest_tempo.durations_io import Location, decode, encode, open_store
-from pytest_tempo.durations_journal import from_record, to_record
-from pytest_tempo.durations_record import Recorder
+from pytest_tempo.durations_journal import check_record, from_record, to_record
+from pytest_tempo.durations_record import Recorder, journal_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -122,6 +122,31 @@ def test_parse_store_never_raises(value: object) -> None:
 )
 def test_round_seconds(value: float, rounded: float) -> None:
     assert round_seconds(value) == rounded
+
+
+@given(st.floats(0, 1e6))
+def test_round_seconds_keeps_four_digits_and_is_stable(value: float) -> None:
+    """Rounded by float arithmetic under 10 s: within half a unit of the kept digits (and a
+    hair for the float arithmetic), and rounding again changes nothing."""
+    rounded = round_seconds(value)
+    digits = 6 if value < 0.01 else 3 - math.floor(math.log10(value))
+    assert abs(rounded - value) <= 0.5 * 10.0 ** -min(digits, 6) * (1 + 1e-9) + 1e-15
+    assert round_seconds(rounded) == rounded
+
+
+@given(st.text(min_size=1), st.floats(0, 4e9), st.floats(0, 1e5), st.floats(0, 1e5),
+       st.floats(0, 1e5), st.lists(st.sampled_from(["smoke", "slow"]), max_size=2))  # fmt: skip
+def test_journal_lines_keep_the_microsecond(
+    nodeid: str, at: float, setup: float, call: float, shared: float, marks: list[str]
+) -> None:
+    """The writer thread's lines read back as the same record, to the microsecond."""
+    line = journal_line((nodeid, at, setup, call, None, shared, marks), now=0.0)
+    record = check_record(json.loads(line))
+    assert record is not None
+    assert record[0] == nodeid
+    assert record[1] == pytest.approx(at, abs=1e-3)
+    assert record[2:6] == pytest.approx((setup, call, None, shared), abs=1e-6)
+    assert record[6] == marks
 
 
 @given(

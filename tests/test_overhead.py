@@ -161,3 +161,18 @@ def test_a_store_is_read_and_written_once_tests_run(pytester: pytest.Pytester) -
     assert "pytest_tempo.timing.aggregate" in modules
     assert "pytest_tempo.timing.outputs" not in modules  # nothing slow to show
     assert (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()
+
+
+def test_floors_without_coverage_measured_do_not_import_coverage(
+    pytester: pytest.Pytester,
+) -> None:
+    """Floors are configured but nothing measures coverage: coverage.py is not imported."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    pytester.makeini("[pytest]\ncov_floors =\n    total: 50\n")
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*coverage floor*not checked*"])
+    modules = _modules(pytester.path)["modules-main"]
+    assert "pytest_tempo.coverage_floors" in modules  # the floors were on
+    assert "coverage" not in modules

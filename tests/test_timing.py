@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,11 +15,14 @@ from pytest_tempo.timing import (
     summarize,
     to_json,
 )
+from pytest_tempo.timing.aggregate import Aggregate, phase_outcome, record_of
 
 from .conftest import HAS_XDIST, assert_usage_error, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pytest_tempo.timing.aggregate import Phase
 
 #: Every verdict of a real run keeps at least 100 ms of margin to this threshold: the trivial
 #: tests would need a 100 ms pause to look slow, and the sleeping ones can only take longer
@@ -164,6 +168,80 @@ def test_render_markdown() -> None:
     text = render_markdown(summary, 10)
     assert "| `t::a` | 2.00s | 0.01s | 0.00s | master | no |" in text
     assert "#### Mark these slow" in text
+
+
+def phase(nodeid: str, when: str, duration: float, **extra: Any) -> Phase:
+    """One phase record as the hooks queue it (see ``aggregate.Phase``)."""
+    values: dict[str, Any] = {"start": 100.0, "stop": 100.5, "outcome": "passed",
+                              "xfail": False, "call": None, "fixtures": None, "marks": None,
+                              "unrecorded": None, "worker": None}  # fmt: skip
+    values.update(extra)
+    return (nodeid, when, duration, values["start"], values["stop"], values["outcome"],
+            values["xfail"], values["call"], values["fixtures"], values["marks"],
+            values["unrecorded"], values["worker"])  # fmt: skip
+
+
+def test_aggregate_folds_the_phases_of_each_test_and_empties_the_queue() -> None:
+    asked: list[str] = []
+
+    def local_facts(nodeid: str) -> tuple[list[str], bool]:
+        asked.append(nodeid)
+        return ["slow", "unit"], nodeid.endswith("load")
+
+    aggregate = Aggregate(("unit",), local_facts)
+    aggregate.track = True
+    db = [("db", "session", "", 0.4), ("tmp", "function", "", 0.05)]
+    queue: deque[Phase] = deque([
+        phase("t::a", "setup", 0.5, fixtures=db, start=10.0),
+        phase("t::a", "call", 2.0, call=1.5),
+        phase("t::b", "setup", 0.1, marks=["smoke"], worker="gw1"),
+        phase("t::a", "teardown", 0.25, stop=14.0),
+        phase("t::b", "call", 0.2, outcome="failed", fixtures=[("late", "function", "", 0.1)]),
+    ])  # fmt: skip
+    aggregate.advance(queue)
+    assert not queue  # taken out: the queue never holds more than the last second
+    a, b = aggregate.timings["t::a"], aggregate.timings["t::b"]
+    # The session fixture's set-up is the fixture's cost; the call is the hook's own seconds.
+    assert (a.setup, a.shared, a.call, a.teardown) == pytest.approx((0.1, 0.4, 1.5, 0.25))
+    assert (a.start, a.stop, a.marks, a.types, a.marked_slow) == (10.0, 14.0, ("slow",),
+                                                                   ("unit",), True)  # fmt: skip
+    assert (b.worker, b.marks, b.outcome, b.ran_call) == ("gw1", ("smoke",), "failed", True)
+    assert asked == ["t::a"]  # a worker's test came with its markers
+    fixtures = {f.name: f for f in aggregate.fixtures.values()}
+    assert (fixtures["db"].count, fixtures["late"].count) == (1, 1)
+    assert [t.nodeid for t in aggregate.take_finished()] == ["t::a"]
+    assert aggregate.take_finished() == []
+    nodeid, at, *seconds, marks = record_of(a)
+    assert (nodeid, at, marks) == ("t::a", 14.0, ("slow",))
+    assert seconds == pytest.approx([0.1, 1.5, 0.25, 0.4])
+
+
+def test_aggregate_leaves_unrecorded_tests_out_of_the_journal() -> None:
+    aggregate = Aggregate((), lambda nodeid: ([], True))
+    aggregate.track = True
+    aggregate.advance(deque([phase("t::load", "setup", 0.1), phase("t::load", "teardown", 0.1)]))
+    assert aggregate.unrecorded == {"t::load"}
+    assert aggregate.take_finished() == []
+
+
+@pytest.mark.parametrize(
+    ("phases", "outcome"),
+    [
+        ([("setup", "passed", False), ("call", "passed", False)], "passed"),
+        ([("setup", "skipped", False)], "skipped"),
+        ([("setup", "failed", False), ("teardown", "passed", False)], "error"),
+        ([("call", "failed", False), ("teardown", "failed", False)], "failed"),
+        ([("call", "skipped", True)], "xfailed"),
+        ([("call", "passed", True)], "xpassed"),
+    ],
+)  # fmt: skip
+def test_phase_outcome_as_pytests_summary_line_counts(
+    phases: list[tuple[str, str, bool]], outcome: str
+) -> None:
+    result = "passed"
+    for when, phase_result, xfail in phases:
+        result = phase_outcome(phase_result, when, xfail, result)
+    assert result == outcome
 
 
 # --- through pytest -----------------------------------------------------------------------

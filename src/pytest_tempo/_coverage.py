@@ -157,11 +157,11 @@ def find_coverage(
     of ``coverage run -m pytest``: with xdist it has only the controller's data, the
     workers' is combined after pytest exits, too late for the exit code.
     """
-    from coverage import Coverage
-
     if cov_plugin is not None:
         if getattr(cov_plugin, "_disabled", False):
             return DataSource(reason=NO_COV)
+        from coverage import Coverage  # pytest-cov is active: it imported coverage.py
+
         cov = getattr(getattr(cov_plugin, "cov_controller", None), "cov", None)
         if not isinstance(cov, Coverage):
             return DataSource(reason=NOT_ACTIVE)
@@ -181,14 +181,16 @@ def coverage_of_run(config: pytest.Config) -> DataSource:
     ``COVERAGE_RUN`` a running ``Coverage`` belongs to someone else, such as the pytest-cov
     of an outer run that runs this one in-process.
     """
-    from coverage import Coverage
+    current = None
+    if os.environ.get("COVERAGE_RUN") == "true":  # only then is coverage.py worth importing
+        from coverage import Coverage
 
-    under_coverage_run = os.environ.get("COVERAGE_RUN") == "true"
+        current = Coverage.current()
     return find_coverage(
         pytest_cov_plugin(config),
         no_cov=bool(config.getoption("no_cov", default=False)),
         xdist=config.pluginmanager.has_plugin("dsession"),
-        current=Coverage.current() if under_coverage_run else None,
+        current=current,
     )
 
 

@@ -72,6 +72,7 @@ class TypesPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None]:
         if self._rules:
             cache: dict[Path, tuple[str, ...]] = {}
+            marks: dict[str, pytest.MarkDecorator] = {}  # one decorator per name, not per test
             index = MarkerIndex()
             for item in items:
                 names = self._markers_for(item.path, cache)
@@ -80,5 +81,8 @@ class TypesPlugin:
                 present = index.names(item)
                 for name in names:
                     if name not in present:
-                        item.add_marker(name)
+                        mark = marks.get(name)
+                        if mark is None:
+                            mark = marks[name] = getattr(pytest.mark, name)
+                        item.add_marker(mark)
         return (yield)

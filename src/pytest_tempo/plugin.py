@@ -17,10 +17,8 @@ import pytest
 from . import __version__
 from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
-from .databases import fixtures as databases_plugin
 from .databases import hookspecs as databases_hookspecs
 from .durations_io import Location, StoreHandle
-from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
@@ -96,7 +94,11 @@ def pytest_configure(config: Config) -> None:
         )
         manager.register(ordering, ORDERING)
     timing = TimingPlugin(config, settings, store)
-    if settings.advice == "on" and not manager.is_blocked(TIMING):
+    if (
+        settings.advice == "on"
+        and not manager.is_blocked(TIMING)
+        and not manager.is_blocked(ADVICE)
+    ):
         _register_advice(config, timing, store.store() if store is not None else None)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
@@ -123,18 +125,30 @@ def pytest_configure(config: Config) -> None:
 
         floors = CoverageFloorsPlugin(settings.cov_floors, settings.cov_floors_required)
         manager.register(floors, COVERAGE)
-    manager.register(databases_plugin, DATABASES)
-    load_state = LoadState.from_settings(settings)
-    config.stash[LOAD_KEY] = load_state
-    load = LoadPlugin(config, load_state)
-    if manager.register(load, LOAD) is not None and load_state.profile is not None:
-        manager.register(load.reports, LOAD_REPORTS)
-        if load_state.charts:
-            _register_load_page(config)
-    if settings.hygiene != "off":
+    if not manager.is_blocked(DATABASES):
+        from .databases import fixtures
+
+        manager.register(fixtures, DATABASES)
+    if not manager.is_blocked(LOAD):
+        _register_load(config, settings)
+    if settings.hygiene != "off" and not manager.is_blocked(HYGIENE):
         from .hygiene import HygienePlugin
 
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
+
+
+def _register_load(config: Config, settings: Settings) -> None:
+    """k6 items, the ``load_test`` fixture and the "load" section; the per-report hook only
+    when load tests run (a profile is set)."""
+    from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
+
+    load_state = LoadState.from_settings(settings)
+    config.stash[LOAD_KEY] = load_state
+    load = LoadPlugin(config, load_state)
+    if config.pluginmanager.register(load, LOAD) is not None and load_state.profile is not None:
+        config.pluginmanager.register(load.reports, LOAD_REPORTS)
+        if load_state.charts:
+            _register_load_page(config)
 
 
 def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) -> None:

@@ -1,7 +1,7 @@
 """The timing feature's engine: per-test timings from the phase records, and the summary.
 
-Pure logic over plain data. The hooks (:mod:`.plugin`) keep one tuple per phase report
-(:data:`Phase`); :class:`Aggregate` turns those tuples into one :class:`TestTiming` per test
+Pure logic over plain data. The hooks (:mod:`.plugin`) queue one tuple per phase report
+(:data:`Phase`); :class:`Aggregate` takes those tuples and keeps one :class:`TestTiming` per test
 and one :class:`FixtureTiming` per fixture when something asks for them (the journal's
 writer, the report, the store at the end of the run), and :func:`summarize` finds what the
 report shows. Nothing here reads pytest's objects.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
+    from collections import deque
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from pytest import TestReport
@@ -228,15 +229,15 @@ class Aggregate:
         self._types = frozenset(types)
         self._local_facts = local_facts
         self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._done = 0
 
-    def advance(self, phases: Sequence[Phase]) -> None:
-        """Fold in the phases past the ones already folded (``phases`` only grows)."""
-        end = len(phases)
+    def advance(self, phases: deque[Phase]) -> None:
+        """Fold in the phases waiting in ``phases``, taking them out (the hooks append to it
+        meanwhile, from another thread: both ends of a deque are safe for that)."""
         timings, track, finished = self.timings, self.track, self._finished
-        for index in range(self._done, end):
+        take = phases.popleft
+        while phases:
             nodeid, when, duration, start, stop, outcome, xfail, call, fixtures, marks, \
-                unrecorded, worker = phases[index]  # fmt: skip
+                unrecorded, worker = take()  # fmt: skip
             timing = timings.get(nodeid)
             if timing is None:
                 timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
@@ -254,7 +255,6 @@ class Aggregate:
                     finished.append(timing)
             if (outcome != "passed" or xfail) and timing.outcome == "passed":
                 timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
-        self._done = end
 
     def take_finished(self) -> list[TestTiming]:
         """The tests finished (teardown seen) since the last call, that the store records."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -104,8 +105,9 @@ class TimingPlugin:
         # where tests run
         self._call = 0.0
         self._pending: list[tuple[str, str, str, float]] = []
-        # on the controller: one tuple per phase report, aggregated when asked
-        self._phases: list[Phase] = []
+        # on the controller: one tuple per phase report, aggregated when asked (in batches,
+        # by the journal's writer thread while tests run), so the queue stays short
+        self._phases: deque[Phase] = deque()
         self._lock = threading.Lock()  # the journal's writer thread aggregates too
         self._aggregate: Aggregate | None = None
         self._collection: dict[str, TestTiming] = {}
@@ -211,10 +213,14 @@ class TimingPlugin:
 
         return [record_of(t) for t in self._aggregated().take_finished()]
 
+    def _measured(self) -> bool:
+        """Whether a test report reached the controller (so timings exist)."""
+        return self._aggregate is not None or bool(self._phases)
+
     @property
     def timings(self) -> Collection[TestTiming]:
         """The tests seen so far (on the controller: every test of the run)."""
-        return self._aggregated().timings.values() if self._phases else ()
+        return self._aggregated().timings.values() if self._measured() else ()
 
     # --- read by other features (advice, test types) -----------------------------------
 
@@ -225,7 +231,7 @@ class TimingPlugin:
     @property
     def fixtures(self) -> Collection[FixtureTiming]:
         """Every fixture's set-ups so far (on the controller: the whole run)."""
-        return self._aggregated().fixtures.values() if self._phases else ()
+        return self._aggregated().fixtures.values() if self._measured() else ()
 
     @property
     def collected(self) -> Sequence[str] | None:
@@ -312,7 +318,7 @@ class TimingPlugin:
 
     def _shows(self) -> bool:
         """Whether the "slow tests" section and its Markdown have anything to show."""
-        if self._settings.slow_report == 0 or not self._phases:
+        if self._settings.slow_report == 0 or not self._measured():
             return False
         from .aggregate import is_empty
 
@@ -350,7 +356,7 @@ class TimingPlugin:
         if self._store is None:
             return
         records: list[Record] = []
-        if self._phases:
+        if self._measured():
             from .aggregate import record_of
 
             aggregate = self._aggregated()

@@ -3,13 +3,15 @@
 What it costs a run is the point of its shape. Where tests run (the only process without
 xdist, each worker with it) ``time.sleep`` and ``asyncio.sleep`` are wrapped once for the
 whole run (:mod:`.counting`); one plain report hook zeroes the count after a test's setup and
-reads it after its call, attaching it to the call report only when the test slept. The first
-set-up of each narrow-scoped fixture notes where it is defined and how wide its dependencies
-let it be. On the controller the same report hook keeps, per fixture, the set-ups the timing
-feature measured: a count, a sum and the node ids (shared with the timing's). At the end the
-controller judges, importing a judge only when there is something for it to say; it prints
-the section, adds it to the JSON, the HTML page and the step summary, and keeps the outcome
-history (:mod:`.flaky`); :mod:`.judge` decides.
+reads it after its call, attaching it to the call report only when the test slept. Once
+collection is done, where each narrow-scoped fixture is defined and how wide its
+dependencies let it be is read from the fixture definitions pytest resolved, and sent with
+the first report: no hook runs per fixture set-up. On the controller the same report hook
+keeps, per fixture a wider scope could help, the set-ups the timing feature measured: a
+count, a sum and the node ids (the report's strings); every other fixture set-up costs a
+name lookup. At the end the controller judges (:mod:`.judge`), importing a judge only when
+there is something for it to say; it prints the section, adds it to the JSON, the HTML page
+and the step summary, and keeps the outcome history (:mod:`.flaky`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ if TYPE_CHECKING:
     from .render import Advice
 
 __all__ = ["AdvicePlugin"]
-
-#: A fixture set up less often, or for fewer seconds in all than the threshold, is not judged.
-MIN_SETUPS = 2
 
 
 class _Uses:
@@ -64,12 +63,13 @@ class AdvicePlugin:
         self._configured = time.time()
         # where tests run
         self._counter = SleepCounter()
-        self._seen: set[int] = set()
-        self._new_fixtures: list[tuple[pytest.FixtureDef[Any], pytest.FixtureRequest]] = []
+        self._facts_out: dict[str, list[str]] = {}  # fixture key -> [location, widest]
         # on the controller
         self._sleeps: dict[str, float] = {}
         self._uses: dict[tuple[str, str, str], _Uses] = {}
         self._facts: dict[str, list[str]] = {}
+        self._widenable: set[tuple[str, str, str]] = set()
+        self._widenable_names: set[str] = set()
         self._session_part: dict[str, float] = {}
         self._reruns: dict[str, int] = {}
         self._advice: Advice | None = None
@@ -83,27 +83,10 @@ class AdvicePlugin:
             self._counter.install()
 
     def pytest_collection_finish(self, session: Session) -> None:
-        if not session.config.pluginmanager.hasplugin("dsession"):
-            self._counter.install_late(lambda: _modules(session))
-
-    def pytest_fixture_setup(
-        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-    ) -> None:
-        # Inside the timing feature's measurement of the set-up: only note the fixture, the
-        # first time; its facts are read when the next report is.
-        if id(fixturedef) in self._seen or fixturedef.scope == "session":
+        if session.config.pluginmanager.hasplugin("dsession"):
             return
-        self._seen.add(id(fixturedef))
-        self._new_fixtures.append((fixturedef, request))
-
-    def _fixture_facts(self) -> dict[str, list[str]]:
-        """Where each newly set-up fixture is defined, and how wide it may be."""
-        facts = {
-            _key(f.argname, f.scope, f.baseid): [_location(f, self._config), _widest(f, request)]
-            for f, request in self._new_fixtures
-        }
-        self._new_fixtures = []
-        return facts
+        self._counter.install_late(lambda: _modules(session))
+        self._facts_out = fixture_facts(session.items, self._config)
 
     # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
     # Registered before the timing plugin, so its measurements are attached by then. Runs
@@ -122,14 +105,18 @@ class AdvicePlugin:
                 if slept:
                     counter.slept = 0.0
                     data["tempo_slept"] = slept
-            if self._new_fixtures:
-                data["tempo_fixture_facts"] = self._fixture_facts()
+            if self._facts_out:
+                data["tempo_fixture_facts"] = self._facts_out
+                self._facts_out = {}
         elif when == "call":
             slept = data.get("tempo_slept", 0.0)
         if not self._controller:
             return
         if slept:
             self._sleeps[report.nodeid] = self._sleeps.get(report.nodeid, 0.0) + slept
+        facts = data.get("tempo_fixture_facts")
+        if facts:
+            self._add_facts(facts)
         fixtures = data.get("tempo_fixtures")
         if fixtures:
             self._add_fixtures(report.nodeid, fixtures)
@@ -137,21 +124,32 @@ class AdvicePlugin:
         # (outside TestReport's declared outcomes, hence read from the attributes).
         if data["outcome"] == "rerun":
             self._reruns[report.nodeid] = self._reruns.get(report.nodeid, 0) + 1
-        facts = data.get("tempo_fixture_facts")
-        if facts:
-            self._facts.update(facts)
+
+    def _add_facts(self, facts: dict[str, list[str]]) -> None:
+        self._facts.update(facts)
+        for key, (_, widest) in facts.items():
+            baseid, name, scope = _unkey(key)
+            if widest != scope:
+                self._widenable.add((name, scope, baseid))
+                self._widenable_names.add(name)
 
     def _add_fixtures(self, nodeid: str, fixtures: list[list[Any]]) -> None:
+        """The set-ups of fixtures a wider scope could help, and of session fixtures (the
+        forecast's start-up); pytest's fixtures of directly parametrized arguments, and any
+        a wider scope cannot help, cost a name lookup."""
         uses = self._uses
+        names = self._widenable_names
         for name, scope, baseid, seconds in fixtures:
+            if scope == "session":
+                self._session_part[nodeid] = self._session_part.get(nodeid, 0.0) + seconds
+            elif name not in names or (name, scope, baseid) not in self._widenable:
+                continue
             use = uses.get((name, scope, baseid))
             if use is None:
                 use = uses[name, scope, baseid] = _Uses()
             use.count += 1
             use.total += seconds
-            if scope == "session":
-                self._session_part[nodeid] = self._session_part.get(nodeid, 0.0) + seconds
-            else:
+            if scope != "session":
                 use.nodeids.append(nodeid)
 
     # --- the controller -----------------------------------------------------------------
@@ -238,6 +236,38 @@ def _key(name: str, scope: str, baseid: str) -> str:
     return f"{baseid}::{name}::{scope}"
 
 
+def _unkey(key: str) -> tuple[str, str, str]:
+    """(baseid, name, scope) of a :func:`_key` (a baseid may hold ``::`` itself)."""
+    rest, _, scope = key.rpartition("::")
+    baseid, _, name = rest.rpartition("::")
+    return baseid, name, scope
+
+
+def fixture_facts(items: list[pytest.Item], config: Config) -> dict[str, list[str]]:
+    """Where each fixture the collection uses below session scope is defined, and how wide
+    its dependencies let it be: read once after collection, from the fixture definitions
+    pytest resolved for each test function (its ``_fixtureinfo``, shared by the function's
+    parametrizations; src/_pytest/fixtures.py, ``FuncFixtureInfo.name2fixturedefs``), so no
+    hook runs per fixture set-up."""
+    facts: dict[str, list[str]] = {}
+    seen_infos: set[int] = set()
+    seen_defs: set[int] = set()
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or id(info) in seen_infos:
+            continue
+        seen_infos.add(id(info))
+        visible = getattr(info, "name2fixturedefs", None) or {}
+        for definitions in visible.values():
+            for fixturedef in definitions:
+                if id(fixturedef) in seen_defs or fixturedef.scope == "session":
+                    continue
+                seen_defs.add(id(fixturedef))
+                key = _key(fixturedef.argname, fixturedef.scope, fixturedef.baseid)
+                facts[key] = [_location(fixturedef, config), _widest(fixturedef, visible)]
+    return facts
+
+
 def _modules(session: Session) -> Iterator[Any]:
     """The test modules of the collection, each once."""
     seen: set[int] = set()
@@ -262,7 +292,7 @@ def _location(fixturedef: pytest.FixtureDef[Any], config: Config) -> str:
     return f"{path.as_posix()}:{code.co_firstlineno}"
 
 
-def _widest(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> str:
+def _widest(fixturedef: pytest.FixtureDef[Any], visible: dict[str, Any]) -> str:
     """The widest scope the fixture's dependencies allow; its own when it is parametrized
     (each parameter is set up anyway)."""
     from .scope import widest_scope
@@ -272,8 +302,6 @@ def _widest(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) 
     direct = getattr(fixturedef.func, "__name__", "") == "get_direct_param_fixture_func"
     if fixturedef.params is not None or direct:
         return fixturedef.scope
-    # pytest keeps the fixture definitions visible to a request in _arg2fixturedefs
-    # (src/_pytest/fixtures.py, FixtureRequest.__init__); the last one is the one used.
-    visible = getattr(request, "_arg2fixturedefs", {})
+    # The definitions visible to the test: the last one of each name is the one used.
     scopes = [visible[arg][-1].scope for arg in fixturedef.argnames if visible.get(arg)]
     return widest_scope(scopes)

@@ -14,6 +14,8 @@ import json
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING
 
+from .timing.outputs import summary_parts
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -55,27 +57,7 @@ def encode_report(
     everything = _rows(timings)
     everything.sort()  # longest total first, then by node id
     slow = [entry for _, _, entry in _rows(summary.slow)]
-    head = {
-        "threshold": summary.threshold,
-        "tests": None,
-        "unmarked_slow": [t.nodeid for t in summary.unmarked],
-        "stale_slow": [t.nodeid for t in summary.stale],
-        "fixtures": [
-            {
-                "name": f.name,
-                "scope": f.scope,
-                "baseid": f.baseid,
-                "count": f.count,
-                "longest": round(f.longest, 6),
-                "total": round(f.total, 6),
-            }
-            for f in summary.fixtures
-        ],
-        "workers": {
-            name: {"tests": int(w["tests"]), "seconds": round(w["seconds"], 6)}
-            for name, w in summary.workers.items()
-        },
-    }
+    head = summary_parts(summary)
     tail: dict[str, object] = {"total": round(summary.total, 6)}
     tail.update((key, value) for key, value in extras if value is not None)
     before, after = json.dumps(head).split('"tests": null', 1)

@@ -21,6 +21,7 @@ __all__ = [
     "fixtures_heading",
     "render_markdown",
     "render_terminal",
+    "summary_parts",
     "to_json",
     "write_html",
     "write_json",
@@ -145,9 +146,18 @@ def to_json(summary: TimingSummary, timings: Sequence[TestTiming]) -> dict[str, 
             "stop": t.stop,
         }
 
+    document = summary_parts(summary)
+    document["tests"] = [test(t) for t in summary.slow]
+    document["all_tests"] = [test(t) for t in sorted(timings, key=lambda t: (-t.total, t.nodeid))]
+    document["total"] = round(summary.total, 6)
+    return document
+
+
+def summary_parts(summary: TimingSummary) -> dict[str, Any]:
+    """The document's parts that are not per test, in its order; ``tests`` left None."""
     return {
         "threshold": summary.threshold,
-        "tests": [test(t) for t in summary.slow],
+        "tests": None,
         "unmarked_slow": [t.nodeid for t in summary.unmarked],
         "stale_slow": [t.nodeid for t in summary.stale],
         "fixtures": [
@@ -165,8 +175,6 @@ def to_json(summary: TimingSummary, timings: Sequence[TestTiming]) -> dict[str, 
             name: {"tests": int(w["tests"]), "seconds": round(w["seconds"], 6)}
             for name, w in summary.workers.items()
         },
-        "all_tests": [test(t) for t in sorted(timings, key=lambda t: (-t.total, t.nodeid))],
-        "total": round(summary.total, 6),
     }
 
 

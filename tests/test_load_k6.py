@@ -23,6 +23,7 @@ from pytest_tempo.load.k6 import (
 from pytest_tempo.load.process import Completed, group_alive, run_in_group
 from pytest_tempo.load.profiles import build_profile
 
+from .childproc import default_signals
 from .conftest import assert_usage_error, xdist_params
 from .load_server import Server, processes_mentioning, serve
 
@@ -539,7 +540,12 @@ def test_signal_kills_the_group_and_leaves_no_orphan(
     script_path = str(pytester.path / "endless.k6.js")
     command = [sys.executable, "-m", "pytest", "--load-profile=smoke", "-p", "no:randomly"]
     with subprocess.Popen(
-        command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_signals,  # noqa: PLW1509 - only signal.signal in the child
     ) as proc:
         deadline = time.monotonic() + 30
         started = False

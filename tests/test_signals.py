@@ -12,6 +12,7 @@ import pytest
 
 from pytest_tempo.signals import HANDLED, SignalPlugin, Terminated, exit_status
 
+from .childproc import default_signals
 from .conftest import xdist_params
 
 if TYPE_CHECKING:
@@ -143,7 +144,12 @@ def _start(path: Path, args: list[str]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "pytest", "-v", "-p", "no:locust", "-p", "no:randomly", *args]
     with open(path / "run.log", "wb") as log:
         return subprocess.Popen(
-            command, cwd=path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=default_signals,  # noqa: PLW1509 - only signal.signal in the child
         )
 
 

@@ -129,6 +129,33 @@ def test_template_is_built_once_and_cloned_per_worker(
     assert databases(postgres_url, pg) == set()  # the workers' and the template: dropped
 
 
+def test_workers_on_a_fresh_server_all_create_the_registry(postgres_url: str, pg: str) -> None:
+    """The first run on a server: its workers create the registry database at one moment."""
+    errors: list[BaseException] = []
+    workers = [PostgresProvisioner() for _ in range(4)]
+    for provisioner in workers:  # a registry of this test's own: the server has none yet
+        provisioner.registry_database = f"{pg}_registry"
+    start = threading.Barrier(len(workers))
+
+    def worker(n: int) -> None:
+        url = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}_gw{n}")
+        start.wait()
+        try:
+            workers[n].create(url, "run")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for provisioner in workers:
+        provisioner.close()
+    assert errors == []
+    assert databases(postgres_url, pg) == {f"{pg}_registry", *(f"{pg}_gw{n}" for n in range(4))}
+
+
 def test_concurrent_workers_build_the_template_once(postgres_url: str, pg: str) -> None:
     base = parse_db_url(f"postgresql://postgres@127.0.0.1:5432/{pg}")
     template = base.with_database(pg + "_tmpl")

@@ -149,6 +149,8 @@ class PostgresProvisioner:
     """Creates and drops PostgreSQL databases; one owner per instance and server."""
 
     clones = True
+    #: Where the owners are recorded, one database per server.
+    registry_database = REGISTRY_DATABASE
 
     def __init__(self, connect_timeout: int = 5) -> None:
         self.connect_timeout = connect_timeout
@@ -184,16 +186,18 @@ class PostgresProvisioner:
         if conn is None:
             assert error is not None
             raise connect_error(url, error)
+        name = self.registry_database
         with conn:
             try:
-                conn.execute(f"CREATE DATABASE {REGISTRY_DATABASE}")
-            except errors.DuplicateDatabase:
+                conn.execute(f"CREATE DATABASE {name}")
+            except (errors.DuplicateDatabase, errors.UniqueViolation):
+                # Created meanwhile: the workers of a run on a fresh server all get here at
+                # once, and the losers of that race see a unique violation, not "exists".
                 return
             except errors.InsufficientPrivilege:
                 raise _no_createdb(conn, url) from None
             conn.execute(
-                f"COMMENT ON DATABASE {REGISTRY_DATABASE} IS "
-                "'pytest-tempo: which run owns which test database'"
+                f"COMMENT ON DATABASE {name} IS 'pytest-tempo: which run owns which test database'"
             )
 
     def _registry(self, url: DbUrl) -> _PgRegistry:
@@ -203,27 +207,28 @@ class PostgresProvisioner:
         if found is not None and not found.conn.closed:
             return found
         psycopg = import_driver("psycopg", "postgres", "PostgreSQL")
+        name = self.registry_database
         try:
-            conn = self._connect(url, REGISTRY_DATABASE)
+            conn = self._connect(url, name)
         except psycopg.OperationalError as exc:
-            if f'"{REGISTRY_DATABASE}" does not exist' not in str(exc):
+            if f'"{name}" does not exist' not in str(exc):
                 raise connect_error(url, exc) from None
             self._bootstrap(url)
-            conn = self._connect(url, REGISTRY_DATABASE)
+            conn = self._connect(url, name)
         except psycopg.Error as exc:
             raise connect_error(url, exc) from None
         registry = _PgRegistry(conn, self.owner, f"PostgreSQL at {url.address}")
         try:
             if conn.execute("SELECT to_regclass(%s)", [registry.table]).fetchone()[0] is None:
                 # Serialised: concurrent CREATE TABLE IF NOT EXISTS and GRANT collide otherwise.
-                conn.execute("SELECT pg_advisory_lock(%s)", [lock_key(REGISTRY_DATABASE)])
+                conn.execute("SELECT pg_advisory_lock(%s)", [lock_key(name)])
                 try:
                     conn.execute(_SCHEMA.format(table=registry.table))
                     conn.execute(
                         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {registry.table} TO PUBLIC"
                     )
                 finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", [lock_key(REGISTRY_DATABASE)])
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [lock_key(name)])
             conn.execute("SELECT pg_advisory_lock(%s)", [owner_key(self.owner)])
         except BaseException:
             conn.close()  # never an owner connection without its lock
@@ -275,7 +280,7 @@ class PostgresProvisioner:
         except errors.InsufficientPrivilege:
             reg.forget(name)
             raise _no_createdb(conn, url) from None
-        except errors.DuplicateDatabase:
+        except (errors.DuplicateDatabase, errors.UniqueViolation):
             reg.forget(name)
             raise DatabaseError(
                 f"the database {name!r} on {url.address} was created by someone else at the "

@@ -315,6 +315,64 @@ def test_sqlite_refuses_a_file_it_did_not_create(tmp_path: Path) -> None:
     assert path.exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="flock semantics: POSIX only")
+def test_sqlite_sweep_spares_a_template_being_built(tmp_path: Path) -> None:
+    """A worker building the template holds its lock and has created, not yet locked, the
+    template's owner file; another worker sweeping the folder must leave both alone (it
+    removed the held lock file, and a third worker built the template a second time)."""
+    lock_path = tmp_path / "app_tmpl.db.lock"
+    owner = tmp_path / "app_tmpl.db.tempo-owner"
+    with file_lock(lock_path) as held:
+        owner.write_text("")  # the builder's owner file, a moment before it locks it
+        sweeper = SQLiteProvisioner()
+        sweeper.create(parse_db_url(f"sqlite:///{tmp_path}/app_gw1.db"), "run")
+        assert sweeper.reclaimed == []
+        assert owner.exists()
+        assert os.path.samestat(os.fstat(held.fileno()), os.stat(lock_path))
+        with open(lock_path, encoding="utf-8") as other:
+            assert not try_lock(other)  # the next worker still waits for the builder
+    sweeper.close()
+
+
+def _waiting_for_lock(path: Path) -> bool:
+    """Whether some process waits for a lock on the file ``path`` names (``/proc/locks``)."""
+    inode = os.stat(path).st_ino
+    with open("/proc/locks", encoding="ascii") as locks:
+        return any(
+            "->" in line and line.split()[6].rsplit(":", 1)[1] == str(inode) for line in locks
+        )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/locks")
+def test_file_lock_follows_a_lock_file_replaced_while_waiting(tmp_path: Path) -> None:
+    """The holder removes the lock file as it lets go (a template dropped or reclaimed): the
+    process that was waiting must lock the file now at that path, or two hold "the" lock."""
+    path = tmp_path / "t.lock"
+    acquired = threading.Event()
+    release = threading.Event()
+
+    def waiter() -> None:
+        with file_lock(path):
+            acquired.set()
+            release.wait(60)
+
+    with file_lock(path):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not _waiting_for_lock(path):
+            assert time.monotonic() < deadline, "the waiter never waited for the lock"
+            time.sleep(0.01)
+        os.unlink(path)
+    try:
+        assert acquired.wait(60)
+        with open(path, "a+", encoding="utf-8") as other:
+            assert not try_lock(other)
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> None:
     calls: list[str] = []
     template = parse_db_url(f"sqlite:///{tmp_path}/app_tmpl.db")
@@ -328,16 +386,23 @@ def test_sqlite_template_is_built_once_by_concurrent_workers(tmp_path: Path) -> 
 
     # One provisioner per simulated worker, kept until the end: each is an owner.
     workers = [SQLiteProvisioner() for _ in range(4)]
+    start = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
         url = parse_db_url(f"sqlite:///{tmp_path}/app_gw{n}.db")
-        workers[n].create(url, "run", template=template, build=build)
+        start.wait()
+        try:
+            workers[n].create(url, "run", template=template, build=build)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert calls == [template.text]
     for n in range(4):
         conn = sqlite3.connect(tmp_path / f"app_gw{n}.db")

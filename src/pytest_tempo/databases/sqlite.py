@@ -6,9 +6,11 @@ Its owner is the process that created it: before creating ``app_gw0.db`` the pro
 creates ``app_gw0.db.tempo-owner`` (the intent) and holds an exclusive lock on it for as
 long as it lives; the operating system releases the lock when the process dies, however it
 dies. On its first database in a directory, a process reclaims every file there whose owner
-file is not locked: the database, its journal files, its template lock, the owner file.
+file is not locked: the database, its journal files, its template lock, the owner file,
+except a template whose lock a live worker holds (it is about to lock the owner file).
 Workers that start together take a lock on ``<template>.lock``: one builds the template,
-the others wait and copy it.
+the others wait and copy it. A lock file is removed only by a process that holds it, and a
+process that waited for a lock file that was removed meanwhile takes the new one.
 """
 
 from __future__ import annotations
@@ -94,37 +96,60 @@ def _same_file(handle: IO[str], path: Path) -> bool:
         return False
 
 
+def _lock_wait(handle: IO[str]) -> None:
+    """Take an exclusive lock on an open file, waiting for it."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                return
+            except OSError:
+                time.sleep(0.05)
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+
+def _unlock(handle: IO[str]) -> None:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[IO[str]]:
-    """Hold an exclusive lock on ``path`` (created if missing); yield the open file.
+def file_lock(path: Path, create: bool = True) -> Iterator[IO[str]]:
+    """Hold an exclusive lock on ``path`` (created if missing, unless ``create`` is false:
+    then a missing file raises :class:`FileNotFoundError`); yield the open file.
 
     The operating system releases the lock when the process dies, so a crashed run never
-    leaves a lock behind.
+    leaves a lock behind. A lock file removed while this process waited for it (its holder
+    was done with it) is not the lock any more: the one at ``path`` now is taken instead.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            try:
-                yield handle
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield handle
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(path, "a+" if create else "r+", encoding="utf-8")  # noqa: SIM115
+        try:
+            _lock_wait(handle)
+        except BaseException:
+            handle.close()
+            raise
+        if _same_file(handle, path):
+            break
+        handle.close()
+    with handle:
+        try:
+            yield handle
+        finally:
+            _unlock(handle)
 
 
 def is_ours(path: Path) -> bool:
@@ -196,12 +221,26 @@ class SQLiteProvisioner:
             with handle:
                 if not try_lock(handle) or not _same_file(handle, owner):
                     continue  # alive, or already reclaimed by someone else
-                _remove(path)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(_lock_path(path))
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(owner)
-                self.reclaimed.append(path)
+                if self._reclaim(path):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(owner)
+                    self.reclaimed.append(path)
+
+    def _reclaim(self, path: Path) -> bool:
+        """Remove a dead owner's database and its template lock, unless a live process holds
+        that lock: it is building the template and about to lock the owner file."""
+        lock_path = _lock_path(path)
+        try:
+            lock = open(lock_path, "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            _remove(path)
+            return True
+        with lock:
+            if not try_lock(lock) or not _same_file(lock, lock_path):
+                return False
+            _remove(path)
+            os.unlink(lock_path)  # while holding it: a waiter notices and takes the new one
+        return True
 
     def _own(self, path: Path, run_id: str) -> None:
         """Write the intent for ``path`` and lock it; remove a dead owner's file there."""
@@ -299,14 +338,14 @@ class SQLiteProvisioner:
         source = Path(url.database)
         lock_path = _lock_path(source)
         try:
-            built_by = lock_path.read_text(encoding="utf-8").strip()
+            with file_lock(lock_path, create=False) as lock:
+                lock.seek(0)
+                if lock.read().strip() == run_id and is_ours(source):
+                    _remove(source)
+                    self._disown(source)
+                    os.unlink(lock_path)  # while holding it, as a reclaim does
         except FileNotFoundError:
             return
-        if built_by == run_id and is_ours(source):
-            _remove(source)
-            self._disown(source)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock_path)
 
 
 def _lock_path(template: Path) -> Path:

@@ -6,12 +6,16 @@ per doubling), so a measurement that moves a little usually keeps its value. A t
 a record is estimated by the cost model (:func:`pytest_tempo.costs.estimate`): the larger of
 its nearest recorded siblings' median and the mean of every recorded test.
 
-**The split.** The few tests that dominate (each over 1/:data:`BIG_SHARE` of a shard's
-share) are dealt longest first, each to the least loaded shard; the unrecorded small tests
-are spread evenly; the many small ones are then cut, in sorted order, into contiguous runs
-that fill every shard to one level. A small change to one small test shifts those cut points
-by about its own size, so it moves a test or two per boundary, where a longest-first deal of
-every test can move thousands.
+**The split.** The few recorded tests that dominate (each over 1/:data:`BIG_SHARE` of a
+shard's share) are dealt longest first, each to the least loaded shard. The unrecorded
+tests are then apportioned: each shard gets a number of them, and of their estimated
+seconds, in proportion to the room the big tests left it (equal rooms: counts within one,
+estimated seconds within the largest estimate). An estimate cannot tell which new test is
+one of the few long ones, so no shard takes more than its part of them. The many small
+recorded tests are last cut, in sorted order, into contiguous runs that fill every shard to
+one level. A small change to one small test shifts those cut points by about its own size,
+so it moves a test or two per boundary, where a longest-first deal of every test can move
+thousands.
 
 **The batch.** Shards run one after another in one checkout rewrite the store between them:
 :func:`choose_basis` keeps the first shard's basis for the later shards of a batch.
@@ -95,36 +99,36 @@ def estimate_unrecorded(tests: Sequence[str], recorded: Sequence[int]) -> list[i
 def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[int]:
     """The shard (0-based) of each test, given in canonical (sorted) order with its cost.
 
-    Tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by position) to
-    the least loaded shard (ties to the lower number). The small tests of ``spread`` (the
-    unrecorded ones, in an order unrelated to their names) are then cut in that order into
-    N contiguous runs of equal cost, so that whatever their estimates get wrong, for a new
-    parametrized function say, is spread evenly. The other small tests, in order, are cut
-    into contiguous runs that raise every shard to one level. A test goes where its midpoint
-    falls. With more shards than tests, the last shards are empty.
+    ``spread`` names the unrecorded tests, in an order unrelated to their names. Three
+    steps:
+
+    1. Recorded tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by
+       position) to the least loaded shard (ties to the lower number).
+    2. The unrecorded tests are apportioned by :func:`_deal_unrecorded`: every shard gets a
+       number of them, and of their estimated seconds, in proportion to the room the first
+       step left it, so no shard holds more than its part of what the estimates get wrong.
+    3. The other recorded tests, in order, are cut into contiguous runs that raise every
+       shard to one level. A test goes where its midpoint falls.
+
+    With more shards than tests, the last shards are empty.
     """
     shard = [0] * len(costs)
     if count <= 1 or not costs:
         return shard
-    total = sum(costs)
-    limit = total / count / BIG_SHARE
-    big = sorted((i for i, c in enumerate(costs) if c > limit), key=lambda i: (-costs[i], i))
-    loads = [0] * count
-    heap = [(0, b) for b in range(min(count, max(len(big), 1)))]
-    for index in big:
-        load, b = heapq.heappop(heap)
-        shard[index] = b
-        loads[b] = load + costs[index]
-        heapq.heappush(heap, (loads[b], b))
-    placed = set(big)
-    guessed = [i for i in spread if i not in placed]
-    if guessed:
-        part = sum(costs[i] for i in guessed) / count
-        _cut(costs, guessed, shard, [part * (b + 1) for b in range(count)])
-        for index in guessed:
-            loads[shard[index]] += costs[index]
-        placed.update(guessed)
+    unrecorded = set(spread)
+    limit = sum(costs) / count / BIG_SHARE
+    big = sorted(
+        (i for i, c in enumerate(costs) if c > limit and i not in unrecorded),
+        key=lambda i: (-costs[i], i),
+    )
+    loads = _deal_big(costs, big, shard, count)
+    placed = unrecorded.union(big)
     rest = [i for i in range(len(costs)) if i not in placed]
+    if spread:
+        level = _water_level(loads, sum(costs[i] for i in (*spread, *rest)))
+        _deal_unrecorded(costs, spread, shard, [level - load for load in loads])
+        for index in spread:
+            loads[shard[index]] += costs[index]
     amount = sum(costs[i] for i in rest)
     if amount:
         level = _water_level(loads, amount)
@@ -135,6 +139,49 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
             bounds.append(reached)
         _cut(costs, rest, shard, bounds)
     return shard
+
+
+def _deal_big(costs: Sequence[int], big: Sequence[int], shard: list[int], count: int) -> list[int]:
+    """Longest first, each to the least loaded shard; the loads per shard."""
+    loads = [0] * count
+    heap = [(0, b) for b in range(min(count, max(len(big), 1)))]
+    for index in big:
+        load, b = heapq.heappop(heap)
+        shard[index] = b
+        loads[b] = load + costs[index]
+        heapq.heappush(heap, (loads[b], b))
+    return loads
+
+
+def _deal_unrecorded(
+    costs: Sequence[int], spread: Sequence[int], shard: list[int], rooms: Sequence[float]
+) -> None:
+    """Unrecorded tests apportioned to the shards by their room, in count and in seconds.
+
+    Highest estimate first (ties in ``spread`` order), each test goes to the shard with the
+    fewest unrecorded tests for its room (Sainte-Lague's divisor rule: the least
+    ``(2 * tests + 1) / room``), ties to the one with the fewest estimated seconds for its
+    room, then to the lower number. With equal rooms (no big recorded test), that is rounds
+    of one test per shard, each round's largest to the lightest shard: the counts differ by
+    at most one and the estimated seconds by at most the largest estimate. A test's true
+    time is poorly told by its estimate, so the count matters as much as the seconds. The
+    rooms are put on the grid of :func:`quantise`: a small change of a recorded test seldom
+    changes them. A shard without room (a big recorded test fills it) gets none.
+    """
+    grid = [quantise(room / 1e6) if room > 0 else 0 for room in rooms]
+    if not any(grid):  # only when every cost is zero
+        grid = [1] * len(rooms)
+    heap = [(1 / room, 0.0, b) for b, room in enumerate(grid) if room]
+    heapq.heapify(heap)
+    tests = [0] * len(grid)
+    seconds = [0] * len(grid)
+    rank = {index: position for position, index in enumerate(spread)}
+    for index in sorted(spread, key=lambda i: (-costs[i], rank[i])):
+        _, _, b = heapq.heappop(heap)
+        shard[index] = b
+        tests[b] += 1
+        seconds[b] += costs[index]
+        heapq.heappush(heap, ((2 * tests[b] + 1) / grid[b], seconds[b] / grid[b], b))
 
 
 def _cut(

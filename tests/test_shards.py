@@ -19,6 +19,7 @@ from pytest_tempo.shards import (
     Basis,
     ShardRun,
     choose_basis,
+    doubling,
     estimate_unrecorded,
     parse_saved,
     quantise,
@@ -71,12 +72,12 @@ def test_split_puts_every_test_in_exactly_one_shard(
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(2, 12), st.data())
-def test_unrecorded_tests_are_dealt_evenly_in_count_and_estimate(
+def test_unrecorded_tests_are_dealt_evenly_in_count_and_size(
     count: int, data: st.DataObject
 ) -> None:
     """No recorded test is big (each under 1/16 of a shard's share): every shard has the same
-    room, so the unrecorded tests' counts differ by at most one and their estimated seconds
-    by at most the largest estimate, however uneven the estimates are."""
+    room, so of the unrecorded tests whose estimates are within one doubling, the shards get
+    as many each, within one, however uneven the estimates are."""
     recorded = data.draw(st.integers(40 * count, 60 * count))
     unrecorded = data.draw(st.integers(0, 30 * count))
     costs = [
@@ -85,13 +86,12 @@ def test_unrecorded_tests_are_dealt_evenly_in_count_and_estimate(
     ]
     spread = data.draw(st.permutations(range(recorded, len(costs))))
     shards = split(costs, count, spread)
-    counts = [0] * count
-    seconds = [0] * count
+    counts: dict[int, list[int]] = {}
     for index in spread:
-        counts[shards[index]] += 1
-        seconds[shards[index]] += costs[index]
-    assert max(counts) - min(counts) <= 1
-    assert max(seconds) - min(seconds) <= max((costs[i] for i in spread), default=0)
+        counts.setdefault(doubling(costs[index]), [0] * count)[shards[index]] += 1
+    assert all(max(c) - min(c) <= 1 for c in counts.values())
+    totals = [sum(c[k] for c in counts.values()) for k in range(count)]
+    assert max(totals, default=0) - min(totals, default=0) <= max(len(counts), 1)
 
 
 def test_a_shard_filled_by_a_big_recorded_test_gets_no_unrecorded_one() -> None:

@@ -30,7 +30,7 @@ verification), :mod:`.plugin` (:class:`ShardPlugin`, the hooks).
 
 from __future__ import annotations
 
-from .basis import FLOOR_US, Basis, choose_basis, estimate_unrecorded, quantise, split
+from .basis import FLOOR_US, Basis, choose_basis, doubling, estimate_unrecorded, quantise, split
 from .plugin import ShardPlugin
 from .record import RECORD_KEY, ShardRun, parse_saved, read_runs, verify, verify_runs
 
@@ -41,6 +41,7 @@ __all__ = [
     "ShardPlugin",
     "ShardRun",
     "choose_basis",
+    "doubling",
     "estimate_unrecorded",
     "parse_saved",
     "quantise",

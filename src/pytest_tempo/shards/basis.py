@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ __all__ = [
     "STEPS_PER_DOUBLING",
     "Basis",
     "choose_basis",
+    "doubling",
     "estimate_unrecorded",
     "fingerprint",
     "quantise",
@@ -105,8 +107,8 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
     1. Recorded tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by
        position) to the least loaded shard (ties to the lower number).
     2. The unrecorded tests are apportioned by :func:`_deal_unrecorded`: every shard gets a
-       number of them, and of their estimated seconds, in proportion to the room the first
-       step left it, so no shard holds more than its part of what the estimates get wrong.
+       number of them, of each size, in proportion to the room the first step left it, so
+       no shard holds more than its part of what the estimates get wrong.
     3. The other recorded tests, in order, are cut into contiguous runs that raise every
        shard to one level. A test goes where its midpoint falls.
 
@@ -126,7 +128,7 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
     rest = [i for i in range(len(costs)) if i not in placed]
     if spread:
         level = _water_level(loads, sum(costs[i] for i in (*spread, *rest)))
-        _deal_unrecorded(costs, spread, shard, [level - load for load in loads])
+        _deal_unrecorded(costs, spread, shard, [max(level - load, 0.0) for load in loads])
         for index in spread:
             loads[shard[index]] += costs[index]
     amount = sum(costs[i] for i in rest)
@@ -141,47 +143,54 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
     return shard
 
 
-def _deal_big(costs: Sequence[int], big: Sequence[int], shard: list[int], count: int) -> list[int]:
+def _deal_big(
+    costs: Sequence[int], big: Sequence[int], shard: list[int], count: int
+) -> list[float]:
     """Longest first, each to the least loaded shard; the loads per shard."""
-    loads = [0] * count
+    loads = [0.0] * count
     heap = [(0, b) for b in range(min(count, max(len(big), 1)))]
     for index in big:
         load, b = heapq.heappop(heap)
         shard[index] = b
         loads[b] = load + costs[index]
-        heapq.heappush(heap, (loads[b], b))
+        heapq.heappush(heap, (load + costs[index], b))
     return loads
+
+
+def doubling(cost: int) -> int:
+    """The band of an estimate: how many doublings over :data:`FLOOR_US` (0 below it)."""
+    return (cost // FLOOR_US).bit_length()
 
 
 def _deal_unrecorded(
     costs: Sequence[int], spread: Sequence[int], shard: list[int], rooms: Sequence[float]
 ) -> None:
-    """Unrecorded tests apportioned to the shards by their room, in count and in seconds.
+    """Unrecorded tests apportioned to the shards by their rooms, in count and in size.
 
-    Highest estimate first (ties in ``spread`` order), each test goes to the shard with the
-    fewest unrecorded tests for its room (Sainte-Lague's divisor rule: the least
-    ``(2 * tests + 1) / room``), ties to the one with the fewest estimated seconds for its
-    room, then to the lower number. With equal rooms (no big recorded test), that is rounds
-    of one test per shard, each round's largest to the lightest shard: the counts differ by
-    at most one and the estimated seconds by at most the largest estimate. A test's true
-    time is poorly told by its estimate, so the count matters as much as the seconds. The
-    rooms are put on the grid of :func:`quantise`: a small change of a recorded test seldom
-    changes them. A shard without room (a big recorded test fills it) gets none.
+    The tests are grouped by :func:`doubling` of their estimate. Each group, in ``spread``
+    order, is cut into contiguous runs, one per shard, of as many tests as the shard's part
+    of the rooms (equal rooms: counts within one per group); a group's runs start on the
+    shard its doubling names (modulo N), so the roundings of small groups fall on different
+    shards. An estimate tells a family's typical cost but not which new test is one of the
+    few long ones, so each shard gets its part of every size. The cuts hold still: a small
+    change of the rooms, or a test whose estimate changes group, moves at most a test per
+    boundary of a group. A shard without room (a big recorded test fills it) gets none.
     """
-    grid = [quantise(room / 1e6) if room > 0 else 0 for room in rooms]
-    if not any(grid):  # only when every cost is zero
-        grid = [1] * len(rooms)
-    heap = [(1 / room, 0.0, b) for b, room in enumerate(grid) if room]
-    heapq.heapify(heap)
-    tests = [0] * len(grid)
-    seconds = [0] * len(grid)
-    rank = {index: position for position, index in enumerate(spread)}
-    for index in sorted(spread, key=lambda i: (-costs[i], rank[i])):
-        _, _, b = heapq.heappop(heap)
-        shard[index] = b
-        tests[b] += 1
-        seconds[b] += costs[index]
-        heapq.heappush(heap, ((2 * tests[b] + 1) / grid[b], seconds[b] / grid[b], b))
+    count = len(rooms)
+    total = sum(rooms)
+    if not total:  # only when every cost is zero
+        rooms, total = [1.0] * count, count
+    groups: dict[int, list[int]] = {}
+    for index in spread:
+        groups.setdefault(doubling(costs[index]), []).append(index)
+    for band, members in groups.items():
+        order = [(band + k) % count for k in range(count)]
+        bounds = list(itertools.accumulate(rooms[b] * len(members) / total for b in order))
+        run = 0
+        for position, index in enumerate(members):
+            while run < count - 1 and position + 0.5 >= bounds[run]:
+                run += 1
+            shard[index] = order[run]
 
 
 def _cut(
@@ -197,10 +206,10 @@ def _cut(
         position += costs[index]
 
 
-def _water_level(loads: Sequence[int], amount: int) -> float:
+def _water_level(loads: Sequence[float], amount: float) -> float:
     """The level W with sum(max(W - load, 0)) == amount."""
     ordered = sorted(loads)
-    below = 0
+    below = 0.0
     for j, load in enumerate(ordered, start=1):
         below += load
         level = (amount + below) / j

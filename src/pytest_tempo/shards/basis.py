@@ -8,14 +8,14 @@ its nearest recorded siblings' median and the mean of every recorded test.
 
 **The split.** The few recorded tests that dominate (each over 1/:data:`BIG_SHARE` of a
 shard's share) are dealt longest first, each to the least loaded shard. The unrecorded
-tests are then apportioned: each shard gets a number of them, and of their estimated
-seconds, in proportion to the room the big tests left it (equal rooms: counts within one,
-estimated seconds within the largest estimate). An estimate cannot tell which new test is
-one of the few long ones, so no shard takes more than its part of them. The many small
-recorded tests are last cut, in sorted order, into contiguous runs that fill every shard to
-one level. A small change to one small test shifts those cut points by about its own size,
-so it moves a test or two per boundary, where a longest-first deal of every test can move
-thousands.
+tests are then apportioned by the room the big tests left each shard: grouped by the
+doubling of their estimate, each group cut, in an order unrelated to their names, into runs
+as long as each shard's part, so every shard gets its part of the new tests of every size.
+An estimate tells a family's typical cost, not which new test is one of the few long ones:
+no shard takes more than its part of that luck. The many small recorded tests are last
+cut, in sorted order, into contiguous runs that fill every shard to one level. A small
+change to one test shifts those cut points by about its own size, so it moves a test or two
+per boundary, where a longest-first deal of every test can move thousands.
 
 **The batch.** Shards run one after another in one checkout rewrite the store between them:
 :func:`choose_basis` keeps the first shard's basis for the later shards of a batch.

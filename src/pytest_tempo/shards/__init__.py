@@ -9,10 +9,10 @@ nearest recorded siblings' median and the mean of every recorded test. The few r
 tests that dominate (each over 1/``BIG_SHARE`` of a shard's share) are dealt longest first,
 each to the least loaded shard; the unrecorded tests are apportioned to the shards by the
 room left, as many of each size (doubling of the estimate) as the shard's part; the many
-small recorded ones are then cut, in
-sorted order, into contiguous runs that fill every shard to one level. A small change to one
-small test shifts those cut points by about its own size, so it moves a test or two per
-boundary, where a longest-first deal of every test can move thousands.
+small recorded ones are then cut, in sorted order, into contiguous runs that fill every
+shard to one level. A small change to one small test shifts those cut points by about its
+own size, so it moves a test or two per boundary, where a longest-first deal of every test
+can move thousands.
 
 **The batch.** Shards run one after another in one checkout rewrite the store between them.
 The first shard of a batch keeps its basis in the cache (key :data:`RECORD_KEY`); a later

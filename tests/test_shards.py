@@ -19,6 +19,7 @@ from pytest_tempo.shards import (
     Basis,
     ShardRun,
     choose_basis,
+    doubling,
     estimate_unrecorded,
     parse_saved,
     quantise,
@@ -67,6 +68,39 @@ def test_split_puts_every_test_in_exactly_one_shard(
     assert len(shards) == len(costs)
     assert all(0 <= s < count for s in shards)
     assert split(list(costs), count, list(spread)) == shards  # deterministic
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, 12), st.data())
+def test_unrecorded_tests_are_dealt_evenly_in_count_and_size(
+    count: int, data: st.DataObject
+) -> None:
+    """No recorded test is big (each under 1/16 of a shard's share): every shard has the same
+    room, so of the unrecorded tests whose estimates are within one doubling, the shards get
+    as many each, within one, however uneven the estimates are."""
+    recorded = data.draw(st.integers(40 * count, 60 * count))
+    unrecorded = data.draw(st.integers(0, 30 * count))
+    costs = [
+        *data.draw(st.lists(st.integers(1000, 2000), min_size=recorded, max_size=recorded)),
+        *data.draw(st.lists(st.integers(1000, 10**6), min_size=unrecorded, max_size=unrecorded)),
+    ]
+    spread = data.draw(st.permutations(range(recorded, len(costs))))
+    shards = split(costs, count, spread)
+    counts: dict[int, list[int]] = {}
+    for index in spread:
+        counts.setdefault(doubling(costs[index]), [0] * count)[shards[index]] += 1
+    assert all(max(c) - min(c) <= 1 for c in counts.values())
+    totals = [sum(c[k] for c in counts.values()) for k in range(count)]
+    assert max(totals, default=0) - min(totals, default=0) <= max(len(counts), 1)
+
+
+def test_a_shard_filled_by_a_big_recorded_test_gets_no_unrecorded_one() -> None:
+    # One recorded test is a whole shard's share; 400 recorded and 100 unrecorded small ones.
+    costs = [600_000, *[1000] * 400, *[2000] * 100]
+    spread = list(range(401, 501))
+    shards = split(costs, 2, spread)
+    assert all(shards[i] != shards[0] for i in spread)
+    assert not any(shards[i] == shards[0] for i in range(1, 401))
 
 
 def test_split_balances_small_tests_in_contiguous_runs() -> None:

@@ -5,12 +5,14 @@ ids in sorted order and, per test, its recorded seconds quantised to a log grid 
 ``FLOOR_US``, then ``STEPS_PER_DOUBLING`` steps per doubling), so a measurement that
 moves a little usually keeps its value. A test without a record is estimated by the cost
 model (:mod:`pytest_tempo.costs`, as for ``--tempo-dist=duration``): the larger of its
-nearest recorded siblings' median and the mean of every recorded test. The few tests that
-dominate (each over 1/``BIG_SHARE`` of a shard's share) are dealt longest first, each to the
-least loaded shard; the many small ones are then cut, in sorted order, into contiguous runs
-that fill every shard to one level. A small change to one small test shifts those cut points by
-about its own size, so it moves a test or two per boundary, where a longest-first deal of
-every test can move thousands.
+nearest recorded siblings' median and the mean of every recorded test. The few recorded
+tests that dominate (each over 1/``BIG_SHARE`` of a shard's share) are dealt longest first,
+each to the least loaded shard; the unrecorded tests are apportioned to the shards by the
+room left, as many of each size (doubling of the estimate) as the shard's part; the many
+small recorded ones are then cut, in sorted order, into contiguous runs that fill every
+shard to one level. A small change to one small test shifts those cut points by about its
+own size, so it moves a test or two per boundary, where a longest-first deal of every test
+can move thousands.
 
 **The batch.** Shards run one after another in one checkout rewrite the store between them.
 The first shard of a batch keeps its basis in the cache (key :data:`RECORD_KEY`); a later
@@ -29,7 +31,7 @@ verification), :mod:`.plugin` (:class:`ShardPlugin`, the hooks).
 
 from __future__ import annotations
 
-from .basis import FLOOR_US, Basis, choose_basis, estimate_unrecorded, quantise, split
+from .basis import FLOOR_US, Basis, choose_basis, doubling, estimate_unrecorded, quantise, split
 from .plugin import ShardPlugin
 from .record import RECORD_KEY, ShardRun, parse_saved, read_runs, verify, verify_runs
 
@@ -40,6 +42,7 @@ __all__ = [
     "ShardPlugin",
     "ShardRun",
     "choose_basis",
+    "doubling",
     "estimate_unrecorded",
     "parse_saved",
     "quantise",

@@ -6,12 +6,16 @@ per doubling), so a measurement that moves a little usually keeps its value. A t
 a record is estimated by the cost model (:func:`pytest_tempo.costs.estimate`): the larger of
 its nearest recorded siblings' median and the mean of every recorded test.
 
-**The split.** The few tests that dominate (each over 1/:data:`BIG_SHARE` of a shard's
-share) are dealt longest first, each to the least loaded shard; the unrecorded small tests
-are spread evenly; the many small ones are then cut, in sorted order, into contiguous runs
-that fill every shard to one level. A small change to one small test shifts those cut points
-by about its own size, so it moves a test or two per boundary, where a longest-first deal of
-every test can move thousands.
+**The split.** The few recorded tests that dominate (each over 1/:data:`BIG_SHARE` of a
+shard's share) are dealt longest first, each to the least loaded shard. The unrecorded
+tests are then apportioned by the room the big tests left each shard: grouped by the
+doubling of their estimate, each group cut, in an order unrelated to their names, into runs
+as long as each shard's part, so every shard gets its part of the new tests of every size.
+An estimate tells a family's typical cost, not which new test is one of the few long ones:
+no shard takes more than its part of that luck. The many small recorded tests are last
+cut, in sorted order, into contiguous runs that fill every shard to one level. A small
+change to one test shifts those cut points by about its own size, so it moves a test or two
+per boundary, where a longest-first deal of every test can move thousands.
 
 **The batch.** Shards run one after another in one checkout rewrite the store between them:
 :func:`choose_basis` keeps the first shard's basis for the later shards of a batch.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +43,7 @@ __all__ = [
     "STEPS_PER_DOUBLING",
     "Basis",
     "choose_basis",
+    "doubling",
     "estimate_unrecorded",
     "fingerprint",
     "quantise",
@@ -95,36 +101,36 @@ def estimate_unrecorded(tests: Sequence[str], recorded: Sequence[int]) -> list[i
 def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[int]:
     """The shard (0-based) of each test, given in canonical (sorted) order with its cost.
 
-    Tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by position) to
-    the least loaded shard (ties to the lower number). The small tests of ``spread`` (the
-    unrecorded ones, in an order unrelated to their names) are then cut in that order into
-    N contiguous runs of equal cost, so that whatever their estimates get wrong, for a new
-    parametrized function say, is spread evenly. The other small tests, in order, are cut
-    into contiguous runs that raise every shard to one level. A test goes where its midpoint
-    falls. With more shards than tests, the last shards are empty.
+    ``spread`` names the unrecorded tests, in an order unrelated to their names. Three
+    steps:
+
+    1. Recorded tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by
+       position) to the least loaded shard (ties to the lower number).
+    2. The unrecorded tests are apportioned by :func:`_deal_unrecorded`: every shard gets a
+       number of them, of each size, in proportion to the room the first step left it, so
+       no shard holds more than its part of what the estimates get wrong.
+    3. The other recorded tests, in order, are cut into contiguous runs that raise every
+       shard to one level. A test goes where its midpoint falls.
+
+    With more shards than tests, the last shards are empty.
     """
     shard = [0] * len(costs)
     if count <= 1 or not costs:
         return shard
-    total = sum(costs)
-    limit = total / count / BIG_SHARE
-    big = sorted((i for i, c in enumerate(costs) if c > limit), key=lambda i: (-costs[i], i))
-    loads = [0] * count
-    heap = [(0, b) for b in range(min(count, max(len(big), 1)))]
-    for index in big:
-        load, b = heapq.heappop(heap)
-        shard[index] = b
-        loads[b] = load + costs[index]
-        heapq.heappush(heap, (loads[b], b))
-    placed = set(big)
-    guessed = [i for i in spread if i not in placed]
-    if guessed:
-        part = sum(costs[i] for i in guessed) / count
-        _cut(costs, guessed, shard, [part * (b + 1) for b in range(count)])
-        for index in guessed:
-            loads[shard[index]] += costs[index]
-        placed.update(guessed)
+    unrecorded = set(spread)
+    limit = sum(costs) / count / BIG_SHARE
+    big = sorted(
+        (i for i, c in enumerate(costs) if c > limit and i not in unrecorded),
+        key=lambda i: (-costs[i], i),
+    )
+    loads = _deal_big(costs, big, shard, count)
+    placed = unrecorded.union(big)
     rest = [i for i in range(len(costs)) if i not in placed]
+    if spread:
+        level = _water_level(loads, sum(costs[i] for i in (*spread, *rest)))
+        _deal_unrecorded(costs, spread, shard, [max(level - load, 0.0) for load in loads])
+        for index in spread:
+            loads[shard[index]] += costs[index]
     amount = sum(costs[i] for i in rest)
     if amount:
         level = _water_level(loads, amount)
@@ -135,6 +141,56 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
             bounds.append(reached)
         _cut(costs, rest, shard, bounds)
     return shard
+
+
+def _deal_big(
+    costs: Sequence[int], big: Sequence[int], shard: list[int], count: int
+) -> list[float]:
+    """Longest first, each to the least loaded shard; the loads per shard."""
+    loads = [0.0] * count
+    heap = [(0, b) for b in range(min(count, max(len(big), 1)))]
+    for index in big:
+        load, b = heapq.heappop(heap)
+        shard[index] = b
+        loads[b] = load + costs[index]
+        heapq.heappush(heap, (load + costs[index], b))
+    return loads
+
+
+def doubling(cost: int) -> int:
+    """The band of an estimate: how many doublings over :data:`FLOOR_US` (0 below it)."""
+    return (cost // FLOOR_US).bit_length()
+
+
+def _deal_unrecorded(
+    costs: Sequence[int], spread: Sequence[int], shard: list[int], rooms: Sequence[float]
+) -> None:
+    """Unrecorded tests apportioned to the shards by their rooms, in count and in size.
+
+    The tests are grouped by :func:`doubling` of their estimate. Each group, in ``spread``
+    order, is cut into contiguous runs, one per shard, of as many tests as the shard's part
+    of the rooms (equal rooms: counts within one per group); a group's runs start on the
+    shard its doubling names (modulo N), so the roundings of small groups fall on different
+    shards. An estimate tells a family's typical cost but not which new test is one of the
+    few long ones, so each shard gets its part of every size. The cuts hold still: a small
+    change of the rooms, or a test whose estimate changes group, moves at most a test per
+    boundary of a group. A shard without room (a big recorded test fills it) gets none.
+    """
+    count = len(rooms)
+    total = sum(rooms)
+    if not total:  # only when every cost is zero
+        rooms, total = [1.0] * count, count
+    groups: dict[int, list[int]] = {}
+    for index in spread:
+        groups.setdefault(doubling(costs[index]), []).append(index)
+    for band, members in groups.items():
+        order = [(band + k) % count for k in range(count)]
+        bounds = list(itertools.accumulate(rooms[b] * len(members) / total for b in order))
+        run = 0
+        for position, index in enumerate(members):
+            while run < count - 1 and position + 0.5 >= bounds[run]:
+                run += 1
+            shard[index] = order[run]
 
 
 def _cut(
@@ -150,10 +206,10 @@ def _cut(
         position += costs[index]
 
 
-def _water_level(loads: Sequence[int], amount: int) -> float:
+def _water_level(loads: Sequence[float], amount: float) -> float:
     """The level W with sum(max(W - load, 0)) == amount."""
     ordered = sorted(loads)
-    below = 0
+    below = 0.0
     for j, load in enumerate(ordered, start=1):
         below += load
         level = (amount + below) / j

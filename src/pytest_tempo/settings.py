@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
-    from .load.limits import Limit
 
 __all__ = [
     "DEFAULT_TEST_TYPES",
@@ -126,7 +125,8 @@ class Settings:
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
     load_baseline: BaselineMode = "auto"
-    load_regression: tuple[Limit, ...] = ()
+    #: Checked ``load_regression`` text; the load feature parses it when a load test runs.
+    load_regression: str = "none"
     load_baseline_path: str | None = None  # None: pytest's cache
     k6_binary: str | None = None
     load_require: bool = False

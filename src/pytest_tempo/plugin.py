@@ -132,7 +132,7 @@ def pytest_configure(config: Config) -> None:
     if not manager.is_blocked(LOAD):
         _register_load(config, settings)
     if settings.hygiene != "off" and not manager.is_blocked(HYGIENE):
-        from .hygiene import HygienePlugin
+        from .hygiene.plugin import HygienePlugin
 
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
 

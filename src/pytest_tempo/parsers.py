@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from .markers import MARKERS, PYTEST_MARKERS
-from .workers import MAX_IDENTIFIER, is_plain_identifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -65,20 +63,38 @@ MAX_REPORT_ROWS = 100_000  # ``all`` shows every slow test
 SHOWN_CHARS = 60
 
 
+#: PostgreSQL cuts identifiers at 63 bytes (NAMEDATALEN - 1); MySQL allows 64 characters.
+MAX_IDENTIFIER = 63
+_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789")
+
+
+def is_plain_identifier(name: str) -> bool:
+    """True for a name valid unquoted in PostgreSQL and MySQL, within 63 bytes: a lower-case
+    ASCII letter or ``_``, then letters, digits and ``_``."""
+    return (
+        0 < len(name) <= MAX_IDENTIFIER  # ASCII only: characters are bytes
+        and name[0] in _PLAIN_FIRST
+        and all(char in _PLAIN_REST for char in name)
+    )
+
+
 class SettingError(ValueError):
     """A value that cannot be used; the message says what is accepted."""
 
 
-@dataclass(frozen=True)
-class TypeRule:
+# The values below are named tuples or plain classes, not frozen dataclasses: they are built
+# at every start-up, and a frozen dataclass costs a millisecond or so to define.
+
+
+class TypeRule(NamedTuple):
     """One ``test_types`` line: tests whose path matches ``glob`` get ``markers``."""
 
     glob: str
     markers: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Floor:
+class Floor(NamedTuple):
     """One coverage floor: ``pattern`` (``total`` or a path glob) must reach ``percent``."""
 
     pattern: str
@@ -93,12 +109,30 @@ class Floor:
 MAX_SHARDS = 10_000
 
 
-@dataclass(frozen=True)
 class ShardSpec:
-    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
+    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``. Immutable."""
 
+    __slots__ = ("count", "index")
     index: int
     count: int
+
+    def __init__(self, index: int, count: int) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "count", count)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ShardSpec):
+            return NotImplemented
+        return (self.index, self.count) == (other.index, other.count)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.count))
+
+    def __repr__(self) -> str:
+        return f"ShardSpec(index={self.index!r}, count={self.count!r})"
 
 
 def parse_shard(raw: str) -> ShardSpec:
@@ -396,8 +430,7 @@ parse_redis_url = optional(_redis_url)
 # --- the option table ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One user-facing setting: its flag, its ini key, its default, its parser, and the words
     that describe it in ``pytest --help`` and in the configuration reference.
 

@@ -12,8 +12,7 @@ and the option table that other modules use are imported from here too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -99,9 +98,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything pytest-tempo was configured with, validated."""
+class Settings(NamedTuple):
+    """Everything pytest-tempo was configured with, validated.
+
+    A named tuple: built at every start-up, where a frozen dataclass of this many fields
+    costs about a millisecond to define."""
 
     order: OrderMode = "tiers"
     test_types: tuple[TypeRule, ...] = ()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .databases.urls import DbUrl
+    from .shard_spec import ShardSpec
 
 __all__ = [
     "BaselineMode",
@@ -27,7 +28,6 @@ __all__ = [
     "Option",
     "OrderMode",
     "SettingError",
-    "ShardSpec",
     "TypeRule",
     "decimal",
     "glob_problem",
@@ -70,8 +70,7 @@ _PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789")
 
 
 def is_plain_identifier(name: str) -> bool:
-    """True for a name valid unquoted in PostgreSQL and MySQL, within 63 bytes: a lower-case
-    ASCII letter or ``_``, then letters, digits and ``_``."""
+    """True for a name valid unquoted in PostgreSQL and MySQL, within 63 bytes."""
     return (
         0 < len(name) <= MAX_IDENTIFIER  # ASCII only: characters are bytes
         and name[0] in _PLAIN_FIRST
@@ -83,10 +82,8 @@ class SettingError(ValueError):
     """A value that cannot be used; the message says what is accepted."""
 
 
-# The values below are named tuples or plain classes, not frozen dataclasses: they are built
-# at every start-up, and a frozen dataclass costs a millisecond or so to define.
-
-
+# Named tuples, not frozen dataclasses: defined at every start-up, where a frozen dataclass
+# costs a millisecond or so.
 class TypeRule(NamedTuple):
     """One ``test_types`` line: tests whose path matches ``glob`` get ``markers``."""
 
@@ -103,49 +100,6 @@ class Floor(NamedTuple):
     @property
     def is_total(self) -> bool:
         return self.pattern == "total"
-
-
-#: The largest N of ``--shard=K/N``.
-MAX_SHARDS = 10_000
-
-
-class ShardSpec:
-    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``. Immutable."""
-
-    __slots__ = ("count", "index")
-    index: int
-    count: int
-
-    def __init__(self, index: int, count: int) -> None:
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "count", count)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ShardSpec):
-            return NotImplemented
-        return (self.index, self.count) == (other.index, other.count)
-
-    def __hash__(self) -> int:
-        return hash((self.index, self.count))
-
-    def __repr__(self) -> str:
-        return f"ShardSpec(index={self.index!r}, count={self.count!r})"
-
-
-def parse_shard(raw: str) -> ShardSpec:
-    """Parse ``K/N`` with 1 <= K <= N <= MAX_SHARDS; raise ValueError saying what is accepted."""
-    k, sep, n = raw.strip().partition("/")
-    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
-        raise ValueError("expected K/N with whole numbers, such as 1/4")
-    index, count = int(k), int(n)
-    if count < 1 or not 1 <= index <= count:
-        raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
-    if count > MAX_SHARDS:
-        raise ValueError(f"expected at most {MAX_SHARDS} shards (N), such as 1/4")
-    return ShardSpec(index, count)
 
 
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------
@@ -419,8 +373,18 @@ def _redis_url(raw: str) -> str:
     return parse(raw)
 
 
-#: ``--shard``: K/N, or unset.
-parse_shard_option = optional(parse_shard)
+def parse_shard_option(raw: str) -> ShardSpec | None:
+    """``--shard=K/N`` (:mod:`pytest_tempo.shard_spec`, imported only when given), or unset."""
+    if not raw.strip():
+        return None
+    from .shard_spec import parse_shard
+
+    try:
+        return parse_shard(raw)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+
+
 #: ``db_url``: a PostgreSQL, MySQL/MariaDB or SQLite URL, or unset.
 parse_db_url = optional(_db_url)
 #: ``redis_url``: a redis://, rediss:// or unix:// URL, or unset.

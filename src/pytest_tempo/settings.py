@@ -23,7 +23,6 @@ from .parsers import (
     DIST_MODES,
     HYGIENE_MODES,
     MAX_REPORT_ROWS,
-    MAX_SHARDS,
     MAX_SLOW_THRESHOLD,
     ORDER_MODES,
     SHOWN_CHARS,
@@ -35,7 +34,6 @@ from .parsers import (
     Option,
     OrderMode,
     SettingError,
-    ShardSpec,
     TypeRule,
     glob_problem,
     parse_bool,
@@ -45,7 +43,6 @@ from .parsers import (
     parse_percent,
     parse_report_rows,
     parse_seconds,
-    parse_shard,
     parse_test_types,
     shown,
 )
@@ -54,6 +51,7 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
+    from .shard_spec import MAX_SHARDS, ShardSpec, parse_shard
 
 __all__ = [
     "DEFAULT_TEST_TYPES",
@@ -147,6 +145,15 @@ class Settings(NamedTuple):
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def __getattr__(name: str) -> Any:
+    # The shard's value is imported only when it is used (``--shard``).
+    if name in ("MAX_SHARDS", "ShardSpec", "parse_shard"):
+        from . import shard_spec
+
+        return getattr(shard_spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_options(parser: Parser) -> None:

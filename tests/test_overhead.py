@@ -77,6 +77,7 @@ ENGINES = (
     "pytest_tempo.databases.run",
     "pytest_tempo.workers",
     "pytest_tempo.step_summary",
+    "pytest_tempo.shard_spec",  # --shard's value, only when given
 )
 
 CONFTEST = """
@@ -137,10 +138,13 @@ def test_a_database_fixture_imports_the_url_machinery_when_used(
 
 
 def test_collect_only_on_a_project_without_tests_imports_no_engine(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``pytest --co`` with every default feature on: what a run that has nothing to time,
     order, record or show must not import (it used to import most of the plugin)."""
+    # A temp dir of its own: engine folders other tests leave behind would rightly make the
+    # load feature import its sweep.
+    monkeypatch.setenv("TMPDIR", str(pytester.mkdir("tmp")))
     pytester.makeconftest(CONFTEST_AT_EXIT)
     result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cov", "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED

@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tempo.databases.base import DatabaseError, import_driver, marker, marker_run
-from pytest_tempo.databases.fixtures import template_url, worker_url
 from pytest_tempo.databases.owners import Action, DbState, decide, new_owner_id, owner_key
 from pytest_tempo.databases.redis import glob_escape
+from pytest_tempo.databases.run import template_url, worker_url
 from pytest_tempo.databases.sqlite import (
     APPLICATION_ID,
     SQLiteProvisioner,

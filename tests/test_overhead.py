@@ -64,6 +64,20 @@ ENGINES = (
     "pytest_tempo.scheduling",
     "pytest_tempo.costs",
     "pytest_tempo._coverage",
+    # Load, hygiene and databases, registered but unused: only their hooks are imported.
+    "pytest_tempo.load.plugin",
+    "pytest_tempo.load.state",
+    "pytest_tempo.load.profiles",
+    "pytest_tempo.load.limits",
+    "pytest_tempo.load.process",
+    "pytest_tempo.load.render",
+    "pytest_tempo.hygiene.findings",
+    "pytest_tempo.hygiene.rules",
+    "pytest_tempo.hygiene.scan",
+    "pytest_tempo.databases.run",
+    "pytest_tempo.workers",
+    "pytest_tempo.step_summary",
+    "pytest_tempo.shard_spec",  # --shard's value, only when given
 )
 
 CONFTEST = """
@@ -124,10 +138,13 @@ def test_a_database_fixture_imports_the_url_machinery_when_used(
 
 
 def test_collect_only_on_a_project_without_tests_imports_no_engine(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``pytest --co`` with every default feature on: what a run that has nothing to time,
     order, record or show must not import (it used to import most of the plugin)."""
+    # A temp dir of its own: engine folders other tests leave behind would rightly make the
+    # load feature import its sweep.
+    monkeypatch.setenv("TMPDIR", str(pytester.mkdir("tmp")))
     pytester.makeconftest(CONFTEST_AT_EXIT)
     result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cov", "-p", "no:randomly")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
@@ -159,8 +176,22 @@ def test_a_store_is_read_and_written_once_tests_run(pytester: pytest.Pytester) -
     modules = _modules(pytester.path)["modules-main"]
     assert {"pytest_tempo.durations", "pytest_tempo.durations_record"} <= modules
     assert "pytest_tempo.timing.aggregate" in modules
+    assert "pytest_tempo.hygiene.scan" in modules  # a test collected: the hygiene scan ran
     assert "pytest_tempo.timing.outputs" not in modules  # nothing slow to show
     assert (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()
+
+
+def test_a_k6_script_loads_the_load_feature_when_collected(pytester: pytest.Pytester) -> None:
+    """The control of the load guards: a k6 script collected (and skipped without a
+    profile) imports the load state and the k6 items."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    pytester.path.joinpath("smoke.k6.js").write_text("export default function () {}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*--load-profile=NAME*"])
+    modules = _modules(pytester.path)["modules-main"]
+    assert {"pytest_tempo.load.state", "pytest_tempo.load.k6"} <= modules
+    assert "pytest_tempo.load.plugin" not in modules  # no profile: the hooks only
 
 
 def test_floors_without_coverage_measured_do_not_import_coverage(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .load.options import LOAD_OPTIONS
 from .parsers import (
+    MAX_IDENTIFIER,
     MAX_REPORT_ROWS,
     MAX_SLOW_THRESHOLD,
     Option,
@@ -29,7 +30,6 @@ from .parsers import (
     parse_shard_option,
     parse_test_types,
 )
-from .workers import MAX_IDENTIFIER
 
 __all__ = ["DEFAULT_TEST_TYPES", "OPTIONS"]
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from .markers import MARKERS, PYTEST_MARKERS
-from .workers import MAX_IDENTIFIER, is_plain_identifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .databases.urls import DbUrl
+    from .shard_spec import ShardSpec
 
 __all__ = [
     "BaselineMode",
@@ -29,7 +28,6 @@ __all__ = [
     "Option",
     "OrderMode",
     "SettingError",
-    "ShardSpec",
     "TypeRule",
     "decimal",
     "glob_problem",
@@ -65,20 +63,35 @@ MAX_REPORT_ROWS = 100_000  # ``all`` shows every slow test
 SHOWN_CHARS = 60
 
 
+#: PostgreSQL cuts identifiers at 63 bytes (NAMEDATALEN - 1); MySQL allows 64 characters.
+MAX_IDENTIFIER = 63
+_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789")
+
+
+def is_plain_identifier(name: str) -> bool:
+    """True for a name valid unquoted in PostgreSQL and MySQL, within 63 bytes."""
+    return (
+        0 < len(name) <= MAX_IDENTIFIER  # ASCII only: characters are bytes
+        and name[0] in _PLAIN_FIRST
+        and all(char in _PLAIN_REST for char in name)
+    )
+
+
 class SettingError(ValueError):
     """A value that cannot be used; the message says what is accepted."""
 
 
-@dataclass(frozen=True)
-class TypeRule:
+# Named tuples, not frozen dataclasses: defined at every start-up, where a frozen dataclass
+# costs a millisecond or so.
+class TypeRule(NamedTuple):
     """One ``test_types`` line: tests whose path matches ``glob`` get ``markers``."""
 
     glob: str
     markers: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Floor:
+class Floor(NamedTuple):
     """One coverage floor: ``pattern`` (``total`` or a path glob) must reach ``percent``."""
 
     pattern: str
@@ -87,31 +100,6 @@ class Floor:
     @property
     def is_total(self) -> bool:
         return self.pattern == "total"
-
-
-#: The largest N of ``--shard=K/N``.
-MAX_SHARDS = 10_000
-
-
-@dataclass(frozen=True)
-class ShardSpec:
-    """``--shard=K/N``: run shard ``index`` (1-based) of ``count``."""
-
-    index: int
-    count: int
-
-
-def parse_shard(raw: str) -> ShardSpec:
-    """Parse ``K/N`` with 1 <= K <= N <= MAX_SHARDS; raise ValueError saying what is accepted."""
-    k, sep, n = raw.strip().partition("/")
-    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
-        raise ValueError("expected K/N with whole numbers, such as 1/4")
-    index, count = int(k), int(n)
-    if count < 1 or not 1 <= index <= count:
-        raise ValueError("expected K/N with 1 <= K <= N, such as 1/4")
-    if count > MAX_SHARDS:
-        raise ValueError(f"expected at most {MAX_SHARDS} shards (N), such as 1/4")
-    return ShardSpec(index, count)
 
 
 # --- parsers: raw value (str, or list of lines) -> typed value; raise SettingError ---------
@@ -385,8 +373,18 @@ def _redis_url(raw: str) -> str:
     return parse(raw)
 
 
-#: ``--shard``: K/N, or unset.
-parse_shard_option = optional(parse_shard)
+def parse_shard_option(raw: str) -> ShardSpec | None:
+    """``--shard=K/N`` (:mod:`pytest_tempo.shard_spec`, imported only when given), or unset."""
+    if not raw.strip():
+        return None
+    from .shard_spec import parse_shard
+
+    try:
+        return parse_shard(raw)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+
+
 #: ``db_url``: a PostgreSQL, MySQL/MariaDB or SQLite URL, or unset.
 parse_db_url = optional(_db_url)
 #: ``redis_url``: a redis://, rediss:// or unix:// URL, or unset.
@@ -396,8 +394,7 @@ parse_redis_url = optional(_redis_url)
 # --- the option table ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One user-facing setting: its flag, its ini key, its default, its parser, and the words
     that describe it in ``pytest --help`` and in the configuration reference.
 

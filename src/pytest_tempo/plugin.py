@@ -132,22 +132,26 @@ def pytest_configure(config: Config) -> None:
     if not manager.is_blocked(LOAD):
         _register_load(config, settings)
     if settings.hygiene != "off" and not manager.is_blocked(HYGIENE):
-        from .hygiene import HygienePlugin
+        from .hygiene.plugin import HygienePlugin
 
         manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
 
 
 def _register_load(config: Config, settings: Settings) -> None:
-    """k6 items, the ``load_test`` fixture and the "load" section; the per-report hook only
-    when load tests run (a profile is set)."""
-    from .load.plugin import LOAD_KEY, LoadPlugin, LoadState
+    """k6 items, the ``load_test`` fixture and the "load" section. Without a profile (the
+    default) only the hooks that find load tests and skip them, which import the rest of the
+    feature when they first meet one; the per-report hook only when load tests run."""
+    if settings.load_profile is None:
+        from .load.hooks import LoadHooks
 
-    load_state = LoadState.from_settings(settings)
-    config.stash[LOAD_KEY] = load_state
-    load = LoadPlugin(config, load_state)
-    if config.pluginmanager.register(load, LOAD) is not None and load_state.profile is not None:
+        config.pluginmanager.register(LoadHooks(config), LOAD)
+        return
+    from .load.plugin import LoadPlugin
+
+    load = LoadPlugin(config)
+    if config.pluginmanager.register(load, LOAD) is not None:
         config.pluginmanager.register(load.reports, LOAD_REPORTS)
-        if load_state.charts:
+        if load.state.charts:
             _register_load_page(config)
 
 

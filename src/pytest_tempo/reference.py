@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import plugin
 from .databases import fixtures as database_fixtures
 from .databases import hookspecs
-from .load.plugin import LoadPlugin
+from .load.hooks import LoadHooks
 from .markers import MARKERS
 from .settings import OPTIONS, Option
 
@@ -38,7 +38,7 @@ PLACEHOLDER = "<!-- tempo-reference -->"
 
 #: Where the fixtures are defined: modules and plugin classes. A fixture defined anywhere
 #: else is missing from the reference, which the test suite catches.
-FIXTURE_SOURCES: tuple[object, ...] = (database_fixtures, LoadPlugin)
+FIXTURE_SOURCES: tuple[object, ...] = (database_fixtures, LoadHooks)
 
 #: The name of the whole plugin: its ``pytest11`` entry point.
 ENTRY_POINT = "tempo"

@@ -12,8 +12,7 @@ and the option table that other modules use are imported from here too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -24,7 +23,6 @@ from .parsers import (
     DIST_MODES,
     HYGIENE_MODES,
     MAX_REPORT_ROWS,
-    MAX_SHARDS,
     MAX_SLOW_THRESHOLD,
     ORDER_MODES,
     SHOWN_CHARS,
@@ -36,7 +34,6 @@ from .parsers import (
     Option,
     OrderMode,
     SettingError,
-    ShardSpec,
     TypeRule,
     glob_problem,
     parse_bool,
@@ -46,7 +43,6 @@ from .parsers import (
     parse_percent,
     parse_report_rows,
     parse_seconds,
-    parse_shard,
     parse_test_types,
     shown,
 )
@@ -55,7 +51,7 @@ if TYPE_CHECKING:
     from pytest import Config, Parser
 
     from .databases.urls import DbUrl
-    from .load.limits import Limit
+    from .shard_spec import MAX_SHARDS, ShardSpec, parse_shard
 
 __all__ = [
     "DEFAULT_TEST_TYPES",
@@ -100,9 +96,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything pytest-tempo was configured with, validated."""
+class Settings(NamedTuple):
+    """Everything pytest-tempo was configured with, validated.
+
+    A named tuple: built at every start-up, where a frozen dataclass of this many fields
+    costs about a millisecond to define."""
 
     order: OrderMode = "tiers"
     test_types: tuple[TypeRule, ...] = ()
@@ -126,7 +124,8 @@ class Settings:
     load_time_scale: float = 1.0
     k6_scripts: tuple[str, ...] = ("*.k6.js",)
     load_baseline: BaselineMode = "auto"
-    load_regression: tuple[Limit, ...] = ()
+    #: Checked ``load_regression`` text; the load feature parses it when a load test runs.
+    load_regression: str = "none"
     load_baseline_path: str | None = None  # None: pytest's cache
     k6_binary: str | None = None
     load_require: bool = False
@@ -146,6 +145,15 @@ class Settings:
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def __getattr__(name: str) -> Any:
+    # The shard's value is imported only when it is used (``--shard``).
+    if name in ("MAX_SHARDS", "ShardSpec", "parse_shard"):
+        from . import shard_spec
+
+        return getattr(shard_spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_options(parser: Parser) -> None:

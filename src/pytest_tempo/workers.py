@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .parsers import MAX_IDENTIFIER, is_plain_identifier
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -38,10 +40,6 @@ __all__ = [
 #: ``worker_id`` fixture says.
 MASTER = "master"
 
-#: PostgreSQL cuts identifiers at 63 bytes (NAMEDATALEN - 1); MySQL allows 64 characters.
-MAX_IDENTIFIER = 63
-
-_PLAIN = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _GW = re.compile(r"gw(\d+)\Z")
 _HASH_LEN = 8
 _RUN_LEN = 10
@@ -95,11 +93,6 @@ def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
-def is_plain_identifier(name: str) -> bool:
-    """True for a name valid unquoted in PostgreSQL and MySQL, within 63 bytes."""
-    return bool(_PLAIN.match(name)) and len(name.encode("utf-8")) <= MAX_IDENTIFIER
-
-
 def worker_token(worker_id: str) -> str:
     """The worker id as a name part: ``gw3`` and ``master`` stay; any other id is hashed.
 
@@ -136,7 +129,7 @@ def fit_identifier(head: str, suffix: str = "") -> str:
     ``head``, with a hash of the original inserted, so distinct inputs stay distinct.
     """
     cleaned = re.sub(r"[^a-z0-9_]", "_", head.lower())
-    if not cleaned or not _PLAIN.match(cleaned):
+    if not cleaned or cleaned[0] in "0123456789":  # only [a-z0-9_] is left
         cleaned = "t_" + cleaned
     name = cleaned + suffix
     if name == head + suffix and len(name) <= MAX_IDENTIFIER:

@@ -130,6 +130,16 @@ def test_a_kill_between_create_and_comment_is_reclaimed(
         proc.wait(timeout=30)
         if proc.stdout is not None:
             proc.stdout.close()
+    # The server ends the killed owner's connection a moment after the process is gone: a
+    # run started before that rightly finds the database in use.
+    probe = cls()
+    try:
+        registry = probe._registry(parse_db_url(url + base_name))
+        deadline = time.monotonic() + 30
+        while registry.alive("killedrun") and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        probe.close()
     pytester.makeini(
         f"[pytest]\nconsole_output_style = classic\ndb_url = {url}app\ndb_name = {base_name}\n"
     )

@@ -13,7 +13,23 @@ The package is split along the hooks / engine line:
 
 from __future__ import annotations
 
-from .findings import RULES, Finding
-from .plugin import HygienePlugin
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .findings import RULES, Finding
+    from .plugin import HygienePlugin
 
 __all__ = ["RULES", "Finding", "HygienePlugin"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the hooks load the rest of the package when they need it.
+    if name == "HygienePlugin":
+        from .plugin import HygienePlugin
+
+        return HygienePlugin
+    if name in __all__:
+        from . import findings
+
+        return getattr(findings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

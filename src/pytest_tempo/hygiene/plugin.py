@@ -22,17 +22,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .._xdist import from_worker, is_worker, to_controller
-from ..step_summary import append_step_summary
-from .findings import Finding, Tally, merge
-from .rules import bare_call, bare_skip_message, registered_markers, relative
-from .scan import CollectionScan, markers_strict, raise_site, xfail_strict_default
 
+# The judges, the findings and the text load when there is something to judge: a collected
+# test, a skip, an exception, a worker's findings.
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from pytest import CallInfo, Config, Item, Session, TerminalReporter, TestReport
 
     from ..settings import HygieneMode
+    from .findings import Finding, Tally
 
 __all__ = ["HygienePlugin"]
 
@@ -52,8 +51,8 @@ class HygienePlugin:
         self._root = str(config.rootpath)
         self._collected: list[Finding] = []
         self._remote: list[Finding] = []
-        self._module_skips = Tally()
-        self._calls = Tally()
+        self._module_skips: Tally | None = None
+        self._calls: Tally | None = None
         self._findings: list[Finding] | None = None
         self._failed = False
         self._error = ""
@@ -61,6 +60,11 @@ class HygienePlugin:
     # --- where tests are collected -------------------------------------------------------
 
     def pytest_collection_finish(self, session: Session) -> None:
+        if not session.items:
+            return
+        from .rules import registered_markers
+        from .scan import CollectionScan, markers_strict, xfail_strict_default
+
         config = session.config
         registered = None
         if not markers_strict(config):
@@ -73,9 +77,12 @@ class HygienePlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         longrepr = report.longrepr
         if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+            from .rules import bare_skip_message, relative
+
             path, line, message = longrepr
             if bare_skip_message(str(message)):
                 where = relative(str(path), self._root)
+                self._module_skips = _tally(self._module_skips)
                 self._module_skips.add(
                     "reason",
                     f"{where}:{line}",
@@ -87,12 +94,20 @@ class HygienePlugin:
 
     def pytest_sessionfinish(self, session: Session) -> None:
         if is_worker(session.config):  # the controller reports
-            findings = merge(self._collected, self._module_skips.findings())
+            from .findings import merge
+
+            skips = self._module_skips.findings() if self._module_skips is not None else []
+            findings = merge(self._collected, skips)
             to_controller(session.config, WORKEROUTPUT_KEY, [f.to_plain() for f in findings])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        for value in from_worker(node, WORKEROUTPUT_KEY, ()):
+        values = from_worker(node, WORKEROUTPUT_KEY, ())
+        if not values:
+            return
+        from .findings import Finding
+
+        for value in values:
             finding = Finding.from_plain(value)
             if finding is not None:
                 self._remote.append(finding)
@@ -106,6 +121,9 @@ class HygienePlugin:
         report = yield
         excinfo = call.excinfo
         if excinfo is not None:
+            from .rules import bare_call, relative
+            from .scan import raise_site
+
             what = bare_call(excinfo.value)
             site = raise_site(excinfo) if what else None
             # Raised by pytest itself: a skip mark (judged at collection), not a call.
@@ -120,18 +138,20 @@ class HygienePlugin:
         value = report.__dict__.get(REPORT_ATTR)
         if isinstance(value, list) and len(value) == 3:
             what, path, line = value
+            self._calls = _tally(self._calls)
             self._calls.add("reason", f"{path}:{line}", str(what), report.nodeid, path, line)
 
     # --- the controller -----------------------------------------------------------------
 
     def _final(self) -> list[Finding]:
         if self._findings is None:
-            self._findings = merge(
-                self._collected,
-                self._remote,
-                self._module_skips.findings(),
-                self._calls.findings(),
-            )
+            tallies = [t.findings() for t in (self._module_skips, self._calls) if t is not None]
+            if not self._collected and not self._remote and not any(tallies):
+                self._findings = []
+            else:
+                from .findings import merge
+
+                self._findings = merge(self._collected, self._remote, *tallies)
         return self._findings
 
     @pytest.hookimpl(wrapper=True)
@@ -160,6 +180,7 @@ class HygienePlugin:
         findings = self._final()
         if not findings and not self._failed and not self._error:
             return
+        from ..step_summary import append_step_summary
         from .render import ROWS, render_markdown, render_terminal  # only with findings
 
         if findings:
@@ -172,6 +193,15 @@ class HygienePlugin:
         # A failed strict mode is said in the closing lines (``closing_lines``).
         if self._error:
             terminalreporter.write_line(f"tempo: {self._error}", red=True, bold=True)
+
+
+def _tally(tally: Tally | None) -> Tally:
+    """``tally``, or a new one on first use."""
+    if tally is not None:
+        return tally
+    from .findings import Tally
+
+    return Tally()
 
 
 def _is_pytest(module: str) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..settings import shown
+from .options import DEFAULT_REGRESSION
 
 __all__ = [
     "DEFAULT_REGRESSION",
@@ -50,8 +51,6 @@ _LIMIT = re.compile(
 )
 #: Limits are written in ASCII digits, at most nine before and after the point: a longer
 #: number is a typo, and past float's range it would compare as infinity.
-
-DEFAULT_REGRESSION = "p95:+20%, rps:-15%, error_rate:+0.5pp"
 
 
 class RegressionSpecError(ValueError):

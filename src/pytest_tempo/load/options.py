@@ -27,8 +27,6 @@ from ..parsers import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .limits import Limit
-
 __all__ = [
     "LOAD_OPTIONS",
     "MAX_GROWTH",
@@ -51,11 +49,11 @@ MAX_WORKERS_WAIT = 86_400  # seconds: a day
 
 def parse_load_profile(raw: str) -> str | None:
     """A profile name from :data:`~pytest_tempo.load.profiles.PROFILE_NAMES`; empty is unset."""
-    from .profiles import PROFILE_NAMES
-
     value = raw.strip()
     if not value:
-        return None
+        return None  # the default: the profiles are not even imported
+    from .profiles import PROFILE_NAMES
+
     if value not in PROFILE_NAMES:
         raise SettingError(f"expected one of {', '.join(PROFILE_NAMES)}")
     return value
@@ -97,14 +95,25 @@ def parse_k6_globs(lines: Sequence[str]) -> tuple[str, ...]:
 parse_baseline = one_of(BASELINE_MODES)
 
 
-def parse_load_regression(raw: str) -> tuple[Limit, ...]:
-    """``p95:+20%, rps:-15%, error_rate:+0.5pp``: see :mod:`pytest_tempo.load.baseline`."""
+#: The default of ``load_regression`` (also :data:`pytest_tempo.load.limits.DEFAULT_REGRESSION`).
+DEFAULT_REGRESSION = "p95:+20%, rps:-15%, error_rate:+0.5pp"
+
+
+def parse_load_regression(raw: str) -> str:
+    """``p95:+20%, rps:-15%, error_rate:+0.5pp``, checked and kept as text: the load feature
+    turns it into limits (:func:`pytest_tempo.load.limits.parse_regression`) when a load test
+    runs, and the default is not even parsed (a run without load tests never imports the
+    limits). See :mod:`pytest_tempo.load.baseline`."""
+    text = raw.strip()
+    if text == DEFAULT_REGRESSION:
+        return text
     from .limits import RegressionSpecError, parse_regression
 
     try:
-        return parse_regression(raw)
+        parse_regression(text)
     except RegressionSpecError as exc:
         raise SettingError(str(exc)) from None
+    return text
 
 
 def parse_watch(raw: str) -> str | None:
@@ -231,7 +240,7 @@ LOAD_OPTIONS: tuple[Option, ...] = (
     Option(
         field="load_regression",
         ini="load_regression",
-        default="p95:+20%, rps:-15%, error_rate:+0.5pp",
+        default=DEFAULT_REGRESSION,
         parse=parse_load_regression,
         kind="`METRIC:CHANGE` limits separated by commas: `p50`, `p95`, `p99`, `avg` (`%` or "
         "`ms`), `rps` (`%`), `error_rate` (`pp` or `%`); `none` for no limit",

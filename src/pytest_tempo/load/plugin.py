@@ -1,15 +1,15 @@
-"""The ``tempo-load`` feature plugin: k6 items, the ``load_test`` fixture, the "load" summary.
+"""The ``tempo-load`` feature plugin with a load profile: baselines, the "load" summary.
 
-Hooks only: the run's load settings and what an item does with them are in
-:mod:`.state`, the fixture's function in :mod:`.fixture`, the "load" section's text in
-:mod:`.render`. Without ``--load-profile`` every load item and every test using
-``load_test`` is skipped with a reason saying how to run it, so a plain ``pytest`` never
-starts load by surprise.
+Registered instead of :class:`~.hooks.LoadHooks` (k6 items, the ``load_test`` fixture)
+when ``--load-profile`` is set. Hooks only: the run's load settings and what an item does
+with them are in :mod:`.state`, the fixture's function in :mod:`.fixture`, the "load"
+section's text in :mod:`.render`. Without ``--load-profile`` every load item and every test
+using ``load_test`` is skipped with a reason saying how to run it, so a plain ``pytest``
+never starts load by surprise.
 """
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,17 +17,15 @@ import pytest
 from .._xdist import is_worker, to_worker, worker_input
 from ..settings import SETTINGS_KEY
 from ..step_summary import append_step_summary, md_cell
+from .hooks import LoadHooks
 from .render import markdown_table, notes_lines, summary_rows, text_table
 from .state import LOAD_KEY, PROPERTY, LoadState
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     from _pytest.terminal import TerminalReporter
-    from pytest import Collector, Config
-
-    from .locust import LoadMetrics
+    from pytest import Config
 
 __all__ = ["LOAD_KEY", "LoadPlugin", "LoadState", "summary_rows"]
 
@@ -35,34 +33,33 @@ __all__ = ["LOAD_KEY", "LoadPlugin", "LoadState", "summary_rows"]
 WORKERINPUT_BASELINES = "tempo_load_baselines"
 
 
-class LoadPlugin:
-    """Collects k6 scripts, provides ``load_test``, and prints the "load" section."""
+class LoadPlugin(LoadHooks):
+    """With a load profile: what :class:`~.hooks.LoadHooks` does, and the baselines, the
+    report hook and the "load" section."""
 
-    def __init__(self, config: Config, state: LoadState) -> None:
-        self._config = config
-        self._state = state
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
         self._seen: list[tuple[str, str, dict[str, Any]]] = []
         #: (item key, shape, record, replace) of passing runs, written at the end.
         self._records: list[tuple[str, str, dict[str, Any], bool]] = []
         self._store_path: Path | None = None
         self._problems: list[str] = []
-        state.root = config.rootpath
         self._read_baselines()
 
     def pytest_report_header(self) -> list[str]:
         """Where k6 comes from, when load tests run: ``load: k6 /usr/bin/k6 (PATH)``."""
-        if self._state.profile is None:
+        if self.state.profile is None:
             return []
         from .k6bin import locate
 
-        found = locate(self._state.k6_binary)
+        found = locate(self.state.k6_binary)
         if found.path is None:
             return [f"load: k6 not found ({found.problem or 'k6 items will skip'})"]
         return [f"load: k6 {found.path} ({found.source})"]
 
     def _read_baselines(self) -> None:
         """Baselines of this run's shape: the controller reads the store, workers get them."""
-        state = self._state
+        state = self.state
         if state.profile is None or state.baseline_mode == "off":
             return
         given = worker_input(self._config)
@@ -94,7 +91,7 @@ class LoadPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """Ship this run's baselines to an xdist worker (workers never read the store)."""
-        to_worker(node, WORKERINPUT_BASELINES, self._state.baselines)
+        to_worker(node, WORKERINPUT_BASELINES, self.state.baselines)
 
     def pytest_sessionfinish(self) -> None:
         if self._store_path is None or not self._records:
@@ -104,46 +101,6 @@ class LoadPlugin:
         problem = merge_into_file(self._store_path, self._records)
         if problem:
             self._problems.append(problem)
-
-    def pytest_sessionstart(self) -> None:
-        # The folders of engines whose pytest and supervisor were both killed (a supervisor
-        # removes them otherwise): once per run, by the controller.
-        if not is_worker(self._config):
-            from .process import sweep_stale
-
-            sweep_stale()
-
-    def pytest_collect_file(self, file_path: Path, parent: Collector) -> Collector | None:
-        name = file_path.name
-        try:
-            rel = file_path.relative_to(self._config.rootpath).as_posix()
-        except ValueError:
-            rel = name
-        for glob in self._state.k6_globs:
-            if fnmatchcase(name, glob) or ("/" in glob and fnmatchcase(rel, glob)):
-                from .k6 import K6Script
-
-                script: Collector = K6Script.from_parent(parent, path=file_path)
-                return script
-        return None
-
-    @pytest.fixture
-    def load_test(self, request: pytest.FixtureRequest) -> Callable[..., LoadMetrics]:
-        """Run Locust users headless under the load profile, judged by k6-style thresholds.
-
-        ``load_test(user, host=..., thresholds=..., profile=None, processes=1, timeout=None,
-        allow_empty=False, watch=None, workers=None)`` returns the measured
-        :class:`~pytest_tempo.load.locust.LoadMetrics` and fails the test with the threshold
-        table when a threshold fails or no request was made, and with the baseline table on
-        a regression. ``user`` is a locustfile path (``"locustfile.py"`` or
-        ``"locustfile.py:UserClass"``) or a User class. ``watch`` (a PID, a
-        ``psutil.Process`` or a PID file) is the server whose CPU and RSS are sampled.
-        ``workers=N`` (default ``--load-workers``) runs only Locust's master, which waits
-        for N workers started elsewhere.
-        """
-        from .fixture import load_test_function
-
-        return load_test_function(self._state, request)
 
     @property
     def reports(self) -> LoadReports:
@@ -168,7 +125,7 @@ class LoadPlugin:
         if not self._seen or is_worker(self._config):
             return
         rows = summary_rows(self._seen)
-        profile = self._state.profile
+        profile = self.state.profile
         title = "load" + (f" ({profile.name}, {profile.vus} vus)" if profile else "")
         terminalreporter.write_sep("=", title)
         for line in text_table(rows):

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .hooks import FOLDER_PREFIXES
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -46,8 +48,6 @@ __all__ = [
 
 #: Seconds between SIGTERM and SIGKILL.
 GRACE = 3.0
-#: The temporary folders of the engines: ``PREFIX + PID + "-" + random``.
-FOLDER_PREFIXES = ("tempo-k6-", "tempo-locust-")
 SUPERVISOR = str(Path(__file__).with_name("_supervisor.py"))
 
 _FOLDER = re.compile(r"^(?:tempo-k6-|tempo-locust-)([1-9][0-9]{0,9})-[A-Za-z0-9_]+$")

@@ -74,6 +74,8 @@ class LoadState:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadState:
+        from .limits import parse_regression
+
         profile = None
         if settings.load_profile is not None:
             profile = build_profile(
@@ -84,7 +86,7 @@ class LoadState:
             settings.load_time_scale,
             settings.k6_scripts,
             baseline_mode=settings.load_baseline,
-            limits=settings.load_regression,
+            limits=parse_regression(settings.load_regression),
             k6_binary=settings.k6_binary,
             require=settings.load_require,
             watch=settings.load_watch,

@@ -234,6 +234,8 @@ def test_aggregate_leaves_unrecorded_tests_out_of_the_journal() -> None:
         ([("call", "skipped", True)], "xfailed"),
         ([("call", "passed", True)], "xpassed"),
     ],
+    ids=["passed", "skipped-in-setup", "error-in-setup", "failed-call-and-teardown",
+         "xfailed", "xpassed"],
 )  # fmt: skip
 def test_phase_outcome_as_pytests_summary_line_counts(
     phases: list[tuple[str, str, bool]], outcome: str

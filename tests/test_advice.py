@@ -25,7 +25,14 @@ from pytest_tempo.advice.flaky import (
     record,
     update_history,
 )
-from pytest_tempo.advice.parallel import bundle, judge_parallel
+from pytest_tempo.advice.parallel import (
+    EVEN,
+    WORKERS,
+    bundle,
+    even_rows,
+    judge_parallel,
+    replay_rows,
+)
 from pytest_tempo.advice.render import Advice, render_markdown, render_terminal
 from pytest_tempo.advice.scope import FixtureUse, judge_scopes, scope_group, widest_scope
 from pytest_tempo.advice.sleeps import judge_sleeps
@@ -406,6 +413,35 @@ def test_judge_parallel_numbers() -> None:
     assert judge_parallel(ids, [0.01] * 8, {}, 0.5, 0.6, 1, 1.0) is None
     # Already parallel at the bound: nothing to gain.
     assert judge_parallel(ids, [1.0] * 8, {}, 0.5, 1.6, 8, 1.0) is None
+
+
+@settings(deadline=None)  # the first example imports the schedulers: no wall-clock limit
+@given(st.lists(st.floats(0.001, 1), min_size=1, max_size=400), st.floats(0, 5))
+def test_even_rows_agree_with_the_replay(durations: list[float], start_up: float) -> None:
+    """A suite of small tests is not replayed: its rows are within two of the replay's
+    units (bundles of the smallest tests) of the replay's."""
+    total = sum(durations)
+    if max(durations) * EVEN * max(WORKERS) > total:
+        durations = [*durations, *[max(durations)] * EVEN * max(WORKERS)]
+        total = sum(durations)
+    ids = [f"t{i // 50}.py::test_{i}" for i in range(len(durations))]
+    replayed = replay_rows(ids, durations, {}, start_up, WORKERS, HAS_XDIST)
+    assert replayed is not None
+    unit = max(bundle(ids, durations)[1])
+    for even, row in zip(even_rows(total, start_up, WORKERS, HAS_XDIST), replayed, strict=True):
+        assert even.workers == row.workers
+        assert even.duration <= row.duration + 1e-6
+        assert row.duration <= even.duration + 2 * unit + 1e-6
+        if HAS_XDIST:
+            assert even.load is not None
+            assert row.load is not None
+            assert row.load - 2 * unit - 1e-6 <= even.load <= row.load + 1e-6
+        else:
+            assert even.load is None
+    # Through the judge: the same rows, the schedulers not replayed.
+    forecast = judge_parallel(ids, durations, {}, start_up, 10 * total + start_up, 1, 0.0)
+    assert forecast is not None
+    assert list(forecast.rows) == even_rows(total, start_up, WORKERS, HAS_XDIST)
 
 
 @given(st.lists(st.floats(0, 5), min_size=1, max_size=60), st.integers(1, 20))

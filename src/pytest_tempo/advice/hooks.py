@@ -26,7 +26,7 @@ from .._xdist import is_worker
 from .counting import SleepCounter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
@@ -52,11 +52,13 @@ class _Uses:
 class AdvicePlugin:
     """Counts sleeps and notes fixture facts where tests run; judges on the controller."""
 
-    def __init__(self, config: Config, timing: TimingPlugin, store: Store | None) -> None:
+    def __init__(
+        self, config: Config, timing: TimingPlugin, store: Callable[[], Store] | None
+    ) -> None:
         self._config = config
         self._timing = timing
-        # Read when judging, at the start of the session's end: before the timing feature
-        # folds this run into it.
+        # The durations store as read at the start, asked for only when judging a slow call,
+        # at the start of the session's end: before the timing feature folds this run into it.
         self._store = store
         self._threshold = timing.threshold
         self._controller = not is_worker(config)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from pytest import Config
 
@@ -67,7 +67,7 @@ class RunFacts:
         collected: Sequence[str] | None,
         threshold: float,
         configured: float,
-        store: Store | None,
+        store: Callable[[], Store] | None,
         uses: Mapping[tuple[str, str, str], tuple[int, float, list[str]]],
         facts: Mapping[str, list[str]],
         sleeps: Mapping[str, float],
@@ -172,8 +172,10 @@ def _scopes(run: RunFacts) -> list[ScopeAdvice]:
 
 def _slower(run: RunFacts, slow: list[TestTiming]) -> list[Slower]:
     """Slow calls against the calls the store recorded before this run."""
-    store = run.store
-    if not slow or not store:
+    if not slow or run.store is None:
+        return []
+    store = run.store()
+    if not store:
         return []
     from .slower import MIN_RUNS, judge_slower
 

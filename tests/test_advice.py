@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pytest_tempo.advice.flaky import (
     KEEP,
+    fingerprints,
     judge_flaky,
     merge_histories,
     parse_history,
@@ -590,6 +591,37 @@ def test_hostile_histories_are_refused(value: object) -> None:
     history, problem = parse_history(value)
     assert history == {}
     assert problem
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a.py", "b.py", "sub/c.py", "sub/a.py"]),
+            st.sampled_from(["::test_x", "::C::test_y", "::test_x[1::2]", ""]),
+        ),
+        max_size=30,
+    )
+)
+def test_fingerprints_are_per_file_whatever_the_order(tests: list[tuple[str, str]]) -> None:
+    """One fingerprint per file and the conftests above it, the tests of a file together or
+    not: each test's is the one its file alone gets."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "sub").mkdir()
+        for i, path in enumerate(["a.py", "b.py", "sub/c.py", "sub/a.py"]):
+            (root / path).write_text(f"def test_x(): assert {i}\n")
+        (root / "sub" / "conftest.py").write_text("X = 1\n")
+        nodeids = [path + rest for path, rest in tests]
+        fps = fingerprints(nodeids, root)
+        assert set(fps) == set(nodeids)
+        for nodeid in nodeids:
+            assert fps[nodeid] == fingerprints([nodeid], root)[nodeid]
+        alone = {p: fingerprints([p], root)[p] for p in ["a.py", "b.py", "sub/c.py", "sub/a.py"]}
+        assert len(set(alone.values())) == 4
+        assert {fps[n] for n in nodeids} == {alone[p] for p, _ in tests}
 
 
 @given(st.lists(st.dictionaries(st.sampled_from("abcd"), st.sampled_from("pf")), max_size=25))

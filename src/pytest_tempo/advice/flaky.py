@@ -211,14 +211,18 @@ def fingerprints(nodeids: Iterable[str], root: Path) -> dict[str, str]:
         return known
 
     result = {}
+    prefix = fp = ""  # the file of the test before, "PATH::": the tests of a file come together
     for nodeid in nodeids:
-        end = nodeid.find("::")
-        path = nodeid if end < 0 else nodeid[:end]
-        fp = by_file.get(path)
-        if fp is None:
-            digest = hashlib.blake2b(_read(os.path.join(base, path)), digest_size=8)
-            digest.update(conftests(os.path.dirname(path)))
-            fp = by_file[path] = digest.hexdigest()
+        if not prefix or not nodeid.startswith(prefix):
+            end = nodeid.find("::")
+            path = nodeid if end < 0 else nodeid[:end]
+            prefix = path + "::"
+            known = by_file.get(path)
+            if known is None:
+                digest = hashlib.blake2b(_read(os.path.join(base, path)), digest_size=8)
+                digest.update(conftests(os.path.dirname(path)))
+                known = by_file[path] = digest.hexdigest()
+            fp = known
         result[nodeid] = fp
     return result
 

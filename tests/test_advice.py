@@ -440,7 +440,7 @@ def test_even_rows_agree_with_the_replay(durations: list[float], start_up: float
         else:
             assert even.load is None
     # Through the judge: the same rows, the schedulers not replayed.
-    forecast = judge_parallel(ids, durations, {}, start_up, 10 * total + start_up, 1, 0.0)
+    forecast = judge_parallel(ids, durations, {}, start_up, 10 * (total + start_up), 1, 0.0)
     assert forecast is not None
     assert list(forecast.rows) == even_rows(total, start_up, WORKERS, HAS_XDIST)
 

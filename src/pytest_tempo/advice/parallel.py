@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,26 +35,70 @@ EVEN = 4
 DIMINISHING = 0.1
 
 
-@dataclass(frozen=True)
-class Row:
-    workers: int
-    duration: float
-    load: float | None  # None: pytest-xdist is not installed
+class _Value:
+    """A plain immutable value: equal by its fields (a class, not a dataclass, so that the
+    module costs next to nothing to import)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Value)
+            and type(other) is type(self)
+            and self._values() == other._values()
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self._values(), strict=True))
+        return f"{type(self).__name__}({values})"
 
 
-@dataclass(frozen=True)
-class Forecast:
-    now: float  # the wall seconds this run took (start-up, collection and tests)
-    now_workers: int  # 1: without xdist
-    start_up: float  # per worker: start, collection, session fixtures
-    rows: tuple[Row, ...]
-    #: the number of workers past which doubling saves under DIMINISHING, or None
-    stops_at: int | None
-    #: what bounds the run past ``stops_at``: "start-up and collection" (at least half of the
-    #: next row), "fixture groups" (modules kept whole for their shared fixtures), else "the
-    #: longest test" (and the tests that share its worker)
-    bound: str
-    longest: tuple[str, float]
+class Row(_Value):
+    __slots__ = ("duration", "load", "workers")
+    _fields = ("workers", "duration", "load")
+
+    def __init__(self, workers: int, duration: float, load: float | None) -> None:
+        self.workers = workers
+        self.duration = duration
+        self.load = load  # None: pytest-xdist is not installed
+
+
+class Forecast(_Value):
+    """What parallelism buys: ``now`` the wall seconds this run took (start-up, collection
+    and tests) with ``now_workers`` (1: without xdist); ``start_up`` per worker (start,
+    collection, session fixtures); ``stops_at`` the number of workers past which doubling
+    saves under DIMINISHING, or None; ``bound`` what bounds the run past ``stops_at``:
+    "start-up and collection" (at least half of the next row), "fixture groups" (modules
+    kept whole for their shared fixtures), else "the longest test" (and the tests that
+    share its worker)."""
+
+    __slots__ = ("bound", "longest", "now", "now_workers", "rows", "start_up", "stops_at")
+    _fields = ("now", "now_workers", "start_up", "rows", "stops_at", "bound", "longest")
+
+    def __init__(
+        self,
+        now: float,
+        now_workers: int,
+        start_up: float,
+        rows: tuple[Row, ...],
+        stops_at: int | None,
+        bound: str,
+        longest: tuple[str, float],
+    ) -> None:
+        self.now = now
+        self.now_workers = now_workers
+        self.start_up = start_up
+        self.rows = rows
+        self.stops_at = stops_at
+        self.bound = bound
+        self.longest = longest
 
 
 def bundle(

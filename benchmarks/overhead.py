@@ -7,6 +7,7 @@ Run by hand from the repository root::
     python benchmarks/overhead.py --all-features       # every feature configured and on
     python benchmarks/overhead.py --all-features --callgrind   # instruction counts
     python benchmarks/overhead.py --variant "advice-off=-o tempo_advice=off" --callgrind
+    python benchmarks/overhead.py --callgrind --parallel --suites trivial-5000-all  # at once
 
 The suite comparison runs a generated suite of trivial tests with the plugin on and with
 the plugin (or one feature) off, alternating the two, several times, and prints the median
@@ -21,11 +22,13 @@ import os
 import random
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -214,8 +217,54 @@ SUITES = {
 }
 
 
+#: A conftest that imports every module of the plugin, so pytest writes their rewritten
+#: bytecode: a module the warm-up runs never import (the forecast's, imported only when a run
+#: is slow, as it is under valgrind) would otherwise be compiled in the counted run.
+WARM_CONFTEST = """\
+import importlib, pkgutil
+import pytest_tempo
+for found in pkgutil.walk_packages(pytest_tempo.__path__, "pytest_tempo."):
+    importlib.import_module(found.name)
+"""
+
+
+def warm_modules(variant: Variant) -> None:
+    """Write the rewritten bytecode of every module of the variant's plugin."""
+    if variant.name == "off":
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "conftest.py").write_text(WARM_CONFTEST)
+        (Path(tmp) / "test_warm.py").write_text("def test_warm():\n    pass\n")
+        run_cpu(Path(tmp), ["-q", "-p", "no:randomly"], variant)
+
+
+def grind_variants(
+    root: Path, base: list[str], variants: list[Variant], parallel: bool
+) -> dict[str, int]:
+    """Instructions of one run of each variant; with ``parallel``, all at once, each in its
+    own copy of the warmed suite (its caches and store as the warm-up runs left them)."""
+
+    def one(variant: Variant, folder: Path) -> tuple[str, int]:
+        command = [sys.executable, "-m", "pytest", *base, *variant.args]
+        return f"instr {variant.name}", count_instructions(folder, command, variant.env())
+
+    if not parallel:
+        return dict(one(v, root) for v in variants)
+    folders = []
+    for variant in variants:
+        folder = root.parent / f"{root.name}-{variant.name}"
+        shutil.copytree(root, folder, symlinks=True)
+        folders.append(folder)
+    try:
+        with ThreadPoolExecutor(len(variants)) as pool:
+            return dict(pool.map(one, variants, folders))
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def bench_matrix(
-    suites: list[str], variants: list[Variant], runs: int, callgrind: bool
+    suites: list[str], variants: list[Variant], runs: int, callgrind: bool, parallel: bool = False
 ) -> list[dict[str, object]]:
     """Per suite: instructions of each variant (once), median CPU of interleaved runs."""
     rows: list[dict[str, object]] = []
@@ -239,20 +288,22 @@ def bench_matrix(
                 ]
             # Warm the bytecode caches and the durations store of every variant.
             for variant in variants:
+                warm_modules(variant)
                 run_cpu(root, base, variant)
             row: dict[str, object] = {"suite": name}
             if callgrind:
-                for variant in variants:
-                    command = [sys.executable, "-m", "pytest", *base, *variant.args]
-                    row[f"instr {variant.name}"] = count_instructions(root, command, variant.env())
+                row.update(grind_variants(root, base, variants, parallel))
             cpu: dict[str, list[float]] = {v.name: [] for v in variants}
             for _ in range(runs):
                 for variant in variants:
                     cpu[variant.name].append(run_cpu(root, base, variant))
             for variant in variants:
-                row[f"cpu {variant.name}"] = statistics.median(cpu[variant.name])
+                if cpu[variant.name]:  # --runs 0: instructions only
+                    row[f"cpu {variant.name}"] = statistics.median(cpu[variant.name])
         rows.append(row)
         print(format_row(row, variants), flush=True)
+        if callgrind:
+            print("  " + "  ".join(f"{k} {v}" for k, v in row.items() if k.startswith("instr")))
     return rows
 
 
@@ -346,6 +397,11 @@ def main() -> None:
         help="also run the plugin with these pytest arguments (repeatable), e.g. "
         '"advice-off=-o tempo_advice=off"',
     )
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="with --callgrind: count the variants at once, each in a copy of the warmed suite",
+    )
     parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
     parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")
     args = parser.parse_args()
@@ -367,7 +423,7 @@ def main() -> None:
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         parser.error(f"--suites: unknown {', '.join(unknown)}; known: {', '.join(SUITES)}")
-    bench_matrix(suites, variants, args.runs, args.callgrind)
+    bench_matrix(suites, variants, args.runs, args.callgrind, args.parallel)
 
 
 if __name__ == "__main__":

@@ -155,13 +155,14 @@ def writers(tests: int) -> list[tuple[str, float, float]]:
                      *timed(lambda: Recorder(location).finish(measured, None))))  # fmt: skip
 
         def facts() -> RunFacts:
+            recorded = open_store(location)[0].store
             return RunFacts(
                 config=_FakeConfig(root),  # type: ignore[arg-type]
                 timings=timings,
                 collected=[t.nodeid for t in timings],
                 threshold=1.0,
                 configured=timings[0].start - 2.0,
-                store=open_store(location)[0].store,
+                store=lambda: recorded,
                 uses={},
                 facts={},
                 sleeps={timings[100].nodeid: timings[100].call * 0.9},

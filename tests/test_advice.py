@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pytest_tempo.advice.flaky import (
     KEEP,
+    fingerprints,
     judge_flaky,
     merge_histories,
     parse_history,
@@ -25,7 +26,14 @@ from pytest_tempo.advice.flaky import (
     record,
     update_history,
 )
-from pytest_tempo.advice.parallel import bundle, judge_parallel
+from pytest_tempo.advice.parallel import (
+    EVEN,
+    WORKERS,
+    bundle,
+    even_rows,
+    judge_parallel,
+    replay_rows,
+)
 from pytest_tempo.advice.render import Advice, render_markdown, render_terminal
 from pytest_tempo.advice.scope import FixtureUse, judge_scopes, scope_group, widest_scope
 from pytest_tempo.advice.sleeps import judge_sleeps
@@ -408,6 +416,35 @@ def test_judge_parallel_numbers() -> None:
     assert judge_parallel(ids, [1.0] * 8, {}, 0.5, 1.6, 8, 1.0) is None
 
 
+@settings(deadline=None)  # the first example imports the schedulers: no wall-clock limit
+@given(st.lists(st.floats(0.001, 1), min_size=1, max_size=400), st.floats(0, 5))
+def test_even_rows_agree_with_the_replay(durations: list[float], start_up: float) -> None:
+    """A suite of small tests is not replayed: its rows are within two of the replay's
+    units (bundles of the smallest tests) of the replay's."""
+    total = sum(durations)
+    if max(durations) * EVEN * max(WORKERS) > total:
+        durations = [*durations, *[max(durations)] * EVEN * max(WORKERS)]
+        total = sum(durations)
+    ids = [f"t{i // 50}.py::test_{i}" for i in range(len(durations))]
+    replayed = replay_rows(ids, durations, {}, start_up, WORKERS, HAS_XDIST)
+    assert replayed is not None
+    unit = max(bundle(ids, durations)[1])
+    for even, row in zip(even_rows(total, start_up, WORKERS, HAS_XDIST), replayed, strict=True):
+        assert even.workers == row.workers
+        assert even.duration <= row.duration + 1e-6
+        assert row.duration <= even.duration + 2 * unit + 1e-6
+        if HAS_XDIST:
+            assert even.load is not None
+            assert row.load is not None
+            assert row.load - 2 * unit - 1e-6 <= even.load <= row.load + 1e-6
+        else:
+            assert even.load is None
+    # Through the judge: the same rows, the schedulers not replayed.
+    forecast = judge_parallel(ids, durations, {}, start_up, 10 * (total + start_up), 1, 0.0)
+    assert forecast is not None
+    assert list(forecast.rows) == even_rows(total, start_up, WORKERS, HAS_XDIST)
+
+
 @given(st.lists(st.floats(0, 5), min_size=1, max_size=60), st.integers(1, 20))
 def test_bundle_keeps_every_second_and_the_order(durations: list[float], limit: int) -> None:
     ids = [f"t.py::test_{i}" for i in range(len(durations))]
@@ -554,6 +591,37 @@ def test_hostile_histories_are_refused(value: object) -> None:
     history, problem = parse_history(value)
     assert history == {}
     assert problem
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a.py", "b.py", "sub/c.py", "sub/a.py"]),
+            st.sampled_from(["::test_x", "::C::test_y", "::test_x[1::2]", ""]),
+        ),
+        max_size=30,
+    )
+)
+def test_fingerprints_are_per_file_whatever_the_order(tests: list[tuple[str, str]]) -> None:
+    """One fingerprint per file and the conftests above it, the tests of a file together or
+    not: each test's is the one its file alone gets."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "sub").mkdir()
+        for i, path in enumerate(["a.py", "b.py", "sub/c.py", "sub/a.py"]):
+            (root / path).write_text(f"def test_x(): assert {i}\n")
+        (root / "sub" / "conftest.py").write_text("X = 1\n")
+        nodeids = [path + rest for path, rest in tests]
+        fps = fingerprints(nodeids, root)
+        assert set(fps) == set(nodeids)
+        for nodeid in nodeids:
+            assert fps[nodeid] == fingerprints([nodeid], root)[nodeid]
+        alone = {p: fingerprints([p], root)[p] for p in ["a.py", "b.py", "sub/c.py", "sub/a.py"]}
+        assert len(set(alone.values())) == 4
+        assert {fps[n] for n in nodeids} == {alone[p] for p, _ in tests}
 
 
 @given(st.lists(st.dictionaries(st.sampled_from("abcd"), st.sampled_from("pf")), max_size=25))

@@ -153,6 +153,22 @@ def test_collect_only_on_a_project_without_tests_imports_no_engine(
     assert sorted(set(HEAVY + ENGINES) & modules) == []
 
 
+def test_collect_only_imports_no_judge_of_the_advice(pytester: pytest.Pytester) -> None:
+    """``--co`` runs no test: the advice has nothing to judge, and imports none of its
+    judges, even with an outcome history from an earlier run."""
+    pytester.makeconftest(CONFTEST_AT_EXIT)
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert "pytest_tempo.advice.judge" in _modules(pytester.path)["modules-main"]  # the control
+    result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cov", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.OK
+    modules = _modules(pytester.path)["modules-main"]
+    assert "pytest_tempo.advice.hooks" in modules  # the advice was on
+    judges = {f"pytest_tempo.advice.{name}" for name in ("judge", "flaky", "parallel", "render")}
+    assert sorted(judges & modules) == []
+
+
 def test_a_missing_store_never_loads_the_store_parser(pytester: pytest.Pytester) -> None:
     """The durations store is read when first needed: a run with nothing to order and no
     store yet does not even load its parser (the advice, which reads earlier runs, is off)."""

@@ -99,7 +99,7 @@ def pytest_configure(config: Config) -> None:
         and not manager.is_blocked(TIMING)
         and not manager.is_blocked(ADVICE)
     ):
-        _register_advice(config, timing, store.store() if store is not None else None)
+        _register_advice(config, timing, store.store if store is not None else None)
     if manager.register(timing, TIMING) is not None:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
@@ -155,9 +155,12 @@ def _register_load(config: Config, settings: Settings) -> None:
             _register_load_page(config)
 
 
-def _register_advice(config: Config, timing: TimingPlugin, store: Store | None) -> None:
+def _register_advice(
+    config: Config, timing: TimingPlugin, store: Callable[[], Store] | None
+) -> None:
     """The advice reads the timing feature's measurements: registered before it, so its
-    report hooks run after the timing's (pluggy calls the last registered first)."""
+    report hooks run after the timing's (pluggy calls the last registered first). It reads
+    the durations store only to judge a slow call, when it asks ``store()``."""
     from .advice import AdvicePlugin
     from .timing.plugin import HTML_EXTRAS, REPORT_EXTRAS
 

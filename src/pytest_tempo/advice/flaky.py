@@ -211,14 +211,18 @@ def fingerprints(nodeids: Iterable[str], root: Path) -> dict[str, str]:
         return known
 
     result = {}
+    prefix = fp = ""  # the file of the test before, "PATH::": the tests of a file come together
     for nodeid in nodeids:
-        end = nodeid.find("::")
-        path = nodeid if end < 0 else nodeid[:end]
-        fp = by_file.get(path)
-        if fp is None:
-            digest = hashlib.blake2b(_read(os.path.join(base, path)), digest_size=8)
-            digest.update(conftests(os.path.dirname(path)))
-            fp = by_file[path] = digest.hexdigest()
+        if not prefix or not nodeid.startswith(prefix):
+            end = nodeid.find("::")
+            path = nodeid if end < 0 else nodeid[:end]
+            prefix = path + "::"
+            known = by_file.get(path)
+            if known is None:
+                digest = hashlib.blake2b(_read(os.path.join(base, path)), digest_size=8)
+                digest.update(conftests(os.path.dirname(path)))
+                known = by_file[path] = digest.hexdigest()
+            fp = known
         result[nodeid] = fp
     return result
 
@@ -355,36 +359,42 @@ def _add(
 ) -> History:
     """Add each outcome to its test's entry in place; raise ValueError on an entry of this
     run's tests whose outcomes are not. Returns the entries :func:`update_history`
-    promises."""
+    promises.
+
+    Most tests share their entry's text with many others (one fingerprint per file, the
+    same outcomes, the stamp of the run that wrote them): the new text of each distinct
+    entry, fingerprint and outcome is made once, and every other test costs a few lookups.
+    """
     stamp = round(time.time(), 3)
     at = repr(stamp)
     found: History = {}
     get = tests.get
-    # Per fingerprint: "FP ", and an entry of KEEP passes before and after a pass (most
-    # tests, most runs), shared by every such test.
-    known: dict[str, tuple[str, str, str]] = {}
-    steady = "p" * KEEP
+    #: per outcome, per fingerprint: old entry -> (new entry, its outcomes, holds a failure)
+    made: dict[str, dict[str, dict[str | None, tuple[str, str, bool]]]] = {"p": {}, "f": {}}
     for nodeid, outcome in outcomes.items():
         fp = fps.get(nodeid, "")
-        forms = known.get(fp)
-        if forms is None:
-            forms = known[fp] = (fp + " ", f"{fp} {steady} ", f"{fp} {steady} {at}")
-        prefix = forms[0]
+        by_fp = made[outcome]
+        known = by_fp.get(fp)
+        if known is None:
+            known = by_fp[fp] = {}
         entry = get(nodeid)
-        if outcome == "p" and type(entry) is str and entry.startswith(forms[1]):
-            tests[nodeid] = forms[2]
-            if nodeid in keep:
-                found[nodeid] = {"fp": fp, "runs": steady, "at": stamp}
-            continue
-        runs = outcome
-        # Only the outcomes of an entry of the same fingerprint are kept (and so checked):
-        # the rest of an entry this run replaces is not read.
-        if entry is not None and type(entry) is str and entry.startswith(prefix):
-            kept = entry[len(prefix) : entry.find(" ", len(prefix))]
-            if not kept or kept.strip("pf"):
-                raise ValueError(f"entry for {nodeid!r} is not of the expected shape")
-            runs = (kept + outcome)[-KEEP:]
-        tests[nodeid] = f"{prefix}{runs} {at}"
-        if "f" in runs or nodeid in keep:
-            found[nodeid] = {"fp": fp, "runs": runs, "at": stamp}
+        done = known.get(entry)
+        if done is None:
+            runs = _next_runs(nodeid, entry, fp, outcome)
+            done = known[entry] = (f"{fp} {runs} {at}", runs, "f" in runs)
+        tests[nodeid] = done[0]
+        if done[2] or nodeid in keep:
+            found[nodeid] = {"fp": fp, "runs": done[1], "at": stamp}
     return found
+
+
+def _next_runs(nodeid: str, entry: str | None, fp: str, outcome: str) -> str:
+    """The outcomes after this one: appended to those of an entry of the same fingerprint
+    (checked; the rest of an entry this run replaces is not read), else this one alone."""
+    prefix = fp + " "
+    if entry is None or not entry.startswith(prefix):
+        return outcome
+    kept = entry[len(prefix) : entry.find(" ", len(prefix))]
+    if not kept or kept.strip("pf"):
+        raise ValueError(f"entry for {nodeid!r} is not of the expected shape")
+    return (kept + outcome)[-KEEP:]

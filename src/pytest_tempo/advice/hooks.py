@@ -26,15 +26,44 @@ from .._xdist import is_worker
 from .counting import SleepCounter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
     from ..durations import Store
     from ..timing import TimingPlugin
-    from .render import Advice
+    from .flaky import Flaky
+    from .parallel import Forecast
+    from .scope import ScopeAdvice
+    from .sleeps import Sleeper
+    from .slower import Slower
 
-__all__ = ["AdvicePlugin"]
+__all__ = ["Advice", "AdvicePlugin"]
+
+
+class Advice:
+    """Everything the advice section says; empty lists say nothing."""
+
+    __slots__ = ("flaky", "forecast", "scopes", "sleepers", "slower", "threshold")
+
+    def __init__(
+        self,
+        threshold: float,
+        scopes: list[ScopeAdvice] | None = None,
+        sleepers: list[Sleeper] | None = None,
+        forecast: Forecast | None = None,
+        slower: list[Slower] | None = None,
+        flaky: list[Flaky] | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.scopes: list[ScopeAdvice] = scopes or []
+        self.sleepers: list[Sleeper] = sleepers or []
+        self.forecast = forecast
+        self.slower: list[Slower] = slower or []
+        self.flaky: list[Flaky] = flaky or []
+
+    def __bool__(self) -> bool:
+        return bool(self.scopes or self.sleepers or self.forecast or self.slower or self.flaky)
 
 
 class _Uses:
@@ -52,11 +81,13 @@ class _Uses:
 class AdvicePlugin:
     """Counts sleeps and notes fixture facts where tests run; judges on the controller."""
 
-    def __init__(self, config: Config, timing: TimingPlugin, store: Store | None) -> None:
+    def __init__(
+        self, config: Config, timing: TimingPlugin, store: Callable[[], Store] | None
+    ) -> None:
         self._config = config
         self._timing = timing
-        # Read when judging, at the start of the session's end: before the timing feature
-        # folds this run into it.
+        # The durations store as read at the start, asked for only when judging a slow call,
+        # at the start of the session's end: before the timing feature folds this run into it.
         self._store = store
         self._threshold = timing.threshold
         self._controller = not is_worker(config)
@@ -155,7 +186,12 @@ class AdvicePlugin:
     # --- the controller -----------------------------------------------------------------
 
     def advice(self) -> Advice:
-        """The advice of this run, judged once (and the outcome history updated)."""
+        """The advice of this run, judged once (and the outcome history updated) when a
+        test ran."""
+        if self._advice is None and not self._timing.timings:
+            # Nothing ran here (--collect-only, every test deselected): nothing to judge, and
+            # no judge imported.
+            self._advice = Advice(self._threshold)
         if self._advice is None:
             from .judge import judge
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .hooks import Advice
+
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from pytest import Config
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     from .flaky import Flaky
     from .parallel import Forecast
     from .scope import ScopeAdvice
-    from .sleeps import Sleeper
     from .slower import Slower
 
 __all__ = ["Advice", "RunFacts", "judge"]
@@ -30,31 +31,6 @@ __all__ = ["Advice", "RunFacts", "judge"]
 #: threshold (see :mod:`.parallel`); the most workers it considers.
 GAIN = 0.2
 MOST_WORKERS = 16
-
-
-class Advice:
-    """Everything the advice section says; empty lists say nothing."""
-
-    __slots__ = ("flaky", "forecast", "scopes", "sleepers", "slower", "threshold")
-
-    def __init__(
-        self,
-        threshold: float,
-        scopes: list[ScopeAdvice] | None = None,
-        sleepers: list[Sleeper] | None = None,
-        forecast: Forecast | None = None,
-        slower: list[Slower] | None = None,
-        flaky: list[Flaky] | None = None,
-    ) -> None:
-        self.threshold = threshold
-        self.scopes: list[ScopeAdvice] = scopes or []
-        self.sleepers: list[Sleeper] = sleepers or []
-        self.forecast = forecast
-        self.slower: list[Slower] = slower or []
-        self.flaky: list[Flaky] = flaky or []
-
-    def __bool__(self) -> bool:
-        return bool(self.scopes or self.sleepers or self.forecast or self.slower or self.flaky)
 
 
 class RunFacts:
@@ -67,7 +43,7 @@ class RunFacts:
         collected: Sequence[str] | None,
         threshold: float,
         configured: float,
-        store: Store | None,
+        store: Callable[[], Store] | None,
         uses: Mapping[tuple[str, str, str], tuple[int, float, list[str]]],
         facts: Mapping[str, list[str]],
         sleeps: Mapping[str, float],
@@ -172,8 +148,10 @@ def _scopes(run: RunFacts) -> list[ScopeAdvice]:
 
 def _slower(run: RunFacts, slow: list[TestTiming]) -> list[Slower]:
     """Slow calls against the calls the store recorded before this run."""
-    store = run.store
-    if not slow or not store:
+    if not slow or run.store is None:
+        return []
+    store = run.store()
+    if not store:
         return []
     from .slower import MIN_RUNS, judge_slower
 

@@ -4,20 +4,23 @@ The run is replayed on :func:`pytest_tempo.forecast.makespan` (virtual workers, 
 clock) with the real schedulers: pytest-tempo's ``--tempo-dist=duration`` and, when
 pytest-xdist is installed, its default ``load``. Each worker first pays the start-up and
 collection measured in this run, and the session-scoped fixture set-ups.
+
+A suite of many small tests and no fixture groups (no test over a quarter of a worker's
+share at ``-n 16``) is not replayed: every scheduler keeps the workers busy to within a test
+or two of the even split, so each row is the start-up and an even share of the tests'
+seconds, and the schedulers are not even imported.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import sys
 from typing import TYPE_CHECKING, Any
-
-from ..forecast import QUIET, makespan
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["WORKERS", "Forecast", "Row", "bundle", "judge_parallel"]
+__all__ = ["WORKERS", "Forecast", "Row", "bundle", "even_rows", "judge_parallel", "replay_rows"]
 
 WORKERS = (2, 4, 8, 16)
 #: Past this many tests, the smallest are replayed in bundles (in collection order), so a
@@ -25,30 +28,77 @@ WORKERS = (2, 4, 8, 16)
 MAX_UNITS = 100
 #: A row is worth showing when it saves this share of the wall time, and the threshold.
 GAIN = 0.2
+#: No replay when every test is at most a quarter of a worker's share at the most workers
+#: (and no fixture groups): any scheduler then ends within a unit or two of the even split.
+EVEN = 4
 #: Doubling the workers "stops paying" when it saves less than this share.
 DIMINISHING = 0.1
 
 
-@dataclass(frozen=True)
-class Row:
-    workers: int
-    duration: float
-    load: float | None  # None: pytest-xdist is not installed
+class _Value:
+    """A plain immutable value: equal by its fields (a class, not a dataclass, so that the
+    module costs next to nothing to import)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Value)
+            and type(other) is type(self)
+            and self._values() == other._values()
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self._values(), strict=True))
+        return f"{type(self).__name__}({values})"
 
 
-@dataclass(frozen=True)
-class Forecast:
-    now: float  # the wall seconds this run took (start-up, collection and tests)
-    now_workers: int  # 1: without xdist
-    start_up: float  # per worker: start, collection, session fixtures
-    rows: tuple[Row, ...]
-    #: the number of workers past which doubling saves under DIMINISHING, or None
-    stops_at: int | None
-    #: what bounds the run past ``stops_at``: "start-up and collection" (at least half of the
-    #: next row), "fixture groups" (modules kept whole for their shared fixtures), else "the
-    #: longest test" (and the tests that share its worker)
-    bound: str
-    longest: tuple[str, float]
+class Row(_Value):
+    __slots__ = ("duration", "load", "workers")
+    _fields = ("workers", "duration", "load")
+
+    def __init__(self, workers: int, duration: float, load: float | None) -> None:
+        self.workers = workers
+        self.duration = duration
+        self.load = load  # None: pytest-xdist is not installed
+
+
+class Forecast(_Value):
+    """What parallelism buys: ``now`` the wall seconds this run took (start-up, collection
+    and tests) with ``now_workers`` (1: without xdist); ``start_up`` per worker (start,
+    collection, session fixtures); ``stops_at`` the number of workers past which doubling
+    saves under DIMINISHING, or None; ``bound`` what bounds the run past ``stops_at``:
+    "start-up and collection" (at least half of the next row), "fixture groups" (modules
+    kept whole for their shared fixtures), else "the longest test" (and the tests that
+    share its worker)."""
+
+    __slots__ = ("bound", "longest", "now", "now_workers", "rows", "start_up", "stops_at")
+    _fields = ("now", "now_workers", "start_up", "rows", "stops_at", "bound", "longest")
+
+    def __init__(
+        self,
+        now: float,
+        now_workers: int,
+        start_up: float,
+        rows: tuple[Row, ...],
+        stops_at: int | None,
+        bound: str,
+        longest: tuple[str, float],
+    ) -> None:
+        self.now = now
+        self.now_workers = now_workers
+        self.start_up = start_up
+        self.rows = rows
+        self.stops_at = stops_at
+        self.bound = bound
+        self.longest = longest
 
 
 def bundle(
@@ -82,6 +132,7 @@ def bundle(
 def _duration_maker(
     totals: Mapping[str, float], shared: Mapping[str, float]
 ) -> Callable[[Any, int], Any]:
+    from ..forecast import QUIET
     from ..scheduling import DurationScheduling, plan_units
 
     # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
@@ -104,7 +155,52 @@ def _load_maker() -> Callable[[Any, int], Any] | None:
         from xdist.scheduler import LoadScheduling
     except ImportError:
         return None
+    from ..forecast import QUIET
+
     return lambda config, n: LoadScheduling(config, QUIET)
+
+
+def even_rows(total: float, start_up: float, workers: Sequence[int], with_load: bool) -> list[Row]:
+    """The rows of a suite of many small tests: each worker's start-up and an even share of
+    the tests' seconds, for both schedulers (the replay's rows are within a unit of it)."""
+    return [Row(n, start_up + total / n, start_up + total / n if with_load else None)
+            for n in workers]  # fmt: skip
+
+
+def replay_rows(
+    nodeids: Sequence[str],
+    durations: Sequence[float],
+    shared: Mapping[str, float],
+    start_up: float,
+    workers: Sequence[int],
+    with_load: bool,
+) -> list[Row] | None:
+    """The rows of the run replayed on the schedulers (the smallest tests in bundles); None
+    when a scheduler never finished."""
+    from ..forecast import makespan
+
+    ids, seconds = bundle(nodeids, durations)
+    totals = dict(zip(ids, seconds, strict=True))
+    duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
+    load_make = _load_maker() if with_load else None
+    rows = []
+    try:
+        for n in workers:
+            ours = makespan(duration_make, ids, seconds, n, start_up)
+            theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
+            rows.append(Row(n, ours, theirs))
+    except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
+        return None
+    return rows
+
+
+def _has_xdist() -> bool:
+    """Whether pytest-xdist is installed (its plugin is loaded by then, when it is)."""
+    if "xdist" in sys.modules:
+        return True
+    from importlib.util import find_spec
+
+    return find_spec("xdist") is not None
 
 
 def judge_parallel(
@@ -132,18 +228,13 @@ def judge_parallel(
     floor = start_up + max(longest[1], total / max(workers))
     if now - floor < max(GAIN * now, threshold):
         return None
-    ids, seconds = bundle(nodeids, durations)
-    totals = dict(zip(ids, seconds, strict=True))
-    duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
-    load_make = _load_maker() if with_load else None
-    rows = []
-    try:
-        for n in workers:
-            ours = makespan(duration_make, ids, seconds, n, start_up)
-            theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
-            rows.append(Row(n, ours, theirs))
-    except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
-        return None
+    if not shared and most * EVEN * max(workers) <= total:
+        rows = even_rows(total, start_up, workers, with_load and _has_xdist())
+    else:
+        replayed = replay_rows(nodeids, durations, shared, start_up, workers, with_load)
+        if replayed is None:
+            return None
+        rows = replayed
     best = min(r.duration for r in rows)
     if now - best < max(GAIN * now, threshold):
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import time
 import uuid
 
 import pytest
@@ -82,3 +83,43 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def wait_until_owner_gone(backend: str, owner: str) -> None:
+    """Until the server has let go of a closed owner connection's lock.
+
+    A client's ``close()`` returns before the server has ended the connection; a run started
+    in that moment rightly finds the owner alive, as it would a moment after the owner's
+    process was killed. A test that means "that run is dead" waits for the server to agree.
+    Probes with a connection of its own, so nothing is swept meanwhile.
+    """
+    deadline = time.monotonic() + 30
+    if backend == "postgresql":
+        import psycopg
+
+        from pytest_tempo.databases.owners import REGISTRY_DATABASE, owner_key
+
+        url = f"postgresql://postgres@127.0.0.1:5432/{REGISTRY_DATABASE}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            key = owner_key(owner)
+            while not (conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone() or [0])[0]:
+                assert time.monotonic() < deadline, "the server kept the owner's lock"
+                time.sleep(0.02)
+            conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+    elif backend == "mysql":
+        from pytest_tempo.databases.base import import_driver
+        from pytest_tempo.databases.mysql import lock_name
+
+        pymysql = import_driver("pymysql", "mysql", "MariaDB")
+
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+        try:
+            with conn.cursor() as cur:
+                while True:
+                    cur.execute("SELECT IS_FREE_LOCK(%s)", [lock_name(owner)])
+                    if cur.fetchone()[0] == 1:
+                        break
+                    assert time.monotonic() < deadline, "the server kept the owner's lock"
+                    time.sleep(0.02)
+        finally:
+            conn.close()

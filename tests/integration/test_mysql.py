@@ -11,7 +11,7 @@ import pytest
 from pytest_tempo.databases.mysql import MySQLProvisioner, quote_identifier
 from pytest_tempo.databases.urls import parse_db_url
 
-from .conftest import EACH_WORKER, closed_port
+from .conftest import EACH_WORKER, closed_port, wait_until_owner_gone
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -154,6 +154,7 @@ def test_leftover_of_a_killed_run_is_recreated(pytester: pytest.Pytester, my: st
     killed.create(leftover, "killedrun")
     execute(f"CREATE TABLE {quote_identifier(my)}.stale (x int)")
     killed.close()  # its owner lock goes, as when its process dies
+    wait_until_owner_gone("mysql", killed.owner)
     pytester.makeini(ini(my))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)

@@ -24,7 +24,7 @@ from pytest_tempo.databases.postgresql import PostgresProvisioner
 from pytest_tempo.databases.redis import OWNERS, RedisOwner
 from pytest_tempo.databases.urls import parse_db_url
 
-from .conftest import SERVICES, require_service
+from .conftest import SERVICES, require_service, wait_until_owner_gone
 from .test_chaos_databases import (
     my_cleanup,
     my_leftovers,
@@ -79,6 +79,7 @@ def test_a_run_reclaims_dead_owners_databases_of_any_name_and_no_other(
     killed_name = f"{base_name}_r0123456789_gw7"  # another run's db_unique name
     dead.create(parse_db_url(url + killed_name), "killedrun")
     dead.close()  # what the server sees when that run's process dies
+    wait_until_owner_gone(backend, dead.owner)
     live.create(parse_db_url(url + base_name + "_live"), "liverun")
     user_database(backend, base_name + "_user")
     pytester.makeini(
@@ -101,10 +102,11 @@ from pytest_tempo.databases.{module} import {cls}
 from pytest_tempo.databases.urls import parse_db_url
 
 url = parse_db_url(sys.argv[1])
-registry = {cls}()._registry(url)
+provisioner = {cls}()
+registry = provisioner._registry(url)
 registry.claim(url.database, "killedrun", url.address)
 registry.execute("CREATE DATABASE " + url.database)  # the comment would come next
-print("created", flush=True)
+print("created", provisioner.owner, flush=True)
 time.sleep(120)
 """
 
@@ -122,7 +124,8 @@ def test_a_kill_between_create_and_comment_is_reclaimed(
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline() == b"created\n"
+        said, owner = proc.stdout.readline().decode().split()
+        assert said == "created"
         # Checked while its owner lives: once it is dead, any run may reclaim it.
         assert leftovers(backend)(base_name) == [f"intent:{base_name}", base_name]
     finally:
@@ -132,14 +135,7 @@ def test_a_kill_between_create_and_comment_is_reclaimed(
             proc.stdout.close()
     # The server ends the killed owner's connection a moment after the process is gone: a
     # run started before that rightly finds the database in use.
-    probe = cls()
-    try:
-        registry = probe._registry(parse_db_url(url + base_name))
-        deadline = time.monotonic() + 30
-        while registry.alive("killedrun") and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        probe.close()
+    wait_until_owner_gone(backend, owner)
     pytester.makeini(
         f"[pytest]\nconsole_output_style = classic\ndb_url = {url}app\ndb_name = {base_name}\n"
     )

@@ -15,7 +15,7 @@ from pytest_tempo.databases.postgresql import PostgresProvisioner
 from pytest_tempo.databases.urls import parse_db_url
 
 from ..conftest import xdist_params
-from .conftest import EACH_WORKER, closed_port
+from .conftest import EACH_WORKER, closed_port, wait_until_owner_gone
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -220,6 +220,7 @@ def test_leftover_of_a_killed_run_is_recreated(
     with psycopg.connect(leftover.text) as conn:
         conn.execute("CREATE TABLE stale (x int)")
     killed.close()  # its owner lock goes, as when its process dies
+    wait_until_owner_gone("postgresql", killed.owner)
     pytester.makeini(ini(pg))
     pytester.makepyfile(SUITE)
     pytester.runpytest().assert_outcomes(passed=1, failed=1)

@@ -68,6 +68,8 @@ class FakeNode:
         self.down = False
         self.running: int | None = None
         self.batches: list[int] = []  # the size of every send_runtest_some
+        #: crashed, not yet reported down: sending fails as on a closed execnet channel
+        self.closed = False
 
     def __repr__(self) -> str:
         return f"<FakeNode {self.gateway.id}>"
@@ -76,7 +78,12 @@ class FakeNode:
     def shutting_down(self) -> bool:
         return self.down or self.shutdown_sent
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise OSError("cannot send (already closed?)")
+
     def send_runtest_some(self, indices: list[int]) -> None:
+        self._check_open()
         self.batches.append(len(indices))
         self.queue.extend(indices)
 
@@ -84,6 +91,7 @@ class FakeNode:
         self.queue.extend(range(len(self.sim.collection)))
 
     def send_steal(self, indices: list[int]) -> None:
+        self._check_open()
         self.sim.steals.append((self, list(indices)))
         self.sim.result.steals += 1
 
@@ -116,7 +124,10 @@ class Simulator:
         crash_on: set[int] | None = None,
         max_restarts: int = 4,
         nodeids: list[str] | None = None,
+        report_delay: float = 0.0,
     ) -> None:
+        #: seconds between a worker's crash and xdist reporting it down
+        self.report_delay = report_delay
         self.collection = nodeids or [f"test_mod.py::test_{i}" for i in range(len(durations))]
         self.durations = durations
         self.config = FakeConfig(workers)
@@ -157,7 +168,7 @@ class Simulator:
                 self.sched.remove_pending_tests_from_node(node, [])
 
     def can_start(self, node: FakeNode) -> bool:
-        if node.down or node.running is not None or not node.queue:
+        if node.down or node.closed or node.running is not None or not node.queue:
             return False
         # A worker waits until it knows the next test, or that there is none.
         return len(node.queue) >= 2 or node.shutdown_sent
@@ -177,8 +188,14 @@ class Simulator:
         self.result.runs.append((index, node.gateway.id, self.clock, end))
 
     def crash(self, node: FakeNode, index: int) -> None:
-        node.down = True
         node.queue.insert(0, index)
+        if self.report_delay and not node.closed:
+            node.closed = True
+            self.seq += 1
+            down = (self.clock + self.report_delay, self.seq, "down", node, index)
+            heapq.heappush(self.events, down)
+            return
+        node.down = True
         crashed = self.sched.remove_node(node)
         if crashed is not None:
             self.result.crashed.append(crashed)
@@ -207,7 +224,11 @@ class Simulator:
                 if any(self.can_start(node) for node in self.nodes) or self.steals:
                     continue
                 break
-            self.clock, _, _, node, index = heapq.heappop(self.events)
+            self.clock, _, kind, node, index = heapq.heappop(self.events)
+            if kind == "down":
+                node.queue.pop(0)  # crash() puts the test back at the head again
+                self.crash(node, index)
+                continue
             node.running = None
             deepest = max(len(n.queue) for n in self.nodes)
             self.result.deepest_queue = max(self.result.deepest_queue, deepest)
@@ -232,9 +253,10 @@ def simulate(
     crash_on: set[int] | None = None,
     max_restarts: int = 4,
     nodeids: list[str] | None = None,
+    report_delay: float = 0.0,
 ) -> SimResult:
     """Run ``durations`` (one per test, in collection order) on ``workers`` fake workers."""
-    return Simulator(make, durations, workers, crash_on, max_restarts, nodeids).run()
+    return Simulator(make, durations, workers, crash_on, max_restarts, nodeids, report_delay).run()
 
 
 def lower_bound(durations: list[float], workers: int) -> float:

@@ -520,6 +520,17 @@ def test_crash_in_a_grouped_module_returns_only_what_did_not_run() -> None:
     assert len(rest) == 2
 
 
+def test_a_crashed_worker_not_yet_reported_down_is_no_internal_error() -> None:
+    """Its channel is closed before xdist reports it down: a steal or a send to it in that
+    moment must not fail the run (it was an INTERNALERROR); the crash report puts its queue
+    back."""
+    durations = [0.01] * 40
+
+    result = simulate(duration_scheduler(), durations, 2, crash_on={3}, report_delay=1.0)
+    assert result.crashed == ["test_mod.py::test_3"]
+    assert result.executed() == [i for i in range(40) if i != 3]
+
+
 def test_a_plugin_may_run_the_crashed_test_again() -> None:
     """``pytest_handlecrashitem`` implementations call ``mark_test_pending``."""
     durations = [0.01] * 10

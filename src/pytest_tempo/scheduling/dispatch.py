@@ -9,6 +9,7 @@ first whatever it costs: the dispatch rules below are about what may wait behind
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -283,7 +284,7 @@ class DurationScheduling:
             node.shutdown()
             return
         self._steal_from = victim
-        victim.send_steal([i for u in units for i in self._units[u]])
+        _deliver(victim.send_steal, [i for u in units for i in self._units[u]])
 
     def _stealable(self) -> tuple[Any, list[int]]:
         """The worker with the most queued seconds not yet started, and half of them.
@@ -320,7 +321,7 @@ class DurationScheduling:
         self._remaining -= self._unit_cost[unit]
         self._remaining_tests -= len(indices)
         self.node2pending[node].extend(indices)
-        node.send_runtest_some(indices)
+        _deliver(node.send_runtest_some, indices)
 
     def _add_unit(self, unit: tuple[int, ...], order: tuple[int, int]) -> None:
         """A unit into the pool, at ``order`` in the dispatch order."""
@@ -363,3 +364,12 @@ class DurationScheduling:
                 nodeid=node.gateway.id, outcome="failed", longrepr=msg, result=[]
             )
             self.config.hook.pytest_collectreport(report=report)
+
+
+def _deliver(send: Callable[[list[int]], None], indices: list[int]) -> None:
+    """Send to a worker that may have crashed a moment ago: its channel is closed before
+    xdist reports it down. What was sent stays in its queue as if delivered, and
+    :meth:`DurationScheduling.remove_node` puts it back (and forgets a steal it was asked
+    for) when the crash is reported."""
+    with contextlib.suppress(OSError):
+        send(indices)

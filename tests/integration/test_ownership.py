@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_tempo.databases.base import DatabaseError
-from pytest_tempo.databases.mysql import MySQLProvisioner
-from pytest_tempo.databases.postgresql import PostgresProvisioner
+from pytest_tempo.databases.mysql import MySQLProvisioner, _MyRegistry
+from pytest_tempo.databases.owners import Registry
+from pytest_tempo.databases.postgresql import PostgresProvisioner, _PgRegistry
 from pytest_tempo.databases.redis import OWNERS, RedisOwner
 from pytest_tempo.databases.urls import parse_db_url
 
@@ -168,6 +170,78 @@ def test_a_live_owners_database_is_refused_on_every_server(
     finally:
         live.drop(parse_db_url(url + base_name), "liverun")
         live.close()
+    assert leftovers(backend)(base_name) == []
+
+
+def test_a_name_being_reclaimed_by_another_run_is_waited_for_not_refused(
+    monkeypatch: pytest.MonkeyPatch, server: tuple[str, str, Any], base_name: str
+) -> None:
+    """Run B, starting, drops a dead run's leftover under the name run C wants: C waits.
+
+    B owns the intent while it drops; C asking at that moment once got "in use by another
+    run". B is held inside its drop until C has seen B's intent, so the order is certain.
+    """
+    backend, url, cls = server
+    registry_cls = _PgRegistry if backend == "postgresql" else _MyRegistry
+    held, release, probed = threading.Event(), threading.Event(), threading.Event()
+    sweeper: list[str] = []
+    real_drop, real_intent = registry_cls.drop_database, Registry._intent
+
+    def drop_database(self: Any, name: str) -> None:
+        if sweeper and self.owner == sweeper[0] and name == base_name:
+            held.set()
+            assert release.wait(60), "the test never let the sweeping run go on"
+        real_drop(self, name)
+
+    def intent(self: Any, name: str) -> tuple[str | None, str | None]:
+        found = real_intent(self, name)
+        if self.owner == claimant.owner and sweeper and found[0] == sweeper[0]:
+            probed.set()  # the claim saw the sweeping run's intent
+        return found
+
+    target = parse_db_url(url + base_name)
+    claimant, errors = cls(), []
+    monkeypatch.setattr(registry_cls, "drop_database", drop_database)
+    monkeypatch.setattr(Registry, "_intent", intent)
+    for _ in range(5):  # another run on this server may reclaim the leftover first: again
+        dead, b = cls(), cls()
+        dead.create(target, "killedrun")
+        dead.close()
+        wait_until_owner_gone(backend, dead.owner)
+        sweeper[:] = [b.owner]
+        sweeping = threading.Thread(target=b._registry, args=(parse_db_url(url + "x"),))
+        sweeping.start()
+        while not held.is_set() and sweeping.is_alive():
+            held.wait(0.05)
+        if held.is_set():
+            break
+        sweeping.join()
+        b.close()
+    else:
+        pytest.fail("another run reclaimed the leftover first, five times")
+
+    def claim() -> None:
+        try:
+            claimant.create(target, "claimrun")
+        except BaseException as exc:
+            errors.append(exc)
+
+    claiming = threading.Thread(target=claim)
+    claiming.start()
+    try:
+        assert probed.wait(60), "the claiming run never looked at the sweeping run's intent"
+    finally:
+        release.set()
+        sweeping.join(60)
+        claiming.join(60)
+        b.close()
+    try:
+        assert errors == []
+        assert base_name in b.reclaimed
+        assert leftovers(backend)(base_name) == [f"intent:{base_name}", base_name]
+    finally:
+        claimant.drop(target, "claimrun")
+        claimant.close()
     assert leftovers(backend)(base_name) == []
 
 

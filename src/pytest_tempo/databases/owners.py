@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
@@ -56,6 +57,11 @@ DbState = Literal["absent", "ours", "foreign"]
 Action = Literal["create", "replace", "in-use", "foreign"]
 
 _CLAIM_ATTEMPTS = 5
+#: The run id a sweeping process writes into an intent it has taken over to reclaim: the
+#: name is being freed, not used, so a run that wants it waits instead of refusing.
+RECLAIMING = "-reclaiming-"
+#: How long a claim waits for a live sweeper to finish freeing the name (seconds).
+RECLAIM_WAIT = 60.0
 
 
 def new_owner_id() -> str:
@@ -145,8 +151,14 @@ class Registry(ABC):
         return statement.format(table=self.table)
 
     def owner_of(self, name: str) -> str | None:
-        rows, _ = self.execute(self._sql("SELECT owner FROM {table} WHERE name = %s"), [name])
-        return str(rows[0][0]) if rows else None
+        return self._intent(name)[0]
+
+    def _intent(self, name: str) -> tuple[str | None, str | None]:
+        """The owner and run id in ``name``'s intent (``None, None`` without one)."""
+        rows, _ = self.execute(
+            self._sql("SELECT owner, run_id FROM {table} WHERE name = %s"), [name]
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else (None, None)
 
     def _take_over(self, name: str, owner: str, run_id: str) -> bool:
         """Make this process the owner of ``name``'s intent, if ``owner`` still has it."""
@@ -164,9 +176,17 @@ class Registry(ABC):
         caller creates it. Raises :class:`DatabaseError` when a live run owns the name or
         the database there is not pytest-tempo's.
         """
-        for _ in range(_CLAIM_ATTEMPTS):
-            owner = self.owner_of(name)
+        attempts = 0
+        deadline = time.monotonic() + RECLAIM_WAIT
+        while attempts < _CLAIM_ATTEMPTS:
+            owner, owner_run = self._intent(name)
             alive = owner is not None and owner != self.owner and self.alive(owner)
+            if alive and owner_run == RECLAIMING and time.monotonic() < deadline:
+                # Another run is dropping a dead owner's leftover under this name: once it
+                # has, the name is free. Refusing now would blame a run that never used it.
+                time.sleep(0.05)
+                continue
+            attempts += 1
             state = self.state(name)
             busy = owner is None and state == "ours" and self.in_use(name)
             action = decide(owner, self.owner, alive, state, busy)
@@ -228,21 +248,28 @@ class Registry(ABC):
     def sweep(self) -> list[str]:
         """Reclaim every database whose owner is dead; return their names.
 
-        Each is taken over first (so two runs sweeping at once never both drop it, and a
-        kill mid-sweep leaves an intent of a dead owner again), then dropped, then
-        forgotten. A database that cannot be dropped (another user's, say) is left for a
-        run that can.
+        Each is taken over first, marked :data:`RECLAIMING` (so two runs sweeping at once
+        never both drop it, a run that wants the name waits rather than refuses, and a kill
+        mid-sweep leaves an intent of a dead owner again), then dropped, then forgotten. A
+        database that cannot be dropped (another user's, say) is handed back to its dead
+        owner, left for a run that can.
         """
         rows, _ = self.execute(self._sql("SELECT name, owner, run_id FROM {table} ORDER BY name"))
         reclaimed = []
         for name, owner, run_id in rows:
             if owner == self.owner or self.alive(str(owner)):
                 continue
-            if not self._take_over(str(name), str(owner), str(run_id)):
+            if not self._take_over(str(name), str(owner), RECLAIMING):
                 continue
             try:
                 self.drop_database(str(name))
-            except Exception:  # a driver's error: left for a run that can
+            except Exception:  # a driver's error: left, a dead owner's again, for a run that can
+                with contextlib.suppress(Exception):
+                    self.execute(
+                        self._sql("UPDATE {table} SET owner = %s, run_id = %s "
+                                  "WHERE name = %s AND owner = %s"),
+                        [owner, run_id, name, self.owner],
+                    )  # fmt: skip
                 continue
             self.forget(str(name))
             reclaimed.append(str(name))

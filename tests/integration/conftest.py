@@ -86,7 +86,7 @@ def closed_port() -> int:
 
 
 def wait_until_owner_gone(backend: str, owner: str) -> None:
-    """Until the server has let go of a closed owner connection's lock.
+    """Until the server has let go of a closed owner connection (its lock, its client name).
 
     A client's ``close()`` returns before the server has ended the connection; a run started
     in that moment rightly finds the owner alive, as it would a moment after the owner's
@@ -123,3 +123,13 @@ def wait_until_owner_gone(backend: str, owner: str) -> None:
                     time.sleep(0.02)
         finally:
             conn.close()
+    elif backend == "redis":
+        import redis
+
+        client = redis.Redis.from_url(SERVICES["Redis"][3])
+        try:
+            while owner in {str(c.get("name", "")) for c in client.client_list()}:
+                assert time.monotonic() < deadline, "the server kept the owner's connection"
+                time.sleep(0.02)
+        finally:
+            client.close()

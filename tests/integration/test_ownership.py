@@ -332,6 +332,7 @@ def test_redis_reclaims_dead_owners_namespaces_only(
         for ns in (dead_ns, live_ns, legacy_ns):
             client.set(ns + "k", 1)
         dead.close()  # the server drops its named connection, as when the process dies
+        wait_until_owner_gone("redis", dead.name)
         pytester.makeini(f"[pytest]\nconsole_output_style = classic\nredis_url = {redis_url}\n")
         pytester.makepyfile("def test_it(worker_namespace): pass")
         pytester.runpytest().assert_outcomes(passed=1)
@@ -393,6 +394,7 @@ def test_redis_runs_starting_together_reclaim_every_dead_namespace(redis_url: st
             owner.claim(ns)
             client.set(ns + "k", 1)
             owner.close()
+            wait_until_owner_gone("redis", owner.name)
         barrier = threading.Barrier(len(live))
         errors: list[BaseException] = []
 

@@ -74,6 +74,11 @@ class LoadHooks:
     @property
     def state(self) -> LoadState:
         """The run's load state, built on first use and kept in ``config.stash``."""
+        return self.ensure_state()
+
+    def ensure_state(self) -> LoadState:
+        """Build the run's load state unless it exists, and put it in ``config.stash``, where
+        load items read it."""
         if self._state is None:
             from .state import LOAD_KEY, LoadState
 
@@ -93,7 +98,7 @@ class LoadHooks:
     def pytest_collect_file(self, file_path: Path, parent: Collector) -> Collector | None:
         if not is_k6_script(self._globs, file_path, self._config.rootpath):
             return None
-        self.state  # noqa: B018 - the items read it from config.stash
+        self.ensure_state()
         from .k6 import K6Script
 
         script: Collector = K6Script.from_parent(parent, path=file_path)

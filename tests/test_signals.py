@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_tempo.signals import HANDLED, SignalPlugin, Terminated, exit_status
+from pytest_tempo.signals import (
+    HANDLED,
+    THREAD_BLOCKED,
+    SignalPlugin,
+    Terminated,
+    exit_status,
+    start_thread,
+)
 
 from .childproc import default_signals
 from .conftest import xdist_params
@@ -111,6 +118,49 @@ def test_handler_raises_once_then_ignores_repeats_and_sigint() -> None:
         assert signal.getsignal(signal.SIGINT) is sigint
     finally:
         signal.signal(signal.SIGINT, sigint)
+
+
+@posix_only
+def test_the_plugins_threads_block_the_signals_that_end_a_run() -> None:
+    """So a signal sent to the process goes to the main thread, and wakes a sleeping test."""
+    seen: list[set[int]] = []
+    thread = start_thread(lambda: seen.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, []))),
+                          "tempo-test")  # fmt: skip
+    thread.join(30)
+    assert thread.daemon
+    ending = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    assert seen
+    assert seen[0] >= ending
+    assert ending == THREAD_BLOCKED
+    # the starting thread's own mask is as it was
+    assert not set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) & THREAD_BLOCKED
+
+
+THREAD_MASKS = """\
+import pathlib, signal, threading
+
+def test_first():
+    pass
+
+def test_threads_of_the_run():
+    found = {t.name: t.native_id for t in threading.enumerate() if t.name.startswith("tempo-")}
+    assert "tempo-journal" in found  # the durations journal's writer, started by test_first
+    for name, tid in found.items():
+        status = pathlib.Path(f"/proc/self/task/{tid}/status").read_text()
+        mask = int(next(x for x in status.splitlines() if x.startswith("SigBlk:")).split()[1], 16)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            assert mask >> (sig - 1) & 1, (name, sig)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+def test_a_runs_journal_thread_leaves_the_signals_to_the_main_thread(
+    pytester: pytest.Pytester,
+) -> None:
+    """The thread that took SIGTERM once left a test in time.sleep(60) for the full minute."""
+    pytester.makepyfile(test_masks=THREAD_MASKS)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
 
 
 # --- real signals to real pytest processes ----------------------------------------------------

@@ -231,8 +231,9 @@ class Recorder:
 
     def _start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tempo-journal", daemon=True)
-            self._thread.start()
+            from .signals import start_thread
+
+            self._thread = start_thread(self._run, "tempo-journal")
 
     def _run(self) -> None:
         while not self._stop.wait(self._flush_seconds):

@@ -16,6 +16,11 @@ SIGTERM, 129 for SIGHUP).
 - During the clean-up a repeated signal is ignored, and so is SIGINT: pytest-xdist sends its
   workers SIGINT when they take more than 5 s to end, which would cut their teardown short.
   SIGKILL stays the way to stop at once.
+- The plugin's own threads (the durations journal's writer, the Redis owner's heartbeat, the
+  load watch) block SIGTERM, SIGHUP and SIGINT (:func:`start_thread`). The kernel hands a
+  signal sent to the process to any thread that does not block it, and Python runs the
+  handler only when the main thread next runs Python code: a signal taken by a helper thread
+  would leave a test in ``time.sleep(60)`` sleeping for the rest of the minute.
 """
 
 from __future__ import annotations
@@ -29,12 +34,36 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
 
-__all__ = ["HANDLED", "SignalPlugin", "Terminated", "exit_status"]
+__all__ = ["HANDLED", "SignalPlugin", "Terminated", "exit_status", "start_thread"]
 
 #: The signals handled, by name (SIGHUP does not exist on Windows).
 HANDLED = ("SIGTERM", "SIGHUP")
+#: What the plugin's threads block: every signal that ends a run, so the main thread gets it.
+THREAD_BLOCKED = frozenset(
+    getattr(signal, name) for name in ("SIGINT", *HANDLED) if hasattr(signal, name)
+)
+
+
+def start_thread(target: Callable[[], object], name: str) -> threading.Thread:
+    """Start a daemon thread that blocks the signals ending a run (see the module's doc).
+
+    The mask is set in the starting thread around ``start()``, so the new thread has it
+    from its first instruction; a signal arriving meanwhile waits, pending, for the main
+    thread. Where there are no signal masks (Windows), a plain daemon thread.
+    """
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        thread.start()
+        return thread
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, THREAD_BLOCKED)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return thread
 
 
 class Terminated(KeyboardInterrupt):

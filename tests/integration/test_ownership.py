@@ -15,6 +15,7 @@ import textwrap
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -357,6 +358,11 @@ def test_redis_owner_keeps_an_alive_key_with_a_ttl(redis_url: str) -> None:
         assert 0 < client.ttl("tempo-alive:" + owner.name) <= 30
         names = {c.get("name") for c in client.client_list()}
         assert owner.name in names
+        # its heartbeat thread leaves the signals that end a run to the main thread
+        assert owner._thread is not None
+        status = Path(f"/proc/self/task/{owner._thread.native_id}/status").read_text()
+        mask = int(next(x for x in status.splitlines() if x.startswith("SigBlk:")).split()[1], 16)
+        assert mask >> (signal.SIGTERM - 1) & 1
         owner.release(ns)
         assert client.hget(OWNERS, ns) is None
         owner.close()

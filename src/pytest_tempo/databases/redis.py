@@ -143,10 +143,9 @@ class RedisOwner:
             raise
         self._heart = heart
         self._client = _client(self.url, self.timeout)
-        self._thread = threading.Thread(
-            target=self._beat, name="pytest-tempo redis owner", daemon=True
-        )
-        self._thread.start()
+        from ..signals import start_thread
+
+        self._thread = start_thread(self._beat, "tempo-redis-owner")
 
     def _beat(self) -> None:
         while not self._stop.wait(RENEW_EVERY):

@@ -258,7 +258,7 @@ class Watcher:
         self._samples: list[Sample] = []
         self._ended = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tempo-load-watch", daemon=True)
+        self._thread: threading.Thread | None = None
         self._known: dict[int, Any] = {}
         self.started = 0.0
         self.started_at = 0.0
@@ -315,7 +315,9 @@ class Watcher:
                 member.cpu_percent(None)
             except Exception:
                 continue
-        self._thread.start()
+        from ..signals import start_thread
+
+        self._thread = start_thread(self._run, "tempo-load-watch")
         return self
 
     def __exit__(
@@ -326,7 +328,8 @@ class Watcher:
     ) -> None:
         self.stopped = time.monotonic() - self.started
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
     def usage(self, window: tuple[float, float] | None = None) -> Usage:
         samples = list(self._samples)

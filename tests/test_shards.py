@@ -103,6 +103,58 @@ def test_a_shard_filled_by_a_big_recorded_test_gets_no_unrecorded_one() -> None:
     assert not any(shards[i] == shards[0] for i in range(1, 401))
 
 
+def _with_big_recorded_tests(count: int, data: st.DataObject) -> tuple[list[int], list[int]]:
+    """Costs and spread: 1 to N-1 big recorded tests (20-40 ms, each over 1/16 of a share, each
+    dealt to a shard of its own), 40-60 small recorded tests per shard and up to 10 unrecorded
+    ones per shard (1-5 ms). Every shard, a big test's too, has room for an even share."""
+    big = data.draw(st.lists(st.integers(20_000, 40_000), min_size=1, max_size=count - 1))
+    small = data.draw(st.integers(40 * count, 60 * count))
+    unrecorded = data.draw(st.integers(count, 10 * count))
+    costs = [
+        *big,
+        *data.draw(st.lists(st.integers(1000, 2000), min_size=small, max_size=small)),
+        *data.draw(st.lists(st.integers(1000, 5000), min_size=unrecorded, max_size=unrecorded)),
+    ]
+    spread = data.draw(st.permutations(range(len(big) + small, len(costs))))
+    return costs, list(spread)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, 8), st.data())
+def test_unrecorded_tests_are_shared_evenly_whatever_room_the_big_ones_leave(
+    count: int, data: st.DataObject
+) -> None:
+    """A shard that holds a big recorded test gets as many unrecorded tests of every size as
+    the others (within one per size): the uncertain mass is shared evenly, not by room."""
+    costs, spread = _with_big_recorded_tests(count, data)
+    shards = split(costs, count, spread)
+    counts: dict[int, list[int]] = {}
+    for index in spread:
+        counts.setdefault(doubling(costs[index]), [0] * count)[shards[index]] += 1
+    assert all(max(c) - min(c) <= 1 for c in counts.values())
+    held = [sum(costs[i] for i in spread if shards[i] == k) for k in range(count)]
+    assert max(held) - min(held) <= 5000 * len(counts)  # a test of each size at most
+    loads = [sum(c for c, s in zip(costs, shards, strict=True) if s == k) for k in range(count)]
+    assert max(loads) - min(loads) <= 2 * 5000  # the small recorded tests level the rest
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 8), st.data())
+def test_a_small_change_of_a_recorded_test_moves_no_unrecorded_one(
+    count: int, data: st.DataObject
+) -> None:
+    """Even shares do not depend on the recorded tests' costs: a change of one small recorded
+    test moves no unrecorded test, and at most two recorded ones per boundary."""
+    costs, spread = _with_big_recorded_tests(count, data)
+    recorded = [i for i in range(len(costs)) if i not in set(spread) and costs[i] <= 2000]
+    changed = data.draw(st.sampled_from(recorded))
+    after = list(costs)
+    after[changed] += data.draw(st.integers(1, 500))
+    before, now = split(costs, count, spread), split(after, count, spread)
+    assert all(before[i] == now[i] for i in spread)
+    assert sum(a != b for a, b in zip(before, now, strict=True)) <= 2 * (count - 1) + 1
+
+
 def test_split_balances_small_tests_in_contiguous_runs() -> None:
     shards = split([1000] * 400, 4)
     assert shards == sorted(shards)  # in order: neighbours (a module) stay together

@@ -7,8 +7,9 @@ moves a little usually keeps its value. A test without a record is estimated by 
 model (:mod:`pytest_tempo.costs`, as for ``--tempo-dist=duration``): the larger of its
 nearest recorded siblings' median and the mean of every recorded test. The few recorded
 tests that dominate (each over 1/``BIG_SHARE`` of a shard's share) are dealt longest first,
-each to the least loaded shard; the unrecorded tests are apportioned to the shards by the
-room left, as many of each size (doubling of the estimate) as the shard's part; the many
+each to the least loaded shard; the unrecorded tests are shared out evenly, every shard
+the same estimated amount of them (no more than the room left), as many of each size
+(doubling of the estimate) as the shard's part; the many
 small recorded ones are then cut, in sorted order, into contiguous runs that fill every
 shard to one level. A small change to one small test shifts those cut points by about its
 own size, so it moves a test or two per boundary, where a longest-first deal of every test

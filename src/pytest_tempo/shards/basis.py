@@ -8,11 +8,15 @@ its nearest recorded siblings' median and the mean of every recorded test.
 
 **The split.** The few recorded tests that dominate (each over 1/:data:`BIG_SHARE` of a
 shard's share) are dealt longest first, each to the least loaded shard. The unrecorded
-tests are then apportioned by the room the big tests left each shard: grouped by the
-doubling of their estimate, each group cut, in an order unrelated to their names, into runs
-as long as each shard's part, so every shard gets its part of the new tests of every size.
-An estimate tells a family's typical cost, not which new test is one of the few long ones:
-no shard takes more than its part of that luck. The many small recorded tests are last
+tests are then shared out evenly: every shard takes the same estimated amount of them (a
+shard the big tests leave less room takes only what fits), grouped by the doubling of their
+estimate, each group cut, in an order unrelated to their names, into runs as long as each
+shard's part, so every shard gets its part of the new tests of every size. An estimate
+tells a family's typical cost, not which new test is one of the few long ones, and on the
+whole it runs high or low: the shards carry equal parts of that uncertain mass, so none
+takes more than its part of the luck and a wrong total moves every shard alike (shared in
+proportion to the room, a shard with a big recorded test would take less of it, and
+finish late whenever the estimates run high). The many small recorded tests are last
 cut, in sorted order, into contiguous runs that fill every shard to one level. A small
 change to one test shifts those cut points by about its own size, so it moves a test or two
 per boundary, where a longest-first deal of every test can move thousands.
@@ -106,9 +110,10 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
 
     1. Recorded tests over 1/BIG_SHARE of a shard's share are dealt longest first (ties by
        position) to the least loaded shard (ties to the lower number).
-    2. The unrecorded tests are apportioned by :func:`_deal_unrecorded`: every shard gets a
-       number of them, of each size, in proportion to the room the first step left it, so
-       no shard holds more than its part of what the estimates get wrong.
+    2. The unrecorded tests are shared out by :func:`_even_shares` and
+       :func:`_deal_unrecorded`: every shard gets the same estimated amount of them (at
+       most the room the first step left it), in count and in size, so no shard holds more
+       than its part of what the estimates get wrong.
     3. The other recorded tests, in order, are cut into contiguous runs that raise every
        shard to one level. A test goes where its midpoint falls.
 
@@ -128,7 +133,9 @@ def split(costs: Sequence[int], count: int, spread: Sequence[int] = ()) -> list[
     rest = [i for i in range(len(costs)) if i not in placed]
     if spread:
         level = _water_level(loads, sum(costs[i] for i in (*spread, *rest)))
-        _deal_unrecorded(costs, spread, shard, [max(level - load, 0.0) for load in loads])
+        rooms = [max(level - load, 0.0) for load in loads]
+        shares = _even_shares(rooms, sum(costs[i] for i in spread))
+        _deal_unrecorded(costs, spread, shard, shares)
         for index in spread:
             loads[shard[index]] += costs[index]
     amount = sum(costs[i] for i in rest)
@@ -163,29 +170,30 @@ def doubling(cost: int) -> int:
 
 
 def _deal_unrecorded(
-    costs: Sequence[int], spread: Sequence[int], shard: list[int], rooms: Sequence[float]
+    costs: Sequence[int], spread: Sequence[int], shard: list[int], shares: Sequence[float]
 ) -> None:
-    """Unrecorded tests apportioned to the shards by their rooms, in count and in size.
+    """Unrecorded tests apportioned to the shards by their shares, in count and in size.
 
     The tests are grouped by :func:`doubling` of their estimate. Each group, in ``spread``
     order, is cut into contiguous runs, one per shard, of as many tests as the shard's part
-    of the rooms (equal rooms: counts within one per group); a group's runs start on the
+    of the shares (equal shares: counts within one per group); a group's runs start on the
     shard its doubling names (modulo N), so the roundings of small groups fall on different
     shards. An estimate tells a family's typical cost but not which new test is one of the
-    few long ones, so each shard gets its part of every size. The cuts hold still: a small
-    change of the rooms, or a test whose estimate changes group, moves at most a test per
-    boundary of a group. A shard without room (a big recorded test fills it) gets none.
+    few long ones, so each shard gets its part of every size. The cuts hold still: equal
+    shares do not change with the recorded tests' costs, and a test whose estimate changes
+    group moves at most a test per boundary of a group. A shard without a share (a big
+    recorded test fills it) gets none.
     """
-    count = len(rooms)
-    total = sum(rooms)
+    count = len(shares)
+    total = sum(shares)
     if not total:  # only when every cost is zero
-        rooms, total = [1.0] * count, count
+        shares, total = [1.0] * count, count
     groups: dict[int, list[int]] = {}
     for index in spread:
         groups.setdefault(doubling(costs[index]), []).append(index)
     for band, members in groups.items():
         order = [(band + k) % count for k in range(count)]
-        bounds = list(itertools.accumulate(rooms[b] * len(members) / total for b in order))
+        bounds = list(itertools.accumulate(shares[b] * len(members) / total for b in order))
         run = 0
         for position, index in enumerate(members):
             while run < count - 1 and position + 0.5 >= bounds[run]:
@@ -204,6 +212,25 @@ def _cut(
             b += 1
         shard[index] = b
         position += costs[index]
+
+
+def _even_shares(rooms: Sequence[float], amount: float) -> list[float]:
+    """Equal shares of ``amount``, each at most its room: ``min(room, x)`` summing to it.
+
+    The rooms sum to at least ``amount`` (the level is computed with the unrecorded tests
+    in), so every shard with room enough takes the same ``x``; a shard with less takes its
+    room and the others share the rest. ``x`` depends on the rooms only through the shards
+    that are full, so a small change of a recorded test's cost leaves the shares as they
+    were.
+    """
+    remaining, left = amount, len(rooms)
+    for room in sorted(rooms):
+        share = remaining / left
+        if share <= room:
+            return [min(r, share) for r in rooms]
+        remaining -= room
+        left -= 1
+    return list(rooms)
 
 
 def _water_level(loads: Sequence[float], amount: float) -> float:

@@ -59,6 +59,9 @@ ENGINES = (
     "pytest_tempo.timing.aggregate",
     "pytest_tempo.timing.outputs",
     "pytest_tempo.durations_record",
+    # The store's reading code, loaded only for a store that exists.
+    "pytest_tempo.durations_io",
+    "pytest_tempo.jsonfile",
     "pytest_tempo.load._supervisor",
     "pytest_tempo.shards",
     "pytest_tempo.scheduling",
@@ -171,14 +174,17 @@ def test_collect_only_imports_no_judge_of_the_advice(pytester: pytest.Pytester) 
 
 def test_a_missing_store_never_loads_the_store_parser(pytester: pytest.Pytester) -> None:
     """The durations store is read when first needed: a run with nothing to order and no
-    store yet does not even load its parser (the advice, which reads earlier runs, is off)."""
+    store yet loads neither its reader nor its parser (the advice, which reads earlier
+    runs, is off)."""
     pytester.makeconftest(CONFTEST_AT_EXIT)
     result = pytester.runpytest_subprocess(
         "--co", "-q", "-p", "no:cov", "-p", "no:randomly", "-o", "tempo_advice=off"
     )
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     modules = _modules(pytester.path)["modules-main"]
-    assert "pytest_tempo.durations_io" in modules
+    assert "pytest_tempo.store_handle" in modules  # the handle was made
+    assert "pytest_tempo.durations_io" not in modules
+    assert "pytest_tempo.jsonfile" not in modules
     assert "pytest_tempo.durations" not in modules
     assert not (pytester.path / ".pytest_cache" / "v" / "tempo").exists()
 

@@ -18,11 +18,11 @@ from . import __version__
 from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
 from .databases import hookspecs as databases_hookspecs
-from .durations_io import Location, StoreHandle
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .signals import SignalPlugin
+from .store_handle import Location, StoreHandle
 from .timing.plugin import TimingPlugin
 from .types_summary import TypeSummaryPlugin
 

@@ -62,6 +62,8 @@ ENGINES = (
     # The store's reading code, loaded only for a store that exists.
     "pytest_tempo.durations_io",
     "pytest_tempo.jsonfile",
+    # The per-type summary's rows and rendering, loaded when it has a test to show.
+    "pytest_tempo.types_summary",
     "pytest_tempo.load._supervisor",
     "pytest_tempo.shards",
     "pytest_tempo.scheduling",
@@ -198,6 +200,7 @@ def test_a_store_is_read_and_written_once_tests_run(pytester: pytest.Pytester) -
     modules = _modules(pytester.path)["modules-main"]
     assert {"pytest_tempo.durations", "pytest_tempo.durations_record"} <= modules
     assert "pytest_tempo.timing.aggregate" in modules
+    assert "pytest_tempo.types_summary" in modules  # the "test types" section was written
     assert "pytest_tempo.hygiene.scan" in modules  # a test collected: the hygiene scan ran
     assert "pytest_tempo.timing.outputs" not in modules  # nothing slow to show
     assert (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()

@@ -24,7 +24,7 @@ from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .signals import SignalPlugin
 from .store_handle import Location, StoreHandle
 from .timing.plugin import TimingPlugin
-from .types_summary import TypeSummaryPlugin
+from .types_hooks import TypeSummaryPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Mapping

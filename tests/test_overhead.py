@@ -64,6 +64,8 @@ ENGINES = (
     "pytest_tempo.jsonfile",
     # The per-type summary's rows and rendering, loaded when it has a test to show.
     "pytest_tempo.types_summary",
+    # The advice's reading of fixtures, loaded when a collection has tests.
+    "pytest_tempo.advice.facts",
     "pytest_tempo.load._supervisor",
     "pytest_tempo.shards",
     "pytest_tempo.scheduling",
@@ -170,6 +172,7 @@ def test_collect_only_imports_no_judge_of_the_advice(pytester: pytest.Pytester) 
     assert result.ret == pytest.ExitCode.OK
     modules = _modules(pytester.path)["modules-main"]
     assert "pytest_tempo.advice.hooks" in modules  # the advice was on
+    assert "pytest_tempo.advice.facts" in modules  # a test collected: its fixtures were read
     judges = {f"pytest_tempo.advice.{name}" for name in ("judge", "flaky", "parallel", "render")}
     assert sorted(judges & modules) == []
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import re
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ._tuples import NamedTuple
 from .markers import MARKERS, PYTEST_MARKERS
 
 if TYPE_CHECKING:

@@ -66,6 +66,8 @@ ENGINES = (
     "pytest_tempo.types_summary",
     # The advice's reading of fixtures, loaded when a collection has tests.
     "pytest_tempo.advice.facts",
+    # The hook's documentation module: the package declares the hook.
+    "pytest_tempo.databases.hookspecs",
     "pytest_tempo.load._supervisor",
     "pytest_tempo.shards",
     "pytest_tempo.scheduling",

@@ -2,7 +2,7 @@
 
 What it costs a run is the point of its shape. Where tests run (the only process without
 xdist, each worker with it) ``time.sleep`` and ``asyncio.sleep`` are wrapped once for the
-whole run (:mod:`.counting`); one plain report hook zeroes the count after a test's setup and
+whole run (:class:`SleepCounter`); one plain report hook zeroes the count after a test's setup and
 reads it after its call, attaching it to the call report only when the test slept. Once
 collection is done, where each narrow-scoped fixture is defined and how wide its
 dependencies let it be is read from the fixture definitions pytest resolved, and sent with
@@ -18,16 +18,16 @@ and the step summary, and keeps the outcome history (:mod:`.flaky`).
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .._xdist import is_worker
-from .counting import SleepCounter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .sleeps import Sleeper
     from .slower import Slower
 
-__all__ = ["Advice", "AdvicePlugin"]
+__all__ = ["Advice", "AdvicePlugin", "SleepCounter"]
 
 
 class Advice:
@@ -77,6 +77,90 @@ class _Uses:
         self.count = 0
         self.total = 0.0
         self.nodeids: list[str] = []
+
+
+#: Marks a sleep wrapper of the advice's, and holds what it wraps.
+WRAPS = "_tempo_sleep_counter"
+
+
+class SleepCounter:
+    """The seconds slept by every wrapper this counter installed, since :attr:`slept` was
+    last zeroed (by the advice's report hook).
+
+    ``time.sleep`` and ``asyncio.sleep`` are wrapped when the run starts (before
+    collection, so a test module's ``from time import sleep`` gets one) and put back when it
+    ends. A test that mocks ``sleep`` itself (``mock.patch("time.sleep")``, ``monkeypatch``)
+    replaces the wrapper for its own duration and gets every call; the mocked sleeps count
+    nothing, since what is counted is the time spent.
+    """
+
+    __slots__ = ("_installed", "slept")
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+        #: (owner, attribute, what was there, our wrapper), in the order installed
+        self._installed: list[tuple[Any, str, Any, Any]] = []
+
+    def _wrap(self, original: Callable[..., Any], coroutine: bool) -> Callable[..., Any]:
+        clock = time.perf_counter
+        counter = self
+
+        if coroutine:
+
+            async def counting(*args: Any, **kwargs: Any) -> Any:
+                start = clock()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    counter.slept += clock() - start
+        else:
+
+            def counting(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                start = clock()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    counter.slept += clock() - start
+
+        setattr(counting, WRAPS, original)
+        return counting
+
+    def _install(self, owner: Any, coroutine: bool, wrapper: Any = None) -> Any:
+        current = getattr(owner, "sleep", None)
+        if current is None:
+            return None
+        if wrapper is None:
+            wrapper = self._wrap(current, coroutine)
+        owner.sleep = wrapper
+        self._installed.append((owner, "sleep", current, wrapper))
+        return wrapper
+
+    def install(self) -> None:
+        """Wrap ``time.sleep``, and ``asyncio.sleep`` when asyncio is loaded."""
+        self._install(time, False)
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None:
+            self._install(asyncio, True)
+
+    def install_late(self, modules: Callable[[], Iterable[Any]]) -> None:
+        """After collection: wrap ``asyncio.sleep`` if asyncio was loaded meanwhile, and the
+        ``sleep`` that ``modules()`` (the test modules) imported from it before that."""
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or any(owner is asyncio for owner, *_ in self._installed):
+            return
+        original = asyncio.sleep
+        wrapper = self._install(asyncio, True)
+        for module in modules():
+            if getattr(module, "sleep", None) is original:
+                self._install(module, True, wrapper)
+
+    def uninstall(self) -> None:
+        """Put back what was there, newest first, where our wrapper is still in place (a
+        test that replaced it for good keeps its own)."""
+        while self._installed:
+            owner, name, original, wrapper = self._installed.pop()
+            if getattr(owner, name, None) is wrapper:
+                setattr(owner, name, original)
 
 
 class AdvicePlugin:

@@ -59,6 +59,15 @@ ENGINES = (
     "pytest_tempo.timing.aggregate",
     "pytest_tempo.timing.outputs",
     "pytest_tempo.durations_record",
+    # The store's reading code, loaded only for a store that exists.
+    "pytest_tempo.durations_io",
+    "pytest_tempo.jsonfile",
+    # The per-type summary's rows and rendering, loaded when it has a test to show.
+    "pytest_tempo.types_summary",
+    # The advice's reading of fixtures, loaded when a collection has tests.
+    "pytest_tempo.advice.facts",
+    # The hook's documentation module: the package declares the hook.
+    "pytest_tempo.databases.hookspecs",
     "pytest_tempo.load._supervisor",
     "pytest_tempo.shards",
     "pytest_tempo.scheduling",
@@ -165,20 +174,24 @@ def test_collect_only_imports_no_judge_of_the_advice(pytester: pytest.Pytester) 
     assert result.ret == pytest.ExitCode.OK
     modules = _modules(pytester.path)["modules-main"]
     assert "pytest_tempo.advice.hooks" in modules  # the advice was on
+    assert "pytest_tempo.advice.facts" in modules  # a test collected: its fixtures were read
     judges = {f"pytest_tempo.advice.{name}" for name in ("judge", "flaky", "parallel", "render")}
     assert sorted(judges & modules) == []
 
 
 def test_a_missing_store_never_loads_the_store_parser(pytester: pytest.Pytester) -> None:
     """The durations store is read when first needed: a run with nothing to order and no
-    store yet does not even load its parser (the advice, which reads earlier runs, is off)."""
+    store yet loads neither its reader nor its parser (the advice, which reads earlier
+    runs, is off)."""
     pytester.makeconftest(CONFTEST_AT_EXIT)
     result = pytester.runpytest_subprocess(
         "--co", "-q", "-p", "no:cov", "-p", "no:randomly", "-o", "tempo_advice=off"
     )
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     modules = _modules(pytester.path)["modules-main"]
-    assert "pytest_tempo.durations_io" in modules
+    assert "pytest_tempo.store_handle" in modules  # the handle was made
+    assert "pytest_tempo.durations_io" not in modules
+    assert "pytest_tempo.jsonfile" not in modules
     assert "pytest_tempo.durations" not in modules
     assert not (pytester.path / ".pytest_cache" / "v" / "tempo").exists()
 
@@ -192,6 +205,7 @@ def test_a_store_is_read_and_written_once_tests_run(pytester: pytest.Pytester) -
     modules = _modules(pytester.path)["modules-main"]
     assert {"pytest_tempo.durations", "pytest_tempo.durations_record"} <= modules
     assert "pytest_tempo.timing.aggregate" in modules
+    assert "pytest_tempo.types_summary" in modules  # the "test types" section was written
     assert "pytest_tempo.hygiene.scan" in modules  # a test collected: the hygiene scan ran
     assert "pytest_tempo.timing.outputs" not in modules  # nothing slow to show
     assert (pytester.path / ".pytest_cache" / "v" / "tempo" / "durations").exists()

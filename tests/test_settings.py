@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tempo.markers import MARKERS
+from pytest_tempo.parsers import is_marker_name
 from pytest_tempo.settings import (
     DEFAULT_TEST_TYPES,
     MAX_LOAD_VUS,
@@ -605,3 +607,23 @@ def test_timing_settings_that_change_nothing_do_not_warn(pytester: pytest.Pytest
     pytester.makeini("[pytest]\nslow_report = 20\nslow_strict = false\n")
     pytester.makepyfile("def test_a(): pass")
     pytester.runpytest("-p", "no:tempo-timing").assert_outcomes(passed=1, warnings=0)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ_09é-.\n ²"), max_size=6) | st.text(max_size=6))
+def test_marker_names_are_what_the_identifier_pattern_took(name: str) -> None:
+    """Checked without a regular expression, which would be compiled on every start."""
+    assert is_marker_name(name) is bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name))
+
+
+@given(st.text(alphabet=st.sampled_from("aZé9:/[]!-*\\"), max_size=8))
+def test_glob_checks_agree_with_their_regular_expressions(glob: str) -> None:
+    """Only a set can be empty, so ``translate`` is asked only about a glob with a '[';
+    the drive letter is read without ``re``: the verdicts of the patterns they replace."""
+    if "(?!)" in fnmatch.translate(glob):
+        assert "[" in glob
+    problem = glob_problem(glob) or ""
+    drive = "/" in glob and re.match(r"[A-Za-z]:", glob) is not None
+    if glob.isprintable() and "[" not in glob and (drive or glob.startswith("/")):
+        assert problem.startswith("is absolute")
+    if problem.startswith("is absolute"):
+        assert glob.startswith("/") or drive

@@ -11,8 +11,8 @@ Reading never raises: a missing store is empty; anything else wrong is one reaso
 over 128 MiB is not read at all; not UTF-8, not JSON, nested too deeply, not a store), and
 bad entries are dropped and counted (:func:`~pytest_tempo.durations.parse_document`).
 
-A run reads its store through a :class:`StoreHandle`, when something first needs it: a
-missing store costs one failed ``open`` and never loads the parser (:mod:`.durations`).
+A run reads its store through a :class:`~pytest_tempo.store_handle.StoreHandle`, when
+something first needs it: this module loads only then.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import contextlib
 import gc
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .jsonfile import FileKey, JsonRead, parse_json, read_json, read_text, reason
+from .store_handle import IN_CACHE, Location, StoreHandle, shown
 
 try:
     import fcntl  # noqa: F401  (only whether it exists)
@@ -35,10 +35,9 @@ else:
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
-    from pytest import Cache
-
-    from .durations import Parsed, Snapshot, Store
+    from .durations import Parsed, Store
 
 
 __all__ = [
@@ -57,10 +56,6 @@ __all__ = [
     "store_path",
 ]
 
-JOURNALS = "tempo-durations"
-#: The store inside a cache folder: pytest's cache lays out the key ``tempo/durations``
-#: (:data:`~pytest_tempo.durations.STORE_KEY`) as ``v/tempo/durations``.
-IN_CACHE = ("v", "tempo", "durations")
 #: What pytest writes into a new cache folder (``_pytest/cacheprovider.py``).
 CACHEDIR_FILES = {
     "README.md": "# pytest cache directory #\n\n"
@@ -75,126 +70,6 @@ CACHEDIR_FILES = {
     "# For information about cache directory tags, see:\n"
     "#\thttps://bford.info/cachedir/spec.html\n",
 }
-
-
-def shown(path: Path) -> str:
-    """A path as the user gave it: relative to the current folder when under it."""
-    with contextlib.suppress(ValueError, OSError):
-        return str(path.absolute().relative_to(Path.cwd()))
-    return str(path)
-
-
-class Location:
-    """Where one store lives: its file, the folder of journals and lock, its format.
-
-    ``readable``: one test per line (a committable ``durations_path`` file); ``cache``:
-    pytest's cache, which creates its folder (README, .gitignore) on first use.
-    """
-
-    __slots__ = ("cache", "journals", "path", "readable")
-
-    def __init__(
-        self, path: Path, journals: Path, readable: bool = False, cache: Cache | None = None
-    ) -> None:
-        self.path = path
-        self.journals = journals
-        self.readable = readable
-        self.cache = cache
-
-    @classmethod
-    def of_cache(cls, cache: Cache) -> Location:
-        # Cache._getvaluepath is private (_pytest/cacheprovider.py); the fallback finds the
-        # cache folder through the public Cache.mkdir, which creates d/NAME.
-        getter = getattr(cache, "_getvaluepath", None)
-        path = getter("/".join(IN_CACHE[1:])) if getter is not None else None
-        if not isinstance(path, Path):
-            path = cache.mkdir(JOURNALS).parent.parent.joinpath(*IN_CACHE)
-        return cls(path, path.parents[2] / "d" / JOURNALS, cache=cache)
-
-    @classmethod
-    def of_file(cls, path: Path) -> Location:
-        return cls(path, path.with_name(path.name + ".journal"), readable=True)
-
-    def prepare(self) -> None:
-        """Create the journals folder (and the cache folder); raise OSError."""
-        if self.cache is not None:
-            self.cache.mkdir(JOURNALS)
-            return
-        self.journals.mkdir(parents=True, exist_ok=True)
-        ignore = self.journals / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Created by pytest-tempo: run journals, never committed.\n*\n")
-
-    def has_journals(self) -> bool:
-        """Whether a run journal is there (of this run, a live run or a dead one); True when
-        the folder cannot be read (the update says why)."""
-        try:
-            with os.scandir(self.journals) as entries:
-                return any(entry.name.endswith(".jsonl") for entry in entries)
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return True
-
-
-class StoreHandle:
-    """The store of this run, read once, when first needed (never by an xdist worker).
-
-    A missing store is empty and costs one failed ``open``: the parser
-    (:mod:`.durations`) is loaded only for a store that exists.
-    """
-
-    def __init__(self, location: Location) -> None:
-        self.location = location
-        self._read = False
-        self._parsed: Parsed | None = None  # None: the store is missing
-        self._key: FileKey | None = None
-        self._snapshot: Snapshot | None = None
-        self._calls: dict[str, float] | None = None
-        #: what was wrong with the store, in one line (None: nothing, or not read yet)
-        self.problem: str | None = None
-
-    def opened(self) -> tuple[Parsed | None, FileKey | None]:
-        """The store as read at the start (None: missing) and the key of the file read."""
-        if not self._read:
-            self._read = True
-            text, problem, self._key = read_text(self.location.path)
-            if problem is not None:
-                from .durations import Parsed
-
-                self._parsed = Parsed(problem=problem, fresh=True)
-            elif text is not None:
-                self._parsed = decode(text)
-            if self._parsed is not None and self._parsed.problem:
-                self.problem = unusable(self.location, self._parsed)
-        return self._parsed, self._key
-
-    def store(self) -> Store:
-        """The usable entries as read at the start (the recorder folds this run into it)."""
-        parsed = self.opened()[0]
-        return {} if parsed is None else parsed.store
-
-    def calls(self) -> dict[str, float]:
-        """Median call seconds recorded per test (all the ``tiers`` order needs)."""
-        if self._calls is None:
-            if self._snapshot is not None:
-                self._calls = self._snapshot.calls
-            elif self.store():
-                from .durations import recorded_calls
-
-                self._calls = recorded_calls(self.store())
-            else:
-                self._calls = {}
-        return self._calls
-
-    def snapshot(self) -> Snapshot | None:
-        """What ordering by durations and scheduling need, made at the first call (None:
-        no store)."""
-        if self._snapshot is None and self.store():
-            from .durations import Snapshot
-
-            self._snapshot = Snapshot.of(self.store())
-        return self._snapshot
 
 
 # --- reading and writing ------------------------------------------------------------------

@@ -30,8 +30,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .durations import FOLDED_KEEP, Parsed, fold_records, prune
-from .durations_io import HAVE_FLOCK, encode, file_key, open_store, shown, unusable, write_atomic
+from .durations_io import HAVE_FLOCK, encode, file_key, open_store, unusable, write_atomic
 from .durations_journal import check_record, to_raw
+from .store_handle import shown
 
 if HAVE_FLOCK:
     import fcntl
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .durations import Measured, Record
-    from .durations_io import Location
     from .jsonfile import FileKey
+    from .store_handle import Location
 
 __all__ = ["Lock", "Recorder", "read_journal"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import re
 from fnmatch import translate
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ._tuples import NamedTuple
 from .markers import MARKERS, PYTEST_MARKERS
 
 if TYPE_CHECKING:
@@ -47,13 +48,11 @@ ADVICE_MODES: tuple[AdviceMode, ...] = ("on", "off")
 BaselineMode = Literal["auto", "compare", "update", "off"]
 BASELINE_MODES: tuple[BaselineMode, ...] = ("auto", "compare", "update", "off")
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: A decimal number in ASCII digits: ``5``, ``0.25``, ``.5``, ``1e-3``. ``float()`` alone would
-#: also take other scripts' digits (``"\u0661"``), ``_`` separators, ``nan`` and ``inf``.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-#: A whole number in ASCII digits. ``str.isdigit()`` is also true of ``"\u00b2"``, which
-#: ``int()`` refuses.
-_WHOLE = re.compile(r"[+-]?[0-9]+")
+#: A decimal number in ASCII digits (compiled on first use, as is _WHOLE): ``5``, ``.5``,
+#: ``1e-3``; ``float()`` would take other digits (``"\u0661"``), ``_``, ``nan`` and ``inf``.
+_DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+#: A whole number in ASCII digits (``str.isdigit()`` is true of ``"\u00b2"``, not ``int()``).
+_WHOLE = r"[+-]?[0-9]+"
 
 #: Upper bounds of the numeric options: past them a value is a typo, and would overflow or
 #: exhaust memory further on (k6 stages in milliseconds, virtual users allocated up front).
@@ -67,6 +66,11 @@ SHOWN_CHARS = 60
 MAX_IDENTIFIER = 63
 _PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
 _PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789")
+
+
+def is_marker_name(name: str) -> bool:
+    """True for a marker name: ASCII letters, digits and ``_``, not starting with a digit."""
+    return name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
 
 
 def is_plain_identifier(name: str) -> bool:
@@ -121,14 +125,14 @@ def line_of(line: str) -> str:
 def decimal(raw: str) -> float | None:
     """``raw`` as a number if it is written as a decimal in ASCII digits, else None."""
     text = raw.strip()
-    return float(text) if _DECIMAL.fullmatch(text) else None
+    return float(text) if re.fullmatch(_DECIMAL, text) else None
 
 
 def whole(raw: str) -> int | float | None:
     """``raw`` as a whole number if written in ASCII digits, else None; ``inf`` for one too
     long for ``int()`` (over 4300 digits), which no bound admits anyway."""
     text = raw.strip()
-    if not _WHOLE.fullmatch(text):
+    if not re.fullmatch(_WHOLE, text):
         return None
     digits = text.lstrip("+-").lstrip("0")
     if len(digits) > 18:
@@ -172,7 +176,7 @@ def parse_test_types(lines: Sequence[str]) -> tuple[TypeRule, ...]:
         if not names:
             raise SettingError(f"{line_of(line)} names no marker; expected 'PATH_GLOB: MARKER ...'")
         for name in names:
-            if not _IDENTIFIER.match(name):
+            if not is_marker_name(name):
                 raise SettingError(
                     f"{line_of(line)}: {shown(name)} is not a marker name (letters, digits, _)"
                 )
@@ -194,7 +198,7 @@ def parse_markers(lines: Sequence[str]) -> tuple[tuple[str, str], ...]:
     for line in content_lines(lines):
         name, description = _split_line(line, "NAME: description")
         where = line_of(line)
-        if not _IDENTIFIER.match(name):
+        if not is_marker_name(name):
             raise SettingError(f"{where}: {shown(name)} is not a marker name (letters, digits, _)")
         if not description:
             raise SettingError(f"{where} has no description; expected 'NAME: description'")
@@ -317,10 +321,10 @@ def glob_problem(glob: str) -> str | None:
         if end < 0:
             return "has an unclosed '['; write '[[]' for a literal '['"
         i = end
-    if "(?!)" in translate(glob):
+    if "[" in glob and "(?!)" in translate(glob):  # only a set can be empty
         return "has a character range that is empty, such as [z-a]"
     if "/" in glob:
-        if glob.startswith("/") or re.match(r"[A-Za-z]:", glob):
+        if glob.startswith("/") or (glob[1:2] == ":" and glob[:1].isascii() and glob[0].isalpha()):
             return "is absolute; paths are matched relative to the rootdir"
         if any(part in ("", ".", "..") for part in glob.split("/")):
             return (

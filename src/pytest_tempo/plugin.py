@@ -14,17 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import __version__
+from . import __version__, databases
 from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
-from .databases import hookspecs as databases_hookspecs
-from .durations_io import Location, StoreHandle
 from .markers import marker_lines, register_markers
 from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .signals import SignalPlugin
+from .store_handle import Location, StoreHandle
 from .timing.plugin import TimingPlugin
-from .types_summary import TypeSummaryPlugin
+from .types_hooks import TypeSummaryPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Mapping
@@ -68,7 +67,7 @@ def pytest_addoption(parser: Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(databases_hookspecs)
+    pluginmanager.add_hookspecs(databases)  # pytest_tempo_build_template
 
 
 def pytest_configure(config: Config) -> None:
@@ -126,9 +125,9 @@ def pytest_configure(config: Config) -> None:
         floors = CoverageFloorsPlugin(settings.cov_floors, settings.cov_floors_required)
         manager.register(floors, COVERAGE)
     if not manager.is_blocked(DATABASES):
-        from .databases import fixtures
+        from .databases import fixtures as database_fixtures
 
-        manager.register(fixtures, DATABASES)
+        manager.register(database_fixtures, DATABASES)
     if not manager.is_blocked(LOAD):
         _register_load(config, settings)
     if settings.hygiene != "off" and not manager.is_blocked(HYGIENE):

@@ -12,10 +12,11 @@ and the option table that other modules use are imported from here too.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._tuples import NamedTuple
 from ._xdist import is_worker
 from .load.options import MAX_LOAD_VUS, MAX_TIME_SCALE, parse_k6_globs, parse_scale, parse_vus
 from .options import DEFAULT_TEST_TYPES, OPTIONS

@@ -11,29 +11,26 @@ is pytest-cov's ``--cov-context=test``, whose contexts are ``NODEID|setup``, ``N
 the share of the statements of the files its tests ran that those tests ran (or that ran
 when the files were imported). Without such contexts the column is left out rather than
 guessed.
+
+The hooks that collect the coverage and write the section are in :mod:`.types_hooks`,
+which loads this module only when there is a section to write.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pytest
-
-from ._xdist import is_reporting_process, is_worker
-
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from coverage import Coverage
 
-    from .timing import TestTiming, TimingPlugin
+    from .timing import TestTiming
 
 __all__ = [
     "OTHER",
     "TypeRow",
-    "TypeSummaryPlugin",
     "context_nodeid",
     "coverage_by_type",
     "render_markdown",
@@ -222,62 +219,3 @@ def measure_contexts(
     if not any(context_nodeid(c) is not None for c in measured_contexts(cov)):
         return None
     return coverage_by_type(contexts_by_file(cov), types_of)
-
-
-class TypeSummaryPlugin:
-    """Writes the "test types" section on the controller from the timing feature's data."""
-
-    def __init__(self, timing: TimingPlugin, types: Sequence[str]) -> None:
-        self._timing = timing
-        self._types = tuple(types)
-        self._coverage: dict[str, tuple[int, int]] | None = None
-        self._note = ""
-
-    # tryfirst makes this wrapper an outer one, around pytest-cov's: after our yield the
-    # workers' coverage data is combined (as for the coverage floors).
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        result = yield
-        config = session.config
-        if not is_reporting_process(config):
-            return result
-        from ._coverage import find_coverage, pytest_cov_plugin
-
-        plugin = pytest_cov_plugin(config)
-        if plugin is None:
-            return result
-        source = find_coverage(plugin)
-        if source.cov is not None:
-            types_of = {t.nodeid: t.types for t in self._timing.timings}
-            self._coverage = measure_contexts(source.cov, types_of)
-            if self._coverage is None:
-                self._note = NO_CONTEXTS
-        return result
-
-    def _rows(self, timings: Iterable[TestTiming]) -> list[TypeRow]:
-        rows = type_rows(timings, self._types)
-        for row in rows:
-            covered, statements = (self._coverage or {}).get(row.name, (0, 0))
-            row.covered, row.statements = covered, statements
-        return rows
-
-    def terminal_section(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """The "test types" section (written in order by ``plugin.Sections``)."""
-        if is_worker(terminalreporter.config):
-            return
-        timings = [*self._timing.timings, *self._timing.collection_results]
-        rows = self._rows(timings)
-        if not rows:
-            return
-        tests = len(timings)
-        with_coverage = self._coverage is not None
-        terminalreporter.write_sep("=", "test types")
-        for line in render_terminal(rows, tests, with_coverage, self._note):
-            terminalreporter.write_line(line)
-        problem = ""
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            from .step_summary import append_step_summary
-
-            problem = append_step_summary(render_markdown(rows, tests, with_coverage, self._note))
-        if problem:
-            terminalreporter.write_line(f"tempo: {problem}", red=True)

@@ -2,14 +2,15 @@
 
 What it costs a run is the point of its shape. Where tests run (the only process without
 xdist, each worker with it) ``time.sleep`` and ``asyncio.sleep`` are wrapped once for the
-whole run (:mod:`.counting`); one plain report hook zeroes the count after a test's setup and
+whole run (:class:`SleepCounter`); one plain report hook zeroes the count after a test's setup and
 reads it after its call, attaching it to the call report only when the test slept. Once
 collection is done, where each narrow-scoped fixture is defined and how wide its
 dependencies let it be is read from the fixture definitions pytest resolved, and sent with
 the first report: no hook runs per fixture set-up. On the controller the same report hook
 keeps, per fixture a wider scope could help, the set-ups the timing feature measured: a
 count, a sum and the node ids (the report's strings); every other fixture set-up costs a
-name lookup. At the end the controller judges (:mod:`.judge`), importing a judge only when
+name lookup (the reading is in :mod:`.facts`, loaded when a collection has tests).
+At the end the controller judges (:mod:`.judge`), importing a judge only when
 there is something for it to say; it prints the section, adds it to the JSON, the HTML page
 and the step summary, and keeps the outcome history (:mod:`.flaky`).
 """
@@ -17,16 +18,16 @@ and the step summary, and keeps the outcome history (:mod:`.flaky`).
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .._xdist import is_worker
-from .counting import SleepCounter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from .sleeps import Sleeper
     from .slower import Slower
 
-__all__ = ["Advice", "AdvicePlugin"]
+__all__ = ["Advice", "AdvicePlugin", "SleepCounter"]
 
 
 class Advice:
@@ -76,6 +77,90 @@ class _Uses:
         self.count = 0
         self.total = 0.0
         self.nodeids: list[str] = []
+
+
+#: Marks a sleep wrapper of the advice's, and holds what it wraps.
+WRAPS = "_tempo_sleep_counter"
+
+
+class SleepCounter:
+    """The seconds slept by every wrapper this counter installed, since :attr:`slept` was
+    last zeroed (by the advice's report hook).
+
+    ``time.sleep`` and ``asyncio.sleep`` are wrapped when the run starts (before
+    collection, so a test module's ``from time import sleep`` gets one) and put back when it
+    ends. A test that mocks ``sleep`` itself (``mock.patch("time.sleep")``, ``monkeypatch``)
+    replaces the wrapper for its own duration and gets every call; the mocked sleeps count
+    nothing, since what is counted is the time spent.
+    """
+
+    __slots__ = ("_installed", "slept")
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+        #: (owner, attribute, what was there, our wrapper), in the order installed
+        self._installed: list[tuple[Any, str, Any, Any]] = []
+
+    def _wrap(self, original: Callable[..., Any], coroutine: bool) -> Callable[..., Any]:
+        clock = time.perf_counter
+        counter = self
+
+        if coroutine:
+
+            async def counting(*args: Any, **kwargs: Any) -> Any:
+                start = clock()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    counter.slept += clock() - start
+        else:
+
+            def counting(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                start = clock()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    counter.slept += clock() - start
+
+        setattr(counting, WRAPS, original)
+        return counting
+
+    def _install(self, owner: Any, coroutine: bool, wrapper: Any = None) -> Any:
+        current = getattr(owner, "sleep", None)
+        if current is None:
+            return None
+        if wrapper is None:
+            wrapper = self._wrap(current, coroutine)
+        owner.sleep = wrapper
+        self._installed.append((owner, "sleep", current, wrapper))
+        return wrapper
+
+    def install(self) -> None:
+        """Wrap ``time.sleep``, and ``asyncio.sleep`` when asyncio is loaded."""
+        self._install(time, False)
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None:
+            self._install(asyncio, True)
+
+    def install_late(self, modules: Callable[[], Iterable[Any]]) -> None:
+        """After collection: wrap ``asyncio.sleep`` if asyncio was loaded meanwhile, and the
+        ``sleep`` that ``modules()`` (the test modules) imported from it before that."""
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or any(owner is asyncio for owner, *_ in self._installed):
+            return
+        original = asyncio.sleep
+        wrapper = self._install(asyncio, True)
+        for module in modules():
+            if getattr(module, "sleep", None) is original:
+                self._install(module, True, wrapper)
+
+    def uninstall(self) -> None:
+        """Put back what was there, newest first, where our wrapper is still in place (a
+        test that replaced it for good keeps its own)."""
+        while self._installed:
+            owner, name, original, wrapper = self._installed.pop()
+            if getattr(owner, name, None) is wrapper:
+                setattr(owner, name, original)
 
 
 class AdvicePlugin:
@@ -117,7 +202,10 @@ class AdvicePlugin:
         if session.config.pluginmanager.hasplugin("dsession"):
             return
         self._counter.install_late(lambda: _modules(session))
-        self._facts_out = fixture_facts(session.items, self._config)
+        if session.items:
+            from .facts import fixture_facts
+
+            self._facts_out = fixture_facts(session.items, self._config)
 
     # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
     # Registered before the timing plugin, so its measurements are attached by then. Runs
@@ -157,9 +245,11 @@ class AdvicePlugin:
             self._reruns[report.nodeid] = self._reruns.get(report.nodeid, 0) + 1
 
     def _add_facts(self, facts: dict[str, list[str]]) -> None:
+        from .facts import split_fact_key
+
         self._facts.update(facts)
         for key, (_, widest) in facts.items():
-            baseid, name, scope = _unkey(key)
+            baseid, name, scope = split_fact_key(key)
             if widest != scope:
                 self._widenable.add((name, scope, baseid))
                 self._widenable_names.add(name)
@@ -268,42 +358,6 @@ class AdvicePlugin:
             )
 
 
-def _key(name: str, scope: str, baseid: str) -> str:
-    return f"{baseid}::{name}::{scope}"
-
-
-def _unkey(key: str) -> tuple[str, str, str]:
-    """(baseid, name, scope) of a :func:`_key` (a baseid may hold ``::`` itself)."""
-    rest, _, scope = key.rpartition("::")
-    baseid, _, name = rest.rpartition("::")
-    return baseid, name, scope
-
-
-def fixture_facts(items: list[pytest.Item], config: Config) -> dict[str, list[str]]:
-    """Where each fixture the collection uses below session scope is defined, and how wide
-    its dependencies let it be: read once after collection, from the fixture definitions
-    pytest resolved for each test function (its ``_fixtureinfo``, shared by the function's
-    parametrizations; src/_pytest/fixtures.py, ``FuncFixtureInfo.name2fixturedefs``), so no
-    hook runs per fixture set-up."""
-    facts: dict[str, list[str]] = {}
-    seen_infos: set[int] = set()
-    seen_defs: set[int] = set()
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or id(info) in seen_infos:
-            continue
-        seen_infos.add(id(info))
-        visible = getattr(info, "name2fixturedefs", None) or {}
-        for definitions in visible.values():
-            for fixturedef in definitions:
-                if id(fixturedef) in seen_defs or fixturedef.scope == "session":
-                    continue
-                seen_defs.add(id(fixturedef))
-                key = _key(fixturedef.argname, fixturedef.scope, fixturedef.baseid)
-                facts[key] = [_location(fixturedef, config), _widest(fixturedef, visible)]
-    return facts
-
-
 def _modules(session: Session) -> Iterator[Any]:
     """The test modules of the collection, each once."""
     seen: set[int] = set()
@@ -315,29 +369,3 @@ def _modules(session: Session) -> Iterator[Any]:
         module = getattr(item, "module", None)
         if module is not None:
             yield module
-
-
-def _location(fixturedef: pytest.FixtureDef[Any], config: Config) -> str:
-    code = getattr(fixturedef.func, "__code__", None)
-    if code is None:
-        return ""
-    try:
-        path = config.rootpath.joinpath(code.co_filename).relative_to(config.rootpath)
-    except ValueError:
-        return ""
-    return f"{path.as_posix()}:{code.co_firstlineno}"
-
-
-def _widest(fixturedef: pytest.FixtureDef[Any], visible: dict[str, Any]) -> str:
-    """The widest scope the fixture's dependencies allow; its own when it is parametrized
-    (each parameter is set up anyway)."""
-    from .scope import widest_scope
-
-    # pytest's pseudo fixture of a directly parametrized argument (``get_direct_param_fixture_
-    # func`` in src/_pytest/fixtures.py) is not the user's to widen.
-    direct = getattr(fixturedef.func, "__name__", "") == "get_direct_param_fixture_func"
-    if fixturedef.params is not None or direct:
-        return fixturedef.scope
-    # The definitions visible to the test: the last one of each name is the one used.
-    scopes = [visible[arg][-1].scope for arg in fixturedef.argnames if visible.get(arg)]
-    return widest_scope(scopes)

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from pytest import Config, Session, TerminalReporter, TestReport
 
     from ..durations import Record
-    from ..durations_io import StoreHandle
     from ..durations_record import Recorder
     from ..settings import Settings
+    from ..store_handle import StoreHandle
     from .aggregate import Aggregate, FixtureTiming, Phase, TestTiming, TimingSummary
 
 __all__ = ["HTML_EXTRAS", "REPORT_EXTRAS", "TimingPlugin", "is_full_collection"]

@@ -61,7 +61,6 @@ MAX_REPORT_ROWS = 100_000  # ``all`` shows every slow test
 #: A value shown in an error message is cut to this many characters.
 SHOWN_CHARS = 60
 
-
 #: PostgreSQL cuts identifiers at 63 bytes (NAMEDATALEN - 1); MySQL allows 64 characters.
 MAX_IDENTIFIER = 63
 _PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")

@@ -85,13 +85,14 @@ def closed_port() -> int:
     return port
 
 
-def wait_until_owner_gone(backend: str, owner: str) -> None:
+def wait_until_owner_gone(backend: str, owner: str, registry: str = "") -> None:
     """Until the server has let go of a closed owner connection (its lock, its client name).
 
     A client's ``close()`` returns before the server has ended the connection; a run started
     in that moment rightly finds the owner alive, as it would a moment after the owner's
     process was killed. A test that means "that run is dead" waits for the server to agree.
-    Probes with a connection of its own, so nothing is swept meanwhile.
+    Probes with a connection of its own, so nothing is swept meanwhile; ``registry`` names a
+    PostgreSQL registry database of the test's own.
     """
     deadline = time.monotonic() + 30
     if backend == "postgresql":
@@ -99,7 +100,7 @@ def wait_until_owner_gone(backend: str, owner: str) -> None:
 
         from pytest_tempo.databases.owners import REGISTRY_DATABASE, owner_key
 
-        url = f"postgresql://postgres@127.0.0.1:5432/{REGISTRY_DATABASE}"
+        url = f"postgresql://postgres@127.0.0.1:5432/{registry or REGISTRY_DATABASE}"
         with psycopg.connect(url, autocommit=True) as conn:
             key = owner_key(owner)
             while not (conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone() or [0])[0]:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_tempo.databases.base import DatabaseError
-from pytest_tempo.databases.mysql import MySQLProvisioner, _MyRegistry
-from pytest_tempo.databases.owners import Registry
+from pytest_tempo.databases.mysql import MySQLProvisioner
+from pytest_tempo.databases.owners import RECLAIMING, Registry
 from pytest_tempo.databases.postgresql import PostgresProvisioner, _PgRegistry
 from pytest_tempo.databases.redis import OWNERS, RedisOwner
 from pytest_tempo.databases.urls import parse_db_url
@@ -174,76 +174,120 @@ def test_a_live_owners_database_is_refused_on_every_server(
     assert leftovers(backend)(base_name) == []
 
 
-def test_a_name_being_reclaimed_by_another_run_is_waited_for_not_refused(
-    monkeypatch: pytest.MonkeyPatch, server: tuple[str, str, Any], base_name: str
-) -> None:
-    """Run B, starting, drops a dead run's leftover under the name run C wants: C waits.
-
-    B owns the intent while it drops; C asking at that moment once got "in use by another
-    run". B is held inside its drop until C has seen B's intent, so the order is certain.
-    """
-    backend, url, cls = server
-    registry_cls = _PgRegistry if backend == "postgresql" else _MyRegistry
-    held, release, probed = threading.Event(), threading.Event(), threading.Event()
-    sweeper: list[str] = []
-    real_drop, real_intent = registry_cls.drop_database, Registry._intent
-
-    def drop_database(self: Any, name: str) -> None:
-        if sweeper and self.owner == sweeper[0] and name == base_name:
-            held.set()
-            assert release.wait(60), "the test never let the sweeping run go on"
-        real_drop(self, name)
-
-    def intent(self: Any, name: str) -> tuple[str | None, str | None]:
-        found = real_intent(self, name)
-        if self.owner == claimant.owner and sweeper and found[0] == sweeper[0]:
-            probed.set()  # the claim saw the sweeping run's intent
-        return found
-
-    target = parse_db_url(url + base_name)
-    claimant, errors = cls(), []
-    monkeypatch.setattr(registry_cls, "drop_database", drop_database)
-    monkeypatch.setattr(Registry, "_intent", intent)
-    for _ in range(5):  # another run on this server may reclaim the leftover first: again
-        dead, b = cls(), cls()
-        dead.create(target, "killedrun")
-        dead.close()
-        wait_until_owner_gone(backend, dead.owner)
-        sweeper[:] = [b.owner]
-        sweeping = threading.Thread(target=b._registry, args=(parse_db_url(url + "x"),))
-        sweeping.start()
-        while not held.is_set() and sweeping.is_alive():
-            held.wait(0.05)
-        if held.is_set():
-            break
-        sweeping.join()
-        b.close()
-    else:
-        pytest.fail("another run reclaimed the leftover first, five times")
-
+def _claim_in_thread(claimant: Any, target: Any, errors: list[BaseException]) -> threading.Thread:
     def claim() -> None:
         try:
             claimant.create(target, "claimrun")
         except BaseException as exc:
             errors.append(exc)
 
-    claiming = threading.Thread(target=claim)
-    claiming.start()
+    thread = threading.Thread(target=claim)
+    thread.start()
+    return thread
+
+
+def _seen_by(monkeypatch: pytest.MonkeyPatch, claimant: Any, reclaimer: Any) -> threading.Event:
+    """Set once ``claimant``'s claim has read an intent that names ``reclaimer``."""
+    seen, real_intent = threading.Event(), Registry._intent
+
+    def intent(self: Any, name: str) -> tuple[str | None, str | None]:
+        found = real_intent(self, name)
+        if self.owner == claimant.owner and found[0] == reclaimer.owner:
+            seen.set()
+        return found
+
+    monkeypatch.setattr(Registry, "_intent", intent)
+    return seen
+
+
+def test_a_name_a_live_run_is_reclaiming_is_waited_for_not_refused(
+    monkeypatch: pytest.MonkeyPatch, server: tuple[str, str, Any], base_name: str
+) -> None:
+    """The intent a sweeping run holds while it drops a leftover: another run that wants the
+    name waits for the drop, then creates it; it once got "in use by another run".
+
+    The reclaiming run stays alive throughout, so no other run on the server touches it;
+    the claim is let through only after it has seen the reclaiming run's intent.
+    """
+    backend, url, cls = server
+    target = parse_db_url(url + base_name)
+    reclaimer, claimant, errors = cls(), cls(), []
+    reclaimer.create(target, "deadrun")
+    registry = reclaimer._registry(target)
+    assert registry._take_over(base_name, reclaimer.owner, RECLAIMING)  # as sweep() does
+    seen = _seen_by(monkeypatch, claimant, reclaimer)
+    claiming = _claim_in_thread(claimant, target, errors)
     try:
-        assert probed.wait(60), "the claiming run never looked at the sweeping run's intent"
-    finally:
-        release.set()
-        sweeping.join(60)
+        assert seen.wait(60), "the claim never looked at the reclaiming run's intent"
+        assert claiming.is_alive()  # waiting, not refused
+        registry.drop_database(base_name)  # what sweep() does next
+        registry.forget(base_name)
         claiming.join(60)
-        b.close()
-    try:
         assert errors == []
-        assert base_name in b.reclaimed
+        assert registry.owner_of(base_name) == claimant.owner
         assert leftovers(backend)(base_name) == [f"intent:{base_name}", base_name]
     finally:
+        claiming.join(60)
+        reclaimer.close()
         claimant.drop(target, "claimrun")
         claimant.close()
     assert leftovers(backend)(base_name) == []
+
+
+def test_a_sweep_marks_what_it_reclaims_and_a_claim_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str, base_name: str
+) -> None:
+    """The real sweep, end to end, on a registry of this test's own (no other run sees it):
+    a dead run's leftover is taken over as RECLAIMING while dropped; a run that wants the
+    name at that moment waits, then gets it."""
+    require_service("PostgreSQL", *SERVICES["PostgreSQL"][:3])
+    url = "postgresql://postgres@127.0.0.1:5432/"
+
+    class Own(PostgresProvisioner):
+        registry_database = f"{base_name}_registry"
+
+    target = parse_db_url(url + base_name)
+    dead, sweeper, claimant, errors = Own(), Own(), Own(), []
+    held, release = threading.Event(), threading.Event()
+    marks: list[str | None] = []
+    real_drop = _PgRegistry.drop_database
+
+    def drop_database(self: Any, name: str) -> None:
+        if self.owner == sweeper.owner and name == base_name:
+            marks.append(self.run_of(name))
+            held.set()
+            assert release.wait(60), "the test never let the sweep go on"
+        real_drop(self, name)
+
+    monkeypatch.setattr(_PgRegistry, "drop_database", drop_database)
+    seen = _seen_by(monkeypatch, claimant, sweeper)
+    try:
+        dead.create(target, "deadrun")
+        dead.close()
+        wait_until_owner_gone("postgresql", dead.owner, f"{base_name}_registry")
+        sweeping = threading.Thread(target=sweeper._registry, args=(target,))
+        sweeping.start()
+        assert held.wait(60), "the sweep never reached the dead run's leftover"
+        assert marks == [RECLAIMING]
+        claiming = _claim_in_thread(claimant, target, errors)
+        try:
+            assert seen.wait(60), "the claim never looked at the sweeping run's intent"
+            assert claiming.is_alive()  # waiting, not refused
+        finally:
+            release.set()
+            sweeping.join(60)
+            claiming.join(60)
+        assert errors == []
+        assert sweeper.reclaimed == [base_name]
+        assert claimant._registry(target).owner_of(base_name) == claimant.owner
+        # the claimant's own, new database, and the registry of this test
+        assert pg_leftovers(base_name) == [base_name, f"{base_name}_registry"]
+    finally:
+        release.set()
+        claimant.drop(target, "claimrun")
+        for provisioner in (sweeper, claimant):
+            provisioner.close()
+        pg_cleanup(base_name)
 
 
 @pytest.mark.slow

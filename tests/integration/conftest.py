@@ -28,6 +28,15 @@ SERVICES = {
     "Redis": ("127.0.0.1", 6379, "redis", "redis://127.0.0.1:6379/0"),
 }
 
+# The drivers are imported once, before any test: pytester takes its snapshot of
+# sys.modules when its fixture is set up and drops every module imported after it. A
+# driver first imported inside such a test is dropped at its end and imported anew by the
+# next, but psycopg's compiled part cannot be imported twice and keeps raising the first
+# import's exception classes, which the new module's `except psycopg.Error` never matches.
+for _driver in ("psycopg", "pymysql", "redis"):
+    if importlib.util.find_spec(_driver) is not None:
+        importlib.import_module(_driver)
+
 
 def service_problem(host: str, port: int, module: str) -> str | None:
     """Why a server cannot be used (driver missing, nothing listening), or None."""

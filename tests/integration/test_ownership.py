@@ -211,7 +211,8 @@ def test_a_name_a_live_run_is_reclaiming_is_waited_for_not_refused(
     """
     backend, url, cls = server
     target = parse_db_url(url + base_name)
-    reclaimer, claimant, errors = cls(), cls(), []
+    reclaimer, claimant = cls(), cls()
+    errors: list[BaseException] = []
     reclaimer.create(target, "deadrun")
     registry = reclaimer._registry(target)
     assert registry._take_over(base_name, reclaimer.owner, RECLAIMING)  # as sweep() does
@@ -247,7 +248,8 @@ def test_a_sweep_marks_what_it_reclaims_and_a_claim_waits_for_it(
         registry_database = f"{base_name}_registry"
 
     target = parse_db_url(url + base_name)
-    dead, sweeper, claimant, errors = Own(), Own(), Own(), []
+    dead, sweeper, claimant = Own(), Own(), Own()
+    errors: list[BaseException] = []
     held, release = threading.Event(), threading.Event()
     marks: list[str | None] = []
     real_drop = _PgRegistry.drop_database

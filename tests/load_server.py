@@ -79,19 +79,47 @@ def serve() -> Iterator[Server]:
         yield server
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Live (non-zombie) processes whose command line contains ``text``."""
+#: ``PF_KTHREAD`` in ``/proc/PID/stat``'s flags: a kernel thread, whose command line is empty.
+_PF_KTHREAD = 0x00200000
+
+
+def command_line(pid: int) -> bytes | None:
+    """A live process's command line, NUL-separated; None for a zombie, a kernel thread or
+    a process that is gone.
+
+    A process in the middle of exec() shows an empty command line for a moment: the
+    kernel sets the new one once the new program is loaded. It is read again until it
+    shows (5 s at most), so a check never misses a process that is starting, nor takes
+    one that is about to become an engine for the program it was.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                stat = fh.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except OSError:
+            return None
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[0] == "Z" or int(fields[6]) & _PF_KTHREAD:
+            return None
+        if cmdline or time.monotonic() > deadline:
+            return cmdline
+        time.sleep(0.001)
+
+
+def processes_mentioning(text: str, *, without: str = "") -> list[int]:
+    """Live (non-zombie) processes whose command line contains ``text`` (and not
+    ``without``, when given), judged on one reading of it."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
-                stat = fh.read()
-        except OSError:
+        raw = command_line(int(entry))
+        if raw is None:
             continue
-        if text in cmdline and stat[stat.rfind(")") + 2 :].split()[0] != "Z":
+        cmdline = raw.replace(b"\0", b" ").decode("utf-8", "replace")
+        if text in cmdline and not (without and without in cmdline):
             found.append(int(entry))
     return found

@@ -26,7 +26,7 @@ from pytest_tempo.load.process import (
 )
 
 from .conftest import xdist_params
-from .load_server import processes_mentioning
+from .load_server import command_line, processes_mentioning
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -158,16 +158,7 @@ with engine_folder("tempo-k6-") as folder:
 
 def _engines(tag: str) -> list[int]:
     """The running engines of ``tag``: not the supervisor, nor its child before the exec."""
-    found = []
-    for pid in processes_mentioning(f"chaos-engine-{tag}"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmdline = fh.read()
-        except OSError:
-            continue
-        if b"_supervisor.py" not in cmdline:
-            found.append(pid)
-    return found
+    return processes_mentioning(f"chaos-engine-{tag}", without="_supervisor.py")
 
 
 @linux_only
@@ -186,9 +177,8 @@ def test_engine_and_folder_go_when_the_owner_dies(
     folder = owner.stdout.readline().strip()
     deadline = time.monotonic() + 30
     # The supervisor's command line names the engine's too: wait for the engine itself.
-    while not _engines(tag) and time.monotonic() < deadline:
+    while not (engines := _engines(tag)) and time.monotonic() < deadline:
         time.sleep(0.02)
-    engines = _engines(tag)
     assert len(engines) == 1
     if how == "sigkill":
         owner.kill()
@@ -218,9 +208,9 @@ def test_engine_dies_with_a_killed_supervisor(tmp_path: Path) -> None:
         start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 30
-    while not processes_mentioning(tag) and time.monotonic() < deadline:
+    while not processes_mentioning(tag, without="_supervisor.py") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert processes_mentioning(tag)
+    assert processes_mentioning(tag, without="_supervisor.py")
     supervisor.kill()  # no clean-up of its own: the kernel's parent-death signal acts
     supervisor.wait()
     assert supervisor.stdin is not None
@@ -251,3 +241,27 @@ def test_status_carries_exit_codes_and_signals() -> None:
     assert run_in_group([sys.executable, "-c", killed], timeout=30).returncode == -9
     with pytest.raises(FileNotFoundError, match="no-such-engine"):
         run_in_group([str(os.path.join(os.sep, "no-such-engine"))], timeout=30)
+
+
+@linux_only
+def test_command_lines_are_read_of_live_processes_only() -> None:
+    """The leftover check's reading: a live process's arguments; nothing for a zombie or a
+    kernel thread (whose command line is always empty, so it is never waited for)."""
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "marker-x"],
+                            stdin=subprocess.PIPE)  # fmt: skip
+    zombie = subprocess.Popen([sys.executable, "-c", "pass", "marker-z"])
+    try:
+        deadline = time.monotonic() + 30
+        while (line := command_line(live.pid)) is not None and b"marker-x" not in line:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert line is not None
+        assert line.split(b"\0")[-2:] == [b"marker-x", b""]
+        os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+        assert command_line(zombie.pid) is None
+        assert command_line(2) is None  # kthreadd
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        live.wait()
+        zombie.wait()

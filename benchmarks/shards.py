@@ -4,7 +4,7 @@ Run by hand from the repository root::
 
     python benchmarks/shards.py                 # both tables, 10 generated suites
     python benchmarks/shards.py --suites 3      # quicker
-    python benchmarks/shards.py --suites 20 --draws 100 --write   # also SHARDS.md
+    python benchmarks/shards.py --suites 20 --draws 100 --spread-draws 100 --write
     python benchmarks/shards.py --suites 20 --seed-offset 20      # another 20 suites
 
 The suites are generated shaped like real ones: 5,000 tests in modules, classes and
@@ -254,7 +254,44 @@ def expected_table(expected: Expected, seeds: range, draws: int) -> list[str]:
             f"means per suite in {sum(held(a, b) for a, b in on_means)} of {len(on_means)} "
             f"(the other way round in {sum(held(b, a) for a, b in on_means)})"
         )
-    return [*lines, ""]
+    return [*lines, "", *expected_verdict(expected, seeds), ""]
+
+
+def expected_verdict(expected: Expected, seeds: range) -> list[str]:
+    """The rule on each suite's expected balance, the luck of the draws allowed for.
+
+    A suite and N holds when pytest-tempo's mean ratio is within max(1.15, pytest-split's
+    mean), or when it is over it by less than twice the standard error of the mean paired
+    difference (the draws are the same for both rules): no worse, as far as the draws can
+    tell. Printed FAIL when any case is over by more.
+    """
+    cases = []
+    for count in COUNTS:
+        for seed in seeds:
+            tempo, split = (
+                expected[(seed, count, "pytest-tempo")],
+                expected[(seed, count, "pytest-split")],
+            )
+            diffs = [a - b for a, b in zip(tempo, split, strict=True)]
+            error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+            a, b = statistics.mean(tempo), statistics.mean(split)
+            cases.append((count, seed, a, b, statistics.mean(diffs), error))
+    outright = [c for c in cases if held(c[2], c[3])]
+    noise = [c for c in cases if not held(c[2], c[3]) and c[4] < 2 * c[5]]
+    worse = len(cases) - len(outright) - len(noise)
+    lines = [
+        f"- {'PASS' if not worse else 'FAIL'}: 30% unrecorded, expected balance per suite and N:"
+        f" <= max({EVEN}, pytest-split's) in {len(outright)} of {len(cases)} cases, over it by"
+        f" less than twice the standard error of the paired difference in {len(noise)},"
+        f" over it by more in {worse}",
+    ]
+    lines.extend(
+        f"  - suite {seed}, N = {count}: pytest-tempo {a:.3f}, pytest-split {b:.3f}, "
+        f"difference {diff:+.4f} +/- {error:.4f}"
+        for count, seed, a, b, diff, error in cases
+        if not held(a, b)
+    )
+    return lines
 
 
 def measure_moves(

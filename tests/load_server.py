@@ -89,10 +89,11 @@ def command_line(pid: int) -> bytes | None:
 
     A process in the middle of exec() shows an empty command line for a moment: the
     kernel sets the new one once the new program is loaded. It is read again until it
-    shows (5 s at most), so a check never misses a process that is starting, nor takes
-    one that is about to become an engine for the program it was.
+    shows (1 s at most, all a process that blanked its own arguments costs), so a check
+    never misses a process that is starting, nor takes one that is about to become an
+    engine for the program it was.
     """
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 1
     while True:
         try:
             with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:

@@ -83,9 +83,10 @@ def serve() -> Iterator[Server]:
 _PF_KTHREAD = 0x00200000
 
 
-def command_line(pid: int) -> bytes | None:
-    """A live process's command line, NUL-separated; None for a zombie, a kernel thread or
-    a process that is gone.
+def read_process(pid: int) -> tuple[list[str], bytes] | None:
+    """A live process's ``/proc/PID/stat`` fields after its name (state, ppid, ...) and its
+    command line, NUL-separated; None for a zombie, a kernel thread or a process that is
+    gone.
 
     A process in the middle of exec() shows an empty command line for a moment: the
     kernel sets the new one once the new program is loaded. It is read again until it
@@ -106,8 +107,29 @@ def command_line(pid: int) -> bytes | None:
         if fields[0] == "Z" or int(fields[6]) & _PF_KTHREAD:
             return None
         if cmdline or time.monotonic() > deadline:
-            return cmdline
+            return fields, cmdline
         time.sleep(0.001)
+
+
+def command_line(pid: int) -> bytes | None:
+    """The command line :func:`read_process` reads, or None."""
+    found = read_process(pid)
+    return None if found is None else found[1]
+
+
+def kernel_threads() -> list[int]:
+    """The kernel threads this process can see (none in some containers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[6]) & _PF_KTHREAD:
+                found.append(int(entry))
+    return found
 
 
 def processes_mentioning(text: str, *, without: str = "") -> list[int]:

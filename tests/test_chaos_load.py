@@ -31,7 +31,7 @@ from pytest_tempo.load.locust import locust_available
 from pytest_tempo.load.process import FOLDER_PREFIXES
 
 from .conftest import HAS_XDIST
-from .load_server import Server
+from .load_server import Server, read_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -77,17 +77,11 @@ def processes() -> dict[int, Proc]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] == "Z":
-            continue
-        table[int(entry)] = Proc(int(entry), int(fields[1]), int(fields[19]), cmdline)
+        found = read_process(int(entry))
+        if found is not None:
+            fields, raw = found
+            cmdline = raw.replace(b"\0", b" ").decode("utf-8", "replace")
+            table[int(entry)] = Proc(int(entry), int(fields[1]), int(fields[19]), cmdline)
     return table
 
 

@@ -26,7 +26,7 @@ from pytest_tempo.load.process import (
 )
 
 from .conftest import xdist_params
-from .load_server import command_line, processes_mentioning
+from .load_server import command_line, kernel_threads, processes_mentioning
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -259,7 +259,9 @@ def test_command_lines_are_read_of_live_processes_only() -> None:
         assert line.split(b"\0")[-2:] == [b"marker-x", b""]
         os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
         assert command_line(zombie.pid) is None
-        assert command_line(2) is None  # kthreadd
+        assert command_line(dead_pid()) is None
+        for pid in kernel_threads()[:3]:  # their command line is empty, never filled in
+            assert command_line(pid) is None
     finally:
         assert live.stdin is not None
         live.stdin.close()

@@ -302,6 +302,66 @@ def test_asyncio_sleep_is_counted(pytester: pytest.Pytester) -> None:
     assert 0.3 <= entry["slept"] <= entry["call"]
 
 
+@xdist_params
+def test_only_sleeps_of_the_call_phase_are_counted(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """A sleep is charged to the test pytest names as running its call phase: the sleeps of
+    fixture set-ups and teardowns are the fixture's, and count nothing."""
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_phases="""
+        import time
+
+        import pytest
+
+        @pytest.fixture
+        def slow_fixture():
+            time.sleep(2.0)
+            yield
+            time.sleep(3.0)
+
+        def test_sleeps_in_its_call(slow_fixture):
+            time.sleep(0.6)
+
+        def test_only_its_fixture_sleeps(slow_fixture):
+            pass
+        """
+    )
+    result = pytester.runpytest("--slow-threshold=1", "--slow-report-json=report.json", *xdist_args)
+    result.assert_outcomes(passed=2)
+    (entry,) = report(pytester)["advice"]["sleeping"]
+    assert entry["nodeid"] == "test_phases.py::test_sleeps_in_its_call"
+    assert entry["slept"] == pytest.approx(0.6, abs=0.01)
+
+
+@xdist_params
+def test_the_advice_runs_no_hook_per_test(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    """Its cost does not grow with the tests that pass without sleeping: no hook of its own
+    runs per test or per fixture, where tests run or on the controller."""
+    pytester.makeconftest(
+        """
+        def pytest_sessionfinish(session):
+            pm = session.config.pluginmanager
+            names = sorted(c.name for c in pm.get_hookcallers(pm.get_plugin("tempo-advice")))
+            workerinput = getattr(session.config, "workerinput", None)
+            where = workerinput["workerid"] if workerinput else "main"
+            with open(f"hooks-{where}.txt", "w") as f:
+                f.write(" ".join(names))
+        """
+    )
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = pytester.runpytest(*xdist_args)
+    result.assert_outcomes(passed=1)
+    files = sorted(pytester.path.glob("hooks-*.txt"))
+    assert len(files) == (3 if xdist_args else 1)  # the controller and both workers
+    per_test = ("pytest_runtest_", "pytest_fixture_", "pytest_pyfunc_call", "pytest_report_")
+    for path in files:
+        names = path.read_text().split()
+        assert "pytest_sessionfinish" in names  # the control: the advice was registered
+        assert [n for n in names if n.startswith(per_test)] == []
+
+
 def test_judge_sleeps() -> None:
     found = judge_sleeps(
         [("a", 2.0, 1.5), ("b", 2.0, 0.9), ("c", 0.2, 0.09), ("d", 1.0, 3.0)], threshold=1.0

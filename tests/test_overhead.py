@@ -174,8 +174,10 @@ def test_collect_only_imports_no_judge_of_the_advice(pytester: pytest.Pytester) 
     assert result.ret == pytest.ExitCode.OK
     modules = _modules(pytester.path)["modules-main"]
     assert "pytest_tempo.advice.hooks" in modules  # the advice was on
-    assert "pytest_tempo.advice.facts" in modules  # a test collected: its fixtures were read
-    judges = {f"pytest_tempo.advice.{name}" for name in ("judge", "flaky", "parallel", "render")}
+    # Fixture definitions are read only when a fixture's set-ups are worth judging.
+    judges = {
+        f"pytest_tempo.advice.{name}" for name in ("judge", "flaky", "parallel", "render", "facts")
+    }
     assert sorted(judges & modules) == []
 
 

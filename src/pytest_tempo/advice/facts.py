@@ -1,8 +1,8 @@
-"""What the advice knows of a collection before tests run.
+"""What the advice reads of the fixture definitions pytest resolved.
 
-:func:`fixture_facts` reads, once after collection, where each narrow-scoped fixture is
-defined and how wide its dependencies let it be. Loaded when a collection has tests (the
-hooks in :mod:`.hooks` stay small).
+:func:`fixture_facts` reads where each narrow-scoped fixture is defined and how wide its
+dependencies let it be. Loaded when there is a fixture to judge, or by an xdist worker when
+its tests are done (the hooks in :mod:`.hooks` stay small).
 """
 
 from __future__ import annotations
@@ -10,30 +10,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     import pytest
     from pytest import Config
 
 
-__all__ = ["fact_key", "fixture_facts", "split_fact_key"]
+__all__ = ["fact_key", "fixture_facts"]
 
 
 def fact_key(name: str, scope: str, baseid: str) -> str:
     return f"{baseid}::{name}::{scope}"
 
 
-def split_fact_key(key: str) -> tuple[str, str, str]:
-    """(baseid, name, scope) of a :func:`fact_key` (a baseid may hold ``::`` itself)."""
-    rest, _, scope = key.rpartition("::")
-    baseid, _, name = rest.rpartition("::")
-    return baseid, name, scope
-
-
-def fixture_facts(items: list[pytest.Item], config: Config) -> dict[str, list[str]]:
+def fixture_facts(
+    items: list[pytest.Item],
+    config: Config,
+    wanted: Collection[tuple[str, str, str]] | None = None,
+) -> dict[str, list[str]]:
     """Where each fixture the collection uses below session scope is defined, and how wide
-    its dependencies let it be: read once after collection, from the fixture definitions
-    pytest resolved for each test function (its ``_fixtureinfo``, shared by the function's
-    parametrizations; src/_pytest/fixtures.py, ``FuncFixtureInfo.name2fixturedefs``), so no
-    hook runs per fixture set-up."""
+    its dependencies let it be (only those of ``wanted``, ``(name, scope, baseid)``, when
+    given): read from the fixture definitions pytest resolved for each test function (its
+    ``_fixtureinfo``, shared by the function's parametrizations; src/_pytest/fixtures.py,
+    ``FuncFixtureInfo.name2fixturedefs``), so no hook runs per fixture set-up."""
     facts: dict[str, list[str]] = {}
     seen_infos: set[int] = set()
     seen_defs: set[int] = set()
@@ -48,8 +47,13 @@ def fixture_facts(items: list[pytest.Item], config: Config) -> dict[str, list[st
                 if id(fixturedef) in seen_defs or fixturedef.scope == "session":
                     continue
                 seen_defs.add(id(fixturedef))
-                key = fact_key(fixturedef.argname, fixturedef.scope, fixturedef.baseid)
+                name, scope, baseid = fixturedef.argname, fixturedef.scope, fixturedef.baseid
+                if wanted is not None and (name, scope, baseid) not in wanted:
+                    continue
+                key = fact_key(name, scope, baseid)
                 facts[key] = [_location(fixturedef, config), _widest(fixturedef, visible)]
+        if wanted is not None and len(facts) == len(wanted):
+            break  # every fixture asked for is found
     return facts
 
 

@@ -1,15 +1,15 @@
 """The advice plugin (``tempo-advice``): thin hooks around the pure judges.
 
-What it costs a run is the point of its shape. Where tests run (the only process without
-xdist, each worker with it) ``time.sleep`` and ``asyncio.sleep`` are wrapped once for the
-whole run (:class:`SleepCounter`); one plain report hook zeroes the count after a test's setup and
-reads it after its call, attaching it to the call report only when the test slept. Once
-collection is done, where each narrow-scoped fixture is defined and how wide its
-dependencies let it be is read from the fixture definitions pytest resolved, and sent with
-the first report: no hook runs per fixture set-up. On the controller the same report hook
-keeps, per fixture a wider scope could help, the set-ups the timing feature measured: a
-count, a sum and the node ids (the report's strings); every other fixture set-up costs a
-name lookup (the reading is in :mod:`.facts`, loaded when a collection has tests).
+What it costs a run is the point of its shape: no hook of its own runs per test. Where tests
+run (the only process without xdist, each worker with it) ``time.sleep`` and
+``asyncio.sleep`` are wrapped once for the whole run (:class:`SleepCounter`); a wrapper that
+is called charges the seconds to the test whose call phase pytest is running (its
+``PYTEST_CURRENT_TEST``). Everything else the advice reads was measured by the timing
+feature: the fixture set-ups and which test triggered them, the session fixtures' part of
+each test, the attempts pytest-rerunfailures ran again. Where each fixture is defined and how
+wide its dependencies let it be is read from the fixture definitions pytest resolved: without
+xdist only for the fixtures worth judging, at the end; an xdist worker reads them once its
+tests are done and sends them, with the seconds its tests slept, to the controller.
 At the end the controller judges (:mod:`.judge`), importing a judge only when
 there is something for it to say; it prints the section, adds it to the JSON, the HTML page
 and the step summary, and keeps the outcome history (:mod:`.flaky`).
@@ -18,18 +18,19 @@ and the step summary, and keeps the outcome history (:mod:`.flaky`).
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._xdist import is_worker
+from .._xdist import from_worker, is_worker, to_controller
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from pytest import Config, Session, TerminalReporter, TestReport
+    from pytest import Config, Session, TerminalReporter
 
     from ..durations import Store
     from ..timing import TimingPlugin
@@ -67,39 +68,44 @@ class Advice:
         return bool(self.scopes or self.sleepers or self.forecast or self.slower or self.flaky)
 
 
-class _Uses:
-    """Every set-up of one fixture on the controller: how many, the seconds, and the node ids
-    of the tests whose set-up triggered them (the same string objects the timing keeps)."""
-
-    __slots__ = ("count", "nodeids", "total")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.total = 0.0
-        self.nodeids: list[str] = []
-
-
 #: Marks a sleep wrapper of the advice's, and holds what it wraps.
 WRAPS = "_tempo_sleep_counter"
 
 
+#: What an xdist worker sends the controller: the seconds its tests slept, its fixture facts.
+WORKER_SLEEPS = "tempo_sleeps"
+WORKER_FACTS = "tempo_fixture_facts"
+#: The end of ``PYTEST_CURRENT_TEST`` while a test's call phase runs (src/_pytest/runner.py,
+#: ``_update_current_test_var``: ``"{nodeid} ({when})"``).
+CALL = " (call)"
+
+
 class SleepCounter:
-    """The seconds slept by every wrapper this counter installed, since :attr:`slept` was
-    last zeroed (by the advice's report hook).
+    """The seconds slept by every wrapper this counter installed, per test (:attr:`slept`:
+    node id -> seconds), counted while the test's call phase runs.
 
     ``time.sleep`` and ``asyncio.sleep`` are wrapped when the run starts (before
     collection, so a test module's ``from time import sleep`` gets one) and put back when it
-    ends. A test that mocks ``sleep`` itself (``mock.patch("time.sleep")``, ``monkeypatch``)
-    replaces the wrapper for its own duration and gets every call; the mocked sleeps count
-    nothing, since what is counted is the time spent.
+    ends. A wrapper, when called, charges what it slept to the test pytest names in
+    ``PYTEST_CURRENT_TEST`` when that is in its call phase: a test that does not sleep costs
+    nothing. A test that mocks ``sleep`` itself (``mock.patch("time.sleep")``,
+    ``monkeypatch``) replaces the wrapper for its own duration and gets every call; the
+    mocked sleeps count nothing, since what is counted is the time spent.
     """
 
     __slots__ = ("_installed", "slept")
 
     def __init__(self) -> None:
-        self.slept = 0.0
+        self.slept: dict[str, float] = {}
         #: (owner, attribute, what was there, our wrapper), in the order installed
         self._installed: list[tuple[Any, str, Any, Any]] = []
+
+    def charge(self, seconds: float) -> None:
+        """Add ``seconds`` to the test in its call phase now, if any."""
+        current = os.environ.get("PYTEST_CURRENT_TEST")
+        if current is not None and current.endswith(CALL):
+            nodeid = current[: -len(CALL)]
+            self.slept[nodeid] = self.slept.get(nodeid, 0.0) + seconds
 
     def _wrap(self, original: Callable[..., Any], coroutine: bool) -> Callable[..., Any]:
         clock = time.perf_counter
@@ -112,7 +118,7 @@ class SleepCounter:
                 try:
                     return await original(*args, **kwargs)
                 finally:
-                    counter.slept += clock() - start
+                    counter.charge(clock() - start)
         else:
 
             def counting(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
@@ -120,7 +126,7 @@ class SleepCounter:
                 try:
                     return original(*args, **kwargs)
                 finally:
-                    counter.slept += clock() - start
+                    counter.charge(clock() - start)
 
         setattr(counting, WRAPS, original)
         return counting
@@ -164,7 +170,7 @@ class SleepCounter:
 
 
 class AdvicePlugin:
-    """Counts sleeps and notes fixture facts where tests run; judges on the controller."""
+    """Counts sleeps where tests run; judges on the controller."""
 
     def __init__(
         self, config: Config, timing: TimingPlugin, store: Callable[[], Store] | None
@@ -179,15 +185,10 @@ class AdvicePlugin:
         self._configured = time.time()
         # where tests run
         self._counter = SleepCounter()
-        self._facts_out: dict[str, list[str]] = {}  # fixture key -> [location, widest]
-        # on the controller
+        self._items: list[pytest.Item] = []
+        # on the controller, from xdist workers
         self._sleeps: dict[str, float] = {}
-        self._uses: dict[tuple[str, str, str], _Uses] = {}
         self._facts: dict[str, list[str]] = {}
-        self._widenable: set[tuple[str, str, str]] = set()
-        self._widenable_names: set[str] = set()
-        self._session_part: dict[str, float] = {}
-        self._reruns: dict[str, int] = {}
         self._advice: Advice | None = None
         self._problem: str | None = None
 
@@ -202,78 +203,17 @@ class AdvicePlugin:
         if session.config.pluginmanager.hasplugin("dsession"):
             return
         self._counter.install_late(lambda: _modules(session))
-        if session.items:
-            from .facts import fixture_facts
-
-            self._facts_out = fixture_facts(session.items, self._config)
-
-    # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
-    # Registered before the timing plugin, so its measurements are attached by then. Runs
-    # three times per test: plain reads, no call that is not needed.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: TestReport) -> None:
-        data = report.__dict__
-        when = data["when"]
-        slept = 0.0
-        if "worker_id" not in data:  # a test that ran here
-            counter = self._counter
-            if when == "setup":
-                counter.slept = 0.0
-            elif when == "call":
-                slept = counter.slept
-                if slept:
-                    counter.slept = 0.0
-                    data["tempo_slept"] = slept
-            if self._facts_out:
-                data["tempo_fixture_facts"] = self._facts_out
-                self._facts_out = {}
-        elif when == "call":
-            slept = data.get("tempo_slept", 0.0)
-        if not self._controller:
-            return
-        if slept:
-            self._sleeps[report.nodeid] = self._sleeps.get(report.nodeid, 0.0) + slept
-        facts = data.get("tempo_fixture_facts")
-        if facts:
-            self._add_facts(facts)
-        fixtures = data.get("tempo_fixtures")
-        if fixtures:
-            self._add_fixtures(report.nodeid, fixtures)
-        # pytest-rerunfailures reports a failed attempt it retries with the outcome "rerun"
-        # (outside TestReport's declared outcomes, hence read from the attributes).
-        if data["outcome"] == "rerun":
-            self._reruns[report.nodeid] = self._reruns.get(report.nodeid, 0) + 1
-
-    def _add_facts(self, facts: dict[str, list[str]]) -> None:
-        from .facts import split_fact_key
-
-        self._facts.update(facts)
-        for key, (_, widest) in facts.items():
-            baseid, name, scope = split_fact_key(key)
-            if widest != scope:
-                self._widenable.add((name, scope, baseid))
-                self._widenable_names.add(name)
-
-    def _add_fixtures(self, nodeid: str, fixtures: list[list[Any]]) -> None:
-        """The set-ups of fixtures a wider scope could help, and of session fixtures (the
-        forecast's start-up); pytest's fixtures of directly parametrized arguments, and any
-        a wider scope cannot help, cost a name lookup."""
-        uses = self._uses
-        names = self._widenable_names
-        for name, scope, baseid, seconds in fixtures:
-            if scope == "session":
-                self._session_part[nodeid] = self._session_part.get(nodeid, 0.0) + seconds
-            elif name not in names or (name, scope, baseid) not in self._widenable:
-                continue
-            use = uses.get((name, scope, baseid))
-            if use is None:
-                use = uses[name, scope, baseid] = _Uses()
-            use.count += 1
-            use.total += seconds
-            if scope != "session":
-                use.nodeids.append(nodeid)
+        self._items = session.items
 
     # --- the controller -----------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """What a worker sent when its tests were done (nothing when it crashed)."""
+        sleeps = from_worker(node, WORKER_SLEEPS) or {}
+        for nodeid, seconds in sleeps.items():
+            self._sleeps[nodeid] = self._sleeps.get(nodeid, 0.0) + seconds
+        self._facts.update(from_worker(node, WORKER_FACTS) or {})
 
     def advice(self) -> Advice:
         """The advice of this run, judged once (and the outcome history updated) when a
@@ -299,19 +239,38 @@ class AdvicePlugin:
     def _facts_for_judging(self) -> Any:
         from .judge import RunFacts
 
+        timing, threshold = self._timing, self._threshold
+        uses = {}
+        for f in timing.fixtures:
+            # Session fixtures (the forecast's start-up), and those a wider scope may help.
+            if f.scope == "session" or (f.count >= 2 and f.total >= threshold):
+                uses[f.name, f.scope, f.baseid] = (f.count, f.total, f.users)
+        sleeps = self._sleeps if self._sleeps else self._counter.slept
         return RunFacts(
             config=self._config,
-            timings=self._timing.timings,
-            collected=self._timing.collected,
-            threshold=self._threshold,
+            timings=timing.timings,
+            collected=timing.collected,
+            threshold=threshold,
             configured=self._configured,
             store=self._store,
-            uses={k: (u.count, u.total, u.nodeids) for k, u in self._uses.items()},
-            facts=self._facts,
-            sleeps=self._sleeps,
-            session_part=self._session_part,
-            reruns=self._reruns,
+            uses=uses,
+            facts=self._fixture_facts(uses),
+            sleeps=sleeps,
+            session_part=timing.session_part,
+            reruns=timing.reruns,
         )
+
+    def _fixture_facts(self, uses: dict[tuple[str, str, str], Any]) -> dict[str, list[str]]:
+        """The facts of the fixtures worth judging: sent by the workers, or read here from
+        the collection (only for those fixtures)."""
+        if self._facts or not self._items:
+            return self._facts
+        wanted = {(name, scope, baseid) for name, scope, baseid in uses if scope != "session"}
+        if not wanted:
+            return {}
+        from .facts import fixture_facts
+
+        return fixture_facts(self._items, self._config, wanted)
 
     # tryfirst: judged before the timing feature folds this run into the durations store,
     # whose recorded calls "got slower" compares with.
@@ -320,6 +279,13 @@ class AdvicePlugin:
         self._counter.uninstall()
         if self._controller:
             self.advice()
+            return
+        # An xdist worker: what the controller cannot measure, sent once.
+        to_controller(self._config, WORKER_SLEEPS, self._counter.slept)
+        if self._items:
+            from .facts import fixture_facts
+
+            to_controller(self._config, WORKER_FACTS, fixture_facts(self._items, self._config))
 
     def json_part(self) -> dict[str, Any]:
         from .render import to_json
@@ -341,16 +307,19 @@ class AdvicePlugin:
             return
         advice = self.advice()
         if advice:
-            from ..step_summary import append_step_summary
-            from .render import ROWS, render_markdown, render_terminal
+            from .render import ROWS, render_terminal
 
             rows = None if terminalreporter.config.get_verbosity() > 0 else ROWS
             terminalreporter.write_sep("=", "advice")
             for line in render_terminal(advice, rows):
                 terminalreporter.write_line(line)
-            problem = append_step_summary(render_markdown(advice))
-            if problem:
-                terminalreporter.write_line(f"tempo: {problem}", red=True)
+            if os.environ.get("GITHUB_STEP_SUMMARY"):
+                from ..step_summary import append_step_summary
+                from .render import render_markdown
+
+                problem = append_step_summary(render_markdown(advice))
+                if problem:
+                    terminalreporter.write_line(f"tempo: {problem}", red=True)
         if self._problem:
             terminalreporter.write_line(
                 f"tempo: the outcome history was unusable ({self._problem}); started a fresh one",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..step_summary import md_cell
 from .judge import Advice
 
 if TYPE_CHECKING:
@@ -176,6 +175,8 @@ def _md_table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 def render_markdown(advice: Advice) -> str:
     """The advice for GitHub's step summary."""
+    from ..step_summary import md_cell
+
     out = ["### Advice", ""]
     if advice.scopes:
         head = ("fixture", "scope", "set-ups", "each", "total", "wider scope would pay")

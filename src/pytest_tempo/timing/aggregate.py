@@ -92,6 +92,8 @@ class FixtureTiming:
     count: int = 0
     total: float = 0.0
     longest: float = 0.0
+    #: the node id of the test whose phase set it up, per set-up (the strings of the reports)
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -223,6 +225,10 @@ class Aggregate:
         self.fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
         #: tests the store leaves out (load tests under a load profile)
         self.unrecorded: set[str] = set()
+        #: per test, the seconds of the session fixtures its phases set up
+        self.session_part: dict[str, float] = {}
+        #: per test, the failed attempts pytest-rerunfailures ran again (outcome "rerun")
+        self.reruns: dict[str, int] = {}
         #: keep the tests finished since :meth:`take_finished` (for the journal)
         self.track = False
         self._finished: list[TestTiming] = []
@@ -244,7 +250,7 @@ class Aggregate:
             if when == "setup":
                 self._setup(timing, duration, start, fixtures, marks, unrecorded)
             elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
-                self._shared(fixtures)
+                self._shared(nodeid, fixtures)
             if when == "call":
                 timing.call = float(duration if call is None else call)
                 timing.ran_call = True
@@ -253,8 +259,11 @@ class Aggregate:
                 timing.stop = stop
                 if track:
                     finished.append(timing)
-            if (outcome != "passed" or xfail) and timing.outcome == "passed":
-                timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
+            if outcome != "passed" or xfail:
+                if outcome == "rerun":  # outside TestReport's declared outcomes
+                    self.reruns[nodeid] = self.reruns.get(nodeid, 0) + 1
+                if timing.outcome == "passed":
+                    timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
 
     def take_finished(self) -> list[TestTiming]:
         """The tests finished (teardown seen) since the last call, that the store records."""
@@ -271,8 +280,9 @@ class Aggregate:
             split = self._splits[key] = (recorded, types)
         return split
 
-    def _shared(self, fixtures: Sequence[Sequence[Any]]) -> float:
-        """Count the fixture set-ups; the seconds of the shared ones (charged to them)."""
+    def _shared(self, nodeid: str, fixtures: Sequence[Sequence[Any]]) -> float:
+        """Count the fixture set-ups a test's phase triggered; the seconds of the shared ones
+        (charged to them)."""
         shared = 0.0
         for name, scope, baseid, seconds in fixtures:
             fixture = self.fixtures.get((baseid, name, scope))
@@ -280,10 +290,13 @@ class Aggregate:
                 fixture = self.fixtures[baseid, name, scope] = FixtureTiming(name, scope, baseid)
             fixture.count += 1
             fixture.total += seconds
+            fixture.users.append(nodeid)
             if seconds > fixture.longest:
                 fixture.longest = seconds
             if scope in SHARED_SCOPES:
                 shared += seconds
+                if scope == "session":
+                    self.session_part[nodeid] = self.session_part.get(nodeid, 0.0) + seconds
         return shared
 
     def _setup(
@@ -295,7 +308,7 @@ class Aggregate:
         marks: Sequence[str] | None,
         unrecorded: bool | None,
     ) -> None:
-        shared = self._shared(fixtures) if fixtures else 0.0
+        shared = self._shared(timing.nodeid, fixtures) if fixtures else 0.0
         # A session fixture's set-up is the fixture's cost, not the first test's.
         timing.setup = max(0.0, duration - shared)
         timing.shared = shared

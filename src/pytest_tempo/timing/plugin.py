@@ -25,7 +25,7 @@ from .._xdist import from_worker, is_worker, to_controller
 from ..markers import RECORDED_MARKS, MarkerIndex
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Generator, Sequence
+    from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 
     from pytest import Config, Session, TerminalReporter, TestReport
 
@@ -151,7 +151,7 @@ class TimingPlugin:
         if worker is None:  # measured here
             fixtures: Sequence[Sequence[Any]] | None = self._pending or None
             if fixtures:
-                data["tempo_fixtures"] = fixtures  # read by the advice, and sent by a worker
+                data["tempo_fixtures"] = fixtures  # sent by a worker
                 self._pending = []
             call = self._call if when == "call" else None
             if not self._controller:
@@ -232,6 +232,16 @@ class TimingPlugin:
     def fixtures(self) -> Collection[FixtureTiming]:
         """Every fixture's set-ups so far (on the controller: the whole run)."""
         return self._aggregated().fixtures.values() if self._measured() else ()
+
+    @property
+    def session_part(self) -> Mapping[str, float]:
+        """Per test, the seconds of the session fixtures its phases set up."""
+        return self._aggregated().session_part if self._measured() else {}
+
+    @property
+    def reruns(self) -> Mapping[str, int]:
+        """Per test, its attempts pytest-rerunfailures ran again in this run."""
+        return self._aggregated().reruns if self._measured() else {}
 
     @property
     def collected(self) -> Sequence[str] | None:

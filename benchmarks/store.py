@@ -28,13 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_tempo.durations import KEEP, Measured, Store, fold
+from pytest_tempo.durations import KEEP, Entries, Measured, fold
 from pytest_tempo.durations_io import Location, encode, open_store, write_atomic
 from pytest_tempo.durations_record import Recorder
 
 
-def big_store(tests: int) -> Store:
-    store: Store = {}
+def big_store(tests: int) -> Entries:
+    store: Entries = {}
     for i in range(tests):
         nodeid = f"tests/unit/test_module_{i // 50:04d}.py::TestThing::test_case_{i:06d}[param]"
         base = 0.0001 * (1 + i % 997)

@@ -1,0 +1,246 @@
+"""One test's entry in the durations store: a single short string, read only as needed.
+
+An entry is ``STAMP|SETUPS|CALLS|TEARDOWNS|SHARED|MARKS``: the epoch seconds of the run
+that last measured the test, then the last :data:`KEEP` seconds of each phase (and of the
+module- or class-scoped fixture set-ups its setup triggered), oldest first, as short
+decimal text separated by commas, then the recorded markers. An empty field is a series
+never recorded; without the sixth field, no markers were ever recorded::
+
+    1750000000.123|0.0012,0.0011|0.1234,0.1201|0.0003,0.0002|0,0|slow
+
+A store of 100,000 tests is then one dict of strings, which the garbage collector does not
+traverse, and a run touches only the entries of the tests it measured: the others' text is
+copied as it is. :class:`Store` shows the entries as the mapping of phases to lists of
+seconds that the readers use (decoded on every access); the hot paths (folding a run,
+the recorded calls, the snapshot) read and write the text directly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .markers import RECORDED_MARKS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+__all__ = [
+    "KEEP",
+    "MAX_SECONDS",
+    "MAX_STAMP",
+    "PHASES",
+    "SERIES",
+    "STAMP",
+    "Store",
+    "check_text",
+    "decode_entry",
+    "entry_text",
+    "median",
+    "round_seconds",
+    "seconds_text",
+    "texts_of",
+]
+
+#: How many recent runs are kept per phase, so one noisy run does not decide.
+KEEP = 5
+PHASES = ("setup", "call", "teardown")
+#: Recorded seconds kept per test: the phases, and the module- or class-scoped fixture
+#: set-up its setup triggered (charged to the fixture, kept for scheduling).
+SERIES = (*PHASES, "shared")
+#: The key of a decoded entry's stamp: ``[epoch seconds]`` of the run that last measured it.
+STAMP = "at"
+#: The largest number of seconds a store accepts (11.6 days; a soak test runs 12 hours).
+MAX_SECONDS = 1e6
+#: The largest stamp a store accepts (epoch seconds, in the year 5138).
+MAX_STAMP = 1e11
+
+# Numbers as Python writes them (``repr``, or fixed decimals), never negative, never an
+# exponent but a negative one, so the text alone bounds them: seconds under 10**6 (or
+# 10**6 itself), stamps under 10**11 (or 10**11 itself). ASCII digits only: ``float``
+# would read other scripts' digits too.
+_SECONDS = r"(?:\d{1,6}(?:\.\d*)?(?:e-\d{1,3})?|1000000(?:\.0*)?)"
+_STAMP_RE = r"(?:\d{1,11}(?:\.\d*)?(?:e-\d{1,3})?|100000000000(?:\.0*)?)?"
+_SERIES_RE = rf"(?:{_SECONDS}(?:,{_SECONDS})*)?"
+_MARK = "(?:" + "|".join(re.escape(m) for m in RECORDED_MARKS) + ")"
+_MARKS_RE = rf"(?:{_MARK}(?:,{_MARK})*)?"
+_ENTRY = re.compile(
+    rf"{_STAMP_RE}\|{_SERIES_RE}\|{_SERIES_RE}\|{_SERIES_RE}\|{_SERIES_RE}(?:\|{_MARKS_RE})?",
+    re.ASCII,
+)
+_ONE_STAMP = re.compile(_STAMP_RE, re.ASCII)
+_ONE_SERIES = re.compile(_SERIES_RE, re.ASCII)
+_ONE_MARKS = re.compile(_MARKS_RE, re.ASCII)
+
+
+def round_seconds(value: float) -> float:
+    """Seconds as stored: 4 significant digits, and never finer than a microsecond.
+
+    Enough to order and balance by, and short enough for a store file whose diff is read.
+    """
+    # Under 10 s by float arithmetic: ``k / 10**d`` is the float nearest that decimal, as
+    # ``round`` gives it, without its decimal conversions (it runs for every phase of every
+    # test); from 10 s on, ``round`` to 4 significant digits.
+    if value < 0.01:
+        return int(value * 1e6 + 0.5) / 1e6 if value > 0 else 0.0
+    if value < 0.1:
+        return int(value * 1e5 + 0.5) / 1e5
+    if value < 1:
+        return int(value * 1e4 + 0.5) / 1e4
+    if value < 10:
+        return int(value * 1e3 + 0.5) / 1e3
+    return round(value, 3 - math.floor(math.log10(value)))
+
+
+def seconds_text(value: float) -> str:
+    """Seconds rounded as stored (:func:`round_seconds`), as the shortest fixed decimals.
+
+    Rounded values have at most six decimals, so ``%.6f`` writes them exactly, for a
+    fraction of the cost of a float's shortest ``repr``.
+    """
+    if value <= 0:
+        return "0"
+    text = "%.6f" % round_seconds(value)  # noqa: UP031  (the cheapest of the three)
+    text = text.rstrip("0")
+    return text[:-1] if text[-1] == "." else text
+
+
+def stamp_text(value: float) -> str:
+    """A stamp to the millisecond (what a run records)."""
+    return "%.3f" % value  # noqa: UP031
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of a non-empty sequence (``statistics.median``, without importing it)."""
+    if len(values) == 1:  # most entries of a young store: no sort
+        return values[0]
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def median_text(series: str) -> float:
+    """The median of one non-empty series field (its last KEEP values)."""
+    if "," not in series:
+        return float(series)
+    return median([float(v) for v in series.split(",")[-KEEP:]])
+
+
+def _short(nodeid: str) -> str:
+    return repr(nodeid if len(nodeid) <= 80 else nodeid[:77] + "...")
+
+
+def check_text(nodeid: str, text: object) -> str | None:
+    """Why an entry's value is unusable, in a few words; None when it is usable.
+
+    One regular expression over the whole text decides; only a bad entry is looked at
+    field by field, to say which part is wrong.
+    """
+    if type(text) is not str:
+        return f"entry for {_short(nodeid)} is not a string"
+    if _ENTRY.fullmatch(text):
+        return None
+    fields = text.split("|")
+    if len(fields) not in (5, 6):
+        return f"entry for {_short(nodeid)} has {len(fields)} fields, not 5 or 6"
+    if not _ONE_STAMP.fullmatch(fields[0]):
+        return f"entry for {_short(nodeid)} has a bad stamp"
+    if len(fields) == 6 and not _ONE_MARKS.fullmatch(fields[5]):
+        return f"entry for {_short(nodeid)} has bad marks"
+    return f"entry for {_short(nodeid)} has values that are not seconds"
+
+
+def decode_entry(text: str) -> dict[str, Any]:
+    """An entry's text as phases -> recent seconds (and ``at``, ``marks``), as v1 held it."""
+    fields = text.split("|")
+    entry: dict[str, Any] = {}
+    if fields[0]:
+        entry[STAMP] = [float(fields[0])]
+    for name, values in zip(SERIES, fields[1:5], strict=False):
+        if values:
+            entry[name] = [float(v) for v in values.split(",")[-KEEP:]]
+    if len(fields) > 5:
+        entry["marks"] = fields[5].split(",") if fields[5] else []
+    return entry
+
+
+def entry_text(entry: Mapping[str, Any]) -> str:
+    """An entry of phases -> seconds (checked already) as its text, every number exact."""
+    at = entry.get(STAMP)
+    fields = [repr(float(at[0])) if at else ""]
+    for name in SERIES:
+        values = entry.get(name)
+        fields.append(",".join([repr(float(v)) for v in values[-KEEP:]]) if values else "")
+    if "marks" in entry:
+        fields.append(",".join(entry["marks"]))
+    return "|".join(fields)
+
+
+def stamp_of(text: str) -> float | None:
+    """An entry's stamp; None when it has none."""
+    at = text[: text.index("|")]
+    return float(at) if at else None
+
+
+class Store(MutableMapping[str, dict[str, Any]]):
+    """The durations store in memory: node id -> entry text (:attr:`texts`).
+
+    As a mapping it shows each entry decoded (:func:`decode_entry`), a new dict at every
+    access: changing that dict changes nothing; assigning an entry encodes it.
+    """
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: dict[str, str] | None = None) -> None:
+        self.texts: dict[str, str] = {} if texts is None else texts
+
+    @classmethod
+    def of(cls, entries: Mapping[str, Mapping[str, Any]]) -> Store:
+        """A store of its own: a copy of a store, or one made of decoded entries."""
+        if isinstance(entries, Store):
+            return cls(dict(entries.texts))
+        return cls({nodeid: entry_text(entry) for nodeid, entry in entries.items()})
+
+    def __getitem__(self, nodeid: str) -> dict[str, Any]:
+        return decode_entry(self.texts[nodeid])
+
+    def __setitem__(self, nodeid: str, entry: Mapping[str, Any]) -> None:
+        self.texts[nodeid] = entry_text(entry)
+
+    def __delitem__(self, nodeid: str) -> None:
+        del self.texts[nodeid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __contains__(self, nodeid: object) -> bool:
+        return nodeid in self.texts
+
+    def keys(self) -> Any:  # the dict's own view: set operations in C
+        return self.texts.keys()
+
+    def __repr__(self) -> str:
+        return f"Store({self.texts!r})"
+
+    def stamps(self) -> dict[str, float]:
+        """The stamp of every entry that has one."""
+        stamps = {}
+        for nodeid, text in self.texts.items():
+            at = text[: text.index("|")]
+            if at:
+                stamps[nodeid] = float(at)
+        return stamps
+
+
+def texts_of(store: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The entry texts of a store (its own, not a copy), or of decoded entries (encoded)."""
+    if isinstance(store, Store):
+        return store.texts
+    return Store.of(store).texts

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from pytest_tempo.durations import (
     KEEP,
+    Entries,
     Measured,
     Parsed,
     Snapshot,
-    Entries,
     estimate,
     estimate_total,
     fold,

@@ -72,13 +72,14 @@ def sizes(tests: int) -> None:
         write_atomic(compact.path, encode(store, []))
         write_atomic(readable.path, encode(store, [], readable=True))
         parsed = open_store(compact)[0]
+        held = parsed.store  # the store as a run holds it
         rows = [
             ("read and check (compact)", timed(lambda: open_store(compact))),
             ("read and check (one test per line)", timed(lambda: open_store(readable))),
             ("fold one run in", timed(lambda: fold(parsed.store, measured))),
-            ("write (compact)", timed(lambda: write_atomic(compact.path, encode(store, [])))),
+            ("write (compact)", timed(lambda: write_atomic(compact.path, encode(held, [])))),
             ("write (one test per line)",
-             timed(lambda: write_atomic(readable.path, encode(store, [], readable=True)))),
+             timed(lambda: write_atomic(readable.path, encode(held, [], readable=True)))),
             ("a run's whole update under the lock (store changed since the start: read again)",
              timed(lambda: Recorder(compact).finish(dict(measured), None))),
         ]  # fmt: skip

@@ -30,6 +30,7 @@ from .durations_entry import (
     STAMP,
     Store,
     check_text,
+    decode_entry,
     entry_text,
     median,
     median_text,
@@ -204,14 +205,9 @@ def parse_document(value: object) -> Parsed:
     folded = value.get("folded", [])
     if type(folded) is not list or not all(type(f) is str for f in folded):
         folded = []
-    texts, bad, first = (_check_texts if version == VERSION else _check_entries)(tests)
-    problem = None
-    if bad == 1:
-        problem = first
-    elif bad:
-        problem = f"{bad} bad entries, the first: {first}"
+    store = Store(*(_check_texts if version == VERSION else _check_entries)(tests))
     extra = {k: v for k, v in value.items() if k not in DOCUMENT_KEYS}
-    return Parsed(Store(texts), folded[-FOLDED_KEEP:], problem, extra=extra)
+    return Parsed(store, folded[-FOLDED_KEEP:], store.problem(), extra=extra)
 
 
 def _check_texts(tests: dict[str, Any]) -> tuple[dict[str, str], int, str | None]:
@@ -243,7 +239,7 @@ def _check_entries(tests: dict[str, Any]) -> tuple[dict[str, str], int, str | No
     return texts, bad, first
 
 
-def parse_store(value: object) -> tuple[Store, str | None]:
+def parse_store(value: object) -> tuple[Mapping[str, dict[str, Any]], str | None]:
     """Validate a stored value; return the usable store and, when something was not, why."""
     parsed = parse_document(value)
     return parsed.store, parsed.problem
@@ -351,11 +347,16 @@ def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | N
 def recorded_calls(store: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """Median call seconds per test recorded with a call: what the ``tiers`` order and the
     stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not)."""
-    calls = {}
+    calls, bad = {}, []
     for nodeid, text in texts_of(store).items():
         call = text.split("|", 3)[2]
         if call:
-            calls[nodeid] = median_text(call)
+            try:
+                calls[nodeid] = median_text(call)
+            except ValueError:
+                bad.append(nodeid)
+    if bad and isinstance(store, Store):
+        store.drop(bad)
     return calls
 
 
@@ -384,19 +385,26 @@ class Snapshot:
 
     @classmethod
     def of(cls, store: Mapping[str, Mapping[str, Any]]) -> Snapshot:
-        calls, totals, shared, smoke = {}, {}, {}, set()
+        calls, totals, shared, smoke, bad = {}, {}, {}, set(), []
         for nodeid, text in texts_of(store).items():
             fields = text.split("|")
-            if fields[2]:
-                call = calls[nodeid] = median_text(fields[2])
-                total = call + (median_text(fields[1]) if fields[1] else 0.0)
-                totals[nodeid] = total + (median_text(fields[3]) if fields[3] else 0.0)
-            if fields[4]:
-                fixtures = median_text(fields[4])
-                if fixtures:
-                    shared[nodeid] = fixtures
+            try:
+                setup = median_text(fields[1]) if fields[1] else 0.0
+                teardown = median_text(fields[3]) if fields[3] else 0.0
+                fixtures = median_text(fields[4]) if fields[4] else 0.0
+                call = median_text(fields[2]) if fields[2] else None
+            except ValueError:
+                bad.append(nodeid)
+                continue
+            if call is not None:
+                calls[nodeid] = call
+                totals[nodeid] = call + setup + teardown
+            if fixtures:
+                shared[nodeid] = fixtures
             if len(fields) > 5 and "smoke" in fields[5].split(","):
                 smoke.add(nodeid)
+        if bad and isinstance(store, Store):
+            store.drop(bad)
         return cls(calls, totals, shared, frozenset(smoke))
 
     def to_plain(self) -> dict[str, Any]:
@@ -421,7 +429,8 @@ def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
     """
     merged: dict[str, str] = {}
     for store in stores:
-        for nodeid, text in texts_of(store).items():
+        texts = store.checked().texts if isinstance(store, Store) else texts_of(store)
+        for nodeid, text in texts.items():
             target = merged.get(nodeid)
             if target is None:
                 merged[nodeid] = text
@@ -436,7 +445,7 @@ def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
 
 def _joined(first: str, then: str) -> str:
     """Two unstamped entries as one: series concatenated, cut to KEEP; the later marks."""
-    entry, later = Store({"": first})[""], Store({"": then})[""]
+    entry, later = decode_entry(first), decode_entry(then)
     for key, values in later.items():
         entry[key] = values if key == "marks" else [*entry.get(key, []), *values][-KEEP:]
     return entry_text(entry)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "KEEP",
@@ -57,22 +57,17 @@ MAX_SECONDS = 1e6
 #: The largest stamp a store accepts (epoch seconds, in the year 5138).
 MAX_STAMP = 1e11
 
-# Numbers as Python writes them (``repr``, or fixed decimals), never negative, never an
-# exponent but a negative one, so the text alone bounds them: seconds under 10**6 (or
-# 10**6 itself), stamps under 10**11 (or 10**11 itself). ASCII digits only: ``float``
-# would read other scripts' digits too.
-_SECONDS = r"(?:\d{1,6}(?:\.\d*)?(?:e-\d{1,3})?|1000000(?:\.0*)?)"
-_STAMP_RE = r"(?:\d{1,11}(?:\.\d*)?(?:e-\d{1,3})?|100000000000(?:\.0*)?)?"
-_SERIES_RE = rf"(?:{_SECONDS}(?:,{_SECONDS})*)?"
+# What is checked when a store is read, in one pass over each entry's text: the fields,
+# the stamp (at most 12 digits before the point), the markers, and that the series hold
+# only digits, points and commas (no sign, exponent, NaN or infinity can be written so).
+# Each series is checked further when it is read (:func:`series_values`): that every value
+# is a number, and at most MAX_SECONDS.
+_STAMP_RE = r"(?:[0-9]{1,12}(?:\.[0-9]*)?)?"
 _MARK = "(?:" + "|".join(re.escape(m) for m in RECORDED_MARKS) + ")"
 _MARKS_RE = rf"(?:{_MARK}(?:,{_MARK})*)?"
-_ENTRY = re.compile(
-    rf"{_STAMP_RE}\|{_SERIES_RE}\|{_SERIES_RE}\|{_SERIES_RE}\|{_SERIES_RE}(?:\|{_MARKS_RE})?",
-    re.ASCII,
-)
-_ONE_STAMP = re.compile(_STAMP_RE, re.ASCII)
-_ONE_SERIES = re.compile(_SERIES_RE, re.ASCII)
-_ONE_MARKS = re.compile(_MARKS_RE, re.ASCII)
+_ENTRY = re.compile(rf"{_STAMP_RE}\|[0-9.,]*\|[0-9.,]*\|[0-9.,]*\|[0-9.,]*(?:\|{_MARKS_RE})?")
+_ONE_STAMP = re.compile(_STAMP_RE)
+_ONE_MARKS = re.compile(_MARKS_RE)
 
 
 def round_seconds(value: float) -> float:
@@ -95,16 +90,36 @@ def round_seconds(value: float) -> float:
 
 
 def seconds_text(value: float) -> str:
-    """Seconds rounded as stored (:func:`round_seconds`), as the shortest fixed decimals.
+    """Seconds rounded as stored (:func:`round_seconds`), as fixed decimals.
 
-    Rounded values have at most six decimals, so ``%.6f`` writes them exactly, for a
-    fraction of the cost of a float's shortest ``repr``.
+    Under 10 s the rounded value is a whole number of units (microseconds, ten, a hundred
+    microseconds, milliseconds), written by integer formatting: a fraction of the cost of
+    a float's shortest ``repr``.
     """
-    if value <= 0:
-        return "0"
-    text = "%.6f" % round_seconds(value)  # noqa: UP031  (the cheapest of the three)
-    text = text.rstrip("0")
-    return text[:-1] if text[-1] == "." else text
+    if value < 0.01:
+        return "0.%06d" % int(value * 1e6 + 0.5) if value > 0 else "0"  # noqa: UP031
+    if value < 0.1:
+        return "0.%05d" % int(value * 1e5 + 0.5)  # noqa: UP031  (10000: 0.1, still right)
+    if value < 1:
+        return "%d.%04d" % divmod(int(value * 1e4 + 0.5), 10000)  # noqa: UP031
+    if value < 10:
+        return "%d.%03d" % divmod(int(value * 1e3 + 0.5), 1000)  # noqa: UP031
+    return _decimals(round_seconds(value))
+
+
+def _decimals(value: float) -> str:
+    """A float as fixed decimals that read back as the same float (``repr`` without an
+    exponent)."""
+    text = repr(value)
+    if "e" not in text:
+        return text
+    digits, exponent = text.split("e")
+    places = max(len(digits.replace(".", "")) - 1 - int(exponent), 0)
+    while True:  # one more place where a tie rounded the other way
+        text = "%.*f" % (places, value)  # noqa: UP031
+        if float(text) == value:
+            return text
+        places += 1
 
 
 def stamp_text(value: float) -> str:
@@ -123,11 +138,24 @@ def median(values: Sequence[float]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def series_values(series: str) -> list[float]:
+    """A non-empty series field's last KEEP values; ValueError when one is not seconds (an
+    empty value, two points, over MAX_SECONDS: what the check on reading leaves)."""
+    values = [float(v) for v in series.split(",")[-KEEP:]]
+    if max(values) > MAX_SECONDS:
+        raise ValueError(series)
+    return values
+
+
 def median_text(series: str) -> float:
-    """The median of one non-empty series field (its last KEEP values)."""
+    """The median of a non-empty series field (its last KEEP values); ValueError when a
+    value is not seconds."""
     if "," not in series:
-        return float(series)
-    return median([float(v) for v in series.split(",")[-KEEP:]])
+        value = float(series)
+        if value > MAX_SECONDS:
+            raise ValueError(series)
+        return value
+    return median(series_values(series))
 
 
 def _short(nodeid: str) -> str:
@@ -151,18 +179,19 @@ def check_text(nodeid: str, text: object) -> str | None:
         return f"entry for {_short(nodeid)} has a bad stamp"
     if len(fields) == 6 and not _ONE_MARKS.fullmatch(fields[5]):
         return f"entry for {_short(nodeid)} has bad marks"
-    return f"entry for {_short(nodeid)} has values that are not seconds"
+    return not_seconds(nodeid)
 
 
 def decode_entry(text: str) -> dict[str, Any]:
-    """An entry's text as phases -> recent seconds (and ``at``, ``marks``), as v1 held it."""
+    """An entry's text as phases -> recent seconds (and ``at``, ``marks``), as version 1
+    held it; ValueError when a series holds a value that is not seconds."""
     fields = text.split("|")
     entry: dict[str, Any] = {}
     if fields[0]:
         entry[STAMP] = [float(fields[0])]
     for name, values in zip(SERIES, fields[1:5], strict=False):
         if values:
-            entry[name] = [float(v) for v in values.split(",")[-KEEP:]]
+            entry[name] = series_values(values)
     if len(fields) > 5:
         entry["marks"] = fields[5].split(",") if fields[5] else []
     return entry
@@ -171,13 +200,26 @@ def decode_entry(text: str) -> dict[str, Any]:
 def entry_text(entry: Mapping[str, Any]) -> str:
     """An entry of phases -> seconds (checked already) as its text, every number exact."""
     at = entry.get(STAMP)
-    fields = [repr(float(at[0])) if at else ""]
+    fields = [_exact(float(at[0]), stamp_text) if at else ""]
     for name in SERIES:
         values = entry.get(name)
-        fields.append(",".join([repr(float(v)) for v in values[-KEEP:]]) if values else "")
+        if values:
+            fields.append(",".join([_exact(float(v), seconds_text) for v in values[-KEEP:]]))
+        else:
+            fields.append("")
     if "marks" in entry:
         fields.append(",".join(entry["marks"]))
     return "|".join(fields)
+
+
+def _exact(value: float, short: Callable[[float], str]) -> str:
+    """``value`` as ``short`` writes it when that reads back the same, else all its digits."""
+    text = short(value)
+    return text if float(text) == value else _decimals(value)
+
+
+def not_seconds(nodeid: str) -> str:
+    return not_seconds(nodeid)
 
 
 def stamp_of(text: str) -> float | None:
@@ -190,23 +232,58 @@ class Store(MutableMapping[str, dict[str, Any]]):
     """The durations store in memory: node id -> entry text (:attr:`texts`).
 
     As a mapping it shows each entry decoded (:func:`decode_entry`), a new dict at every
-    access: changing that dict changes nothing; assigning an entry encodes it.
+    access: changing that dict changes nothing; assigning an entry encodes it. An entry
+    found bad when read (a series value that is not seconds) is dropped and counted, with
+    those the check on reading dropped (:attr:`bad`, :meth:`problem`).
     """
 
-    __slots__ = ("texts",)
+    __slots__ = ("bad", "first", "texts")
 
-    def __init__(self, texts: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, texts: dict[str, str] | None = None, bad: int = 0, first: str | None = None
+    ) -> None:
         self.texts: dict[str, str] = {} if texts is None else texts
+        #: how many entries were dropped as bad, and why the first was
+        self.bad = bad
+        self.first = first
 
     @classmethod
     def of(cls, entries: Mapping[str, Mapping[str, Any]]) -> Store:
         """A store of its own: a copy of a store, or one made of decoded entries."""
         if isinstance(entries, Store):
-            return cls(dict(entries.texts))
+            return cls(dict(entries.texts), entries.bad, entries.first)
         return cls({nodeid: entry_text(entry) for nodeid, entry in entries.items()})
 
+    def drop(self, nodeids: Iterable[str]) -> None:
+        """Drop entries whose series hold values that are not seconds, and count them."""
+        for nodeid in nodeids:
+            del self.texts[nodeid]
+            self.bad += 1
+            self.first = self.first or not_seconds(nodeid)
+
+    def problem(self) -> str | None:
+        """What was dropped, in a few words; None when nothing was."""
+        if self.bad > 1:
+            return f"{self.bad} bad entries, the first: {self.first}"
+        return self.first if self.bad else None
+
+    def checked(self) -> Store:
+        """This store, every entry read once: the bad ones dropped."""
+        bad = []
+        for nodeid, text in self.texts.items():
+            try:
+                decode_entry(text)
+            except ValueError:
+                bad.append(nodeid)
+        self.drop(bad)
+        return self
+
     def __getitem__(self, nodeid: str) -> dict[str, Any]:
-        return decode_entry(self.texts[nodeid])
+        try:
+            return decode_entry(self.texts[nodeid])
+        except ValueError:
+            self.drop([nodeid])
+            raise KeyError(nodeid) from None
 
     def __setitem__(self, nodeid: str, entry: Mapping[str, Any]) -> None:
         self.texts[nodeid] = entry_text(entry)
@@ -215,7 +292,7 @@ class Store(MutableMapping[str, dict[str, Any]]):
         del self.texts[nodeid]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.texts)
+        return iter(self.checked().texts)
 
     def __len__(self) -> int:
         return len(self.texts)

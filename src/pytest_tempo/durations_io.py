@@ -198,8 +198,9 @@ def load_document(path: Path) -> Parsed:
     parsed = decode(text)
     if parsed.fresh:
         raise ValueError(f"{path} is not a durations store: {parsed.problem}")
-    if parsed.problem:
-        raise ValueError(f"{path} has bad entries: {parsed.problem}")
+    problem = parsed.store.checked().problem()  # every value, not only the check on reading
+    if problem:
+        raise ValueError(f"{path} has bad entries: {problem}")
     return parsed
 
 

@@ -101,8 +101,19 @@ class StoreHandle:
         self._key: FileKey | None = None
         self._snapshot: Snapshot | None = None
         self._calls: dict[str, float] | None = None
-        #: what was wrong with the store, in one line (None: nothing, or not read yet)
-        self.problem: str | None = None
+        self._problem: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """What was wrong with the store, in one line (None: nothing, or not read yet): when
+        read, and the entries found bad since, as they were read."""
+        parsed = self._parsed
+        if parsed is None or parsed.fresh or parsed.store.problem() == parsed.problem:
+            return self._problem
+        from .durations import Parsed
+        from .durations_io import unusable
+
+        return unusable(self.location, Parsed(problem=parsed.store.problem()))
 
     def opened(self) -> tuple[Parsed | None, FileKey | None]:
         """The store as read at the start (None: missing) and the key of the file read."""
@@ -125,7 +136,7 @@ class StoreHandle:
         elif text is not None:
             self._parsed = decode(text)
         if self._parsed is not None and self._parsed.problem:
-            self.problem = unusable(self.location, self._parsed)
+            self._problem = unusable(self.location, self._parsed)
 
     def store(self) -> Store:
         """The usable entries as read at the start (the recorder folds this run into it)."""

@@ -35,11 +35,10 @@ from .durations_entry import (
     median,
     median_text,
     round_seconds,
-    seconds_text,
     stamp_of,
-    stamp_text,
     texts_of,
 )
+from .durations_fold import fold_texts
 from .markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
@@ -256,57 +255,16 @@ def fold(
     return fold_records(store, (to_raw(nodeid, m) for nodeid, m in measured), now)
 
 
-def _push(series: str, value: str) -> str:
-    """One series field with ``value`` appended, keeping the last KEEP."""
-    if not series:
-        return value
-    commas = series.count(",")
-    if commas < KEEP - 1:
-        return f"{series},{value}"
-    return ",".join([*series.split(",")[commas - KEEP + 2 :], value])
-
-
-_MARKS: dict[tuple[str, ...], str] = {}
-
-
 def fold_records(store: _M, records: Iterable[Record], now: float | None = None) -> _M:
     """Add one run's seconds to ``store`` in place: appended, the oldest dropped past KEEP.
 
     Each measured test's entry is stamped with when it was measured (the record's ``at``,
     else ``now``, else the current time), keeping the newest stamp it already had. Only
-    the measured tests' entries are rewritten. ``store``: a :class:`Store`, or a dict of
-    decoded entries (rewritten as such).
+    the measured tests' entries are rewritten (:func:`~.durations_fold.fold_texts`).
+    ``store``: a :class:`Store`, or a dict of decoded entries (rewritten as such).
     """
     target = store if isinstance(store, Store) else Store.of(store)
-    texts = target.texts
-    default = round(time.time() if now is None else now, 3)
-    default_text = stamp_text(default)
-    for nodeid, at, setup, call, teardown, shared, marks in records:
-        text = texts.get(nodeid)
-        fields = text.split("|") if text is not None else ["", "", "", "", ""]
-        before = fields[0]
-        if at is None:
-            if not before or default > float(before):
-                fields[0] = default_text
-        elif not before or at > float(before):
-            fields[0] = stamp_text(at)
-        if setup is not None:
-            fields[1] = _push(fields[1], seconds_text(setup))
-        if call is not None:
-            fields[2] = _push(fields[2], seconds_text(call))
-        if teardown is not None:
-            fields[3] = _push(fields[3], seconds_text(teardown))
-        if setup is not None:
-            fields[4] = _push(fields[4], seconds_text(shared) if shared else "0")
-            key = tuple(marks or ())
-            shown = _MARKS.get(key)
-            if shown is None:
-                shown = _MARKS.setdefault(key, ",".join(key))
-            if len(fields) > 5:
-                fields[5] = shown
-            else:
-                fields.append(shown)
-        texts[nodeid] = "|".join(fields)
+    fold_texts(target.texts, records, round(time.time() if now is None else now, 3))
     if target is not store:
         decoded = dict(target.items())
         store.clear()
@@ -344,20 +302,37 @@ def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | N
     return median(values) if values else None
 
 
-def recorded_calls(store: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def recorded_calls(store: Mapping[str, Mapping[str, Any]], floor: float = 0.0) -> dict[str, float]:
     """Median call seconds per test recorded with a call: what the ``tiers`` order and the
-    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not)."""
+    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not).
+
+    ``floor``: tests whose every recent call took less may be left out (read as never
+    recorded, as both readers may: the order compares with the slow threshold, the stale
+    markers with a tenth of it). Such calls are told from their text, unread.
+    """
+    fast = _fast_prefix(floor)
+    each = "," + fast
     calls, bad = {}, []
     for nodeid, text in texts_of(store).items():
         call = text.split("|", 3)[2]
-        if call:
-            try:
-                calls[nodeid] = median_text(call)
-            except ValueError:
-                bad.append(nodeid)
+        if not call or (fast and call.startswith(fast) and call.count(each) == call.count(",")):
+            continue
+        try:
+            calls[nodeid] = median_text(call)
+        except ValueError:
+            bad.append(nodeid)
     if bad and isinstance(store, Store):
         store.drop(bad)
     return calls
+
+
+def _fast_prefix(floor: float) -> str:
+    """How every value under ``floor`` is written: ``0.0`` under 0.1 s, and so on (empty:
+    no such prefix)."""
+    for prefix, bound in (("0.0", 0.1), ("0.00", 0.01), ("0.000", 0.001)):
+        if floor >= bound:
+            return prefix
+    return ""
 
 
 def estimate_total(entry: Mapping[str, list[float]]) -> float | None:

@@ -94,8 +94,10 @@ class StoreHandle:
     (:mod:`.durations`) is loaded only for a store that exists.
     """
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: Location, floor: float = 0.0) -> None:
         self.location = location
+        #: calls of tests that always took less may be left out of :meth:`calls`
+        self.floor = floor
         self._read = False
         self._parsed: Parsed | None = None  # None: the store is missing
         self._key: FileKey | None = None
@@ -145,14 +147,15 @@ class StoreHandle:
         return cast("Store", {}) if parsed is None else parsed.store
 
     def calls(self) -> dict[str, float]:
-        """Median call seconds recorded per test (all the ``tiers`` order needs)."""
+        """Median call seconds recorded per test (all the ``tiers`` order needs), but for
+        tests whose recent calls all took less than :attr:`floor`."""
         if self._calls is None:
             if self._snapshot is not None:
                 self._calls = self._snapshot.calls
             elif self.store():
                 from .durations import recorded_calls
 
-                self._calls = recorded_calls(self.store())
+                self._calls = recorded_calls(self.store(), self.floor)
             else:
                 self._calls = {}
         return self._calls

@@ -240,7 +240,7 @@ def _exact(value: float, short: Callable[[float], str]) -> str:
 
 
 def not_seconds(nodeid: str) -> str:
-    return not_seconds(nodeid)
+    return f"entry for {_short(nodeid)} has values that are not seconds"
 
 
 def stamp_of(text: str) -> float | None:
@@ -322,7 +322,7 @@ class Store(MutableMapping[str, dict[str, Any]]):
         return nodeid in self.texts
 
     def keys(self) -> Any:  # the dict's own view: set operations in C
-        return self.texts.keys()
+        return self.checked().texts.keys()
 
     def __repr__(self) -> str:
         return f"Store({self.texts!r})"

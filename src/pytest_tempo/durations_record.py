@@ -324,7 +324,7 @@ class Recorder:
         parsed = self._start_value[0]
         if records or self.extra or parsed.problem or parsed.fresh or parsed.store.bad:
             return False
-        if existing is not None and not parsed.store.keys() <= set(existing):
+        if existing is not None and not parsed.store.texts.keys() <= set(existing):
             return False
         return not self.location.has_journals()
 

@@ -65,8 +65,13 @@ def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float)
                         fields[0] = default_text
                 elif _newer(default, before):
                     fields[0] = default_text
-            elif _newer(at, before):
-                fields[0] = stamp_text(at)
+            else:
+                stamp = stamp_text(at)
+                if len(before) == len(stamp) and before[-4] == ".":
+                    if before < stamp:
+                        fields[0] = stamp
+                elif _newer(at, before):
+                    fields[0] = stamp
         if call is not None:
             old = fields[2]
             new = micro.get(int(call * 1e6 + 0.5)) if 0 < call < 0.01 else None

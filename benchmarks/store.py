@@ -3,12 +3,19 @@
     python benchmarks/store.py --tests 100000          # read, fold and write times
     python benchmarks/store.py --concurrent            # two runs at once, three rounds
     python benchmarks/store.py --concurrent --source OTHER/src   # another checkout's plugin
+    valgrind --tool=callgrind python benchmarks/store.py --one-run 3000 [--setup-only]
 
 The first part times, on a store of N tests with five samples per phase (what a suite has
 after five runs), each step the end of a run takes: reading and checking the store, folding
 one run's measurements in, and writing it (compact in the cache, and one test per line as a
 ``durations_path`` file), then a whole update under the lock. Median of five, CPU and wall
 seconds.
+
+``--one-run N`` does once what a run of N tests does with the store, for an instruction
+count under callgrind: read and check it, read the recorded calls (as the ``tiers`` order
+does), fold the run in, write it. With ``--setup-only`` it only builds the store text and
+the run's records, so the difference of the two counts, divided by N, is the store's cost
+per test. It runs against any checkout (``PYTHONPATH=OTHER/src``).
 
 The second runs the scenario of the test ``test_concurrent_runs_keep_every_sample``: a
 200-test suite, two pytest processes started together in one folder (one serial, one with
@@ -27,14 +34,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_tempo.durations import KEEP, Measured, Store, fold
+from pytest_tempo.durations import KEEP, Measured, fold, fold_records
 from pytest_tempo.durations_io import Location, encode, open_store, write_atomic
 from pytest_tempo.durations_record import Recorder
 
+if TYPE_CHECKING:  # (only the plugin of this checkout has it: any checkout runs this)
+    from pytest_tempo.durations import Entries
 
-def big_store(tests: int) -> Store:
-    store: Store = {}
+
+def big_store(tests: int) -> Entries:
+    store: Entries = {}
     for i in range(tests):
         nodeid = f"tests/unit/test_module_{i // 50:04d}.py::TestThing::test_case_{i:06d}[param]"
         base = 0.0001 * (1 + i % 997)
@@ -72,13 +83,14 @@ def sizes(tests: int) -> None:
         write_atomic(compact.path, encode(store, []))
         write_atomic(readable.path, encode(store, [], readable=True))
         parsed = open_store(compact)[0]
+        held = parsed.store  # the store as a run holds it
         rows = [
             ("read and check (compact)", timed(lambda: open_store(compact))),
             ("read and check (one test per line)", timed(lambda: open_store(readable))),
             ("fold one run in", timed(lambda: fold(parsed.store, measured))),
-            ("write (compact)", timed(lambda: write_atomic(compact.path, encode(store, [])))),
+            ("write (compact)", timed(lambda: write_atomic(compact.path, encode(held, [])))),
             ("write (one test per line)",
-             timed(lambda: write_atomic(readable.path, encode(store, [], readable=True)))),
+             timed(lambda: write_atomic(readable.path, encode(held, [], readable=True)))),
             ("a run's whole update under the lock (store changed since the start: read again)",
              timed(lambda: Recorder(compact).finish(dict(measured), None))),
         ]  # fmt: skip
@@ -134,13 +146,39 @@ def concurrent(source: str | None) -> None:
     print(f"| 1,000 | {kept:,} | {1000 - kept:,} |")
 
 
+def one_run(tests: int, setup_only: bool) -> None:
+    from pytest_tempo.durations import recorded_calls
+    from pytest_tempo.durations_io import decode
+    from pytest_tempo.durations_journal import to_raw
+
+    text = encode(big_store(tests), [])
+    phases = {"setup", "call", "teardown"}
+    records = [
+        to_raw(nodeid, Measured(0.000123 + i * 1e-9, 0.000234, 0.0000345, phases, at=1.8e9))
+        for i, nodeid in enumerate(json.loads(text)["tests"])
+    ]
+    if setup_only:
+        return
+    parsed = decode(text)
+    try:
+        recorded_calls(parsed.store, 0.1)  # what the tiers order reads (threshold 1 s)
+    except TypeError:  # a plugin whose order reads every call
+        recorded_calls(parsed.store)
+    fold_records(parsed.store, records)
+    encode(parsed.store, [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=100_000)
     parser.add_argument("--concurrent", action="store_true")
     parser.add_argument("--source", help="PYTHONPATH for the runs: another checkout's src")
+    parser.add_argument("--one-run", type=int, metavar="N", help="one run's store work, once")
+    parser.add_argument("--setup-only", action="store_true", help="with --one-run: no work")
     args = parser.parse_args()
-    if args.concurrent:
+    if args.one_run is not None:
+        one_run(args.one_run, args.setup_only)
+    elif args.concurrent:
         concurrent(args.source)
     else:
         sizes(args.tests)

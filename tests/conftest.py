@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 HAS_XDIST = importlib.util.find_spec("xdist") is not None
 HAS_COV = importlib.util.find_spec("pytest_cov") is not None
@@ -21,6 +23,19 @@ if importlib.util.find_spec("hypothesis") is not None:
     # wall clock.
     settings.register_profile("tempo", deadline=None)
     settings.load_profile("tempo")
+
+
+def read_store(path: Path) -> dict[str, Any]:
+    """A durations store file as written (version 2, every entry usable), its entries
+    decoded: node id -> phase -> recent seconds (and ``at``, ``marks``)."""
+    from pytest_tempo.durations_entry import check_text, decode_entry
+
+    value: dict[str, Any] = json.loads(path.read_text())
+    assert value["version"] == 2
+    for nodeid, text in value["tests"].items():
+        assert check_text(nodeid, text) is None, (nodeid, text)
+    value["tests"] = {nodeid: decode_entry(text) for nodeid, text in value["tests"].items()}
+    return value
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from pytest_tempo.durations import (
     KEEP,
+    Entries,
     Measured,
     Parsed,
     Snapshot,
-    Store,
     estimate,
     estimate_total,
     fold,
@@ -184,15 +184,17 @@ CALLS = st.fixed_dictionaries({"call": st.lists(st.floats(0, 1e3), max_size=KEEP
 
 
 @given(st.dictionaries(st.text(), CALLS, max_size=6), st.lists(st.text(), max_size=3))
-def test_readable_store_one_test_per_line(store: Store, folded: list[str]) -> None:
+def test_readable_store_one_test_per_line(store: Entries, folded: list[str]) -> None:
     store = {n: {"call": [float(v) for v in e["call"]]} for n, e in store.items()}
     text = encode(store, folded, readable=True)
-    assert decode(text) == Parsed(store, folded)
+    # A series never recorded and an empty one are one and the same: an empty field.
+    kept = {n: {k: v for k, v in e.items() if v} for n, e in store.items()}
+    assert decode(text) == Parsed(kept, folded)  # type: ignore[arg-type]
     lines = text.splitlines()
     assert len(lines) == 2 + len(store) + (1 if store else 0)
     per_line = [json.loads("{" + line.rstrip(",") + "}") for line in lines[2 : 2 + len(store)]]
     assert [next(iter(d)) for d in per_line] == sorted(store)  # one test a line, sorted
-    assert decode(encode(store, folded)) == Parsed(store, folded)
+    assert decode(encode(store, folded)) == Parsed(kept, folded)  # type: ignore[arg-type]
 
 
 def test_merge_appends_keeps_recent_and_other_tests() -> None:
@@ -253,8 +255,8 @@ def test_merge_properties(old_calls: dict[str, list[float]], run: dict[str, floa
 
 
 def test_merge_stores_joins_recent_values() -> None:
-    one: Store = {"a": {"call": [1.0, 2.0], "marks": ["slow"]}, "b": {"call": [5.0]}}
-    two: Store = {"a": {"call": [3.0] * KEEP, "marks": []}, "c": {"setup": [0.1]}}
+    one: Entries = {"a": {"call": [1.0, 2.0], "marks": ["slow"]}, "b": {"call": [5.0]}}
+    two: Entries = {"a": {"call": [3.0] * KEEP, "marks": []}, "c": {"setup": [0.1]}}
     merged = merge_stores([one, two])
     assert merged["a"] == {"call": [3.0] * KEEP, "marks": []}
     assert merged["b"] == {"call": [5.0]}
@@ -265,7 +267,7 @@ def test_merge_stores_joins_recent_values() -> None:
 def test_merge_stores_of_shards_restored_from_one_cache() -> None:
     """Each shard carries the earlier entries of the tests it did not run: per test, the
     entry measured last wins, whatever the order of the stores."""
-    baseline: Store = {
+    baseline: Entries = {
         "x": {"call": [1.0] * KEEP, "at": [100.0]},
         "y": {"call": [2.0] * KEEP, "at": [100.0]},
         "z": {"call": [3.0], "at": [50.0]},
@@ -280,8 +282,8 @@ def test_merge_stores_of_shards_restored_from_one_cache() -> None:
 
 
 def test_merge_stores_prefers_stamped_entries_to_old_ones() -> None:
-    old: Store = {"a": {"call": [9.0]}}
-    new: Store = {"a": {"call": [1.0], "at": [1.0]}}
+    old: Entries = {"a": {"call": [9.0]}}
+    new: Entries = {"a": {"call": [1.0], "at": [1.0]}}
     assert merge_stores([old, new])["a"] == new["a"]
     assert merge_stores([new, old])["a"] == new["a"]
 

@@ -27,7 +27,7 @@ from pytest_tempo.shards import (
     verify,
 )
 
-from .conftest import HAS_XDIST, assert_usage_error, xdist_params
+from .conftest import HAS_XDIST, assert_usage_error, read_store, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -374,7 +374,7 @@ def test_shards_run_one_after_another_in_one_checkout(
     pytester.makepyfile(**SUITE)
     seed_store(pytester.path, RECORDED)
     _first, one = shard_json(pytester, 1, 2, *xdist_args)
-    store = json.loads((pytester.path / ".pytest_cache/v/tempo/durations").read_text())
+    store = read_store(pytester.path / ".pytest_cache/v/tempo/durations")
     rewritten = {n: e["call"][len(e["call"]) // 2] for n, e in store["tests"].items()}
     # From the rewritten store alone, shard 2 would lose or repeat tests.
     fresh = Basis.of(ALL, rewritten)

@@ -17,7 +17,7 @@ from pytest_tempo.timing import (
 )
 from pytest_tempo.timing.aggregate import Aggregate, phase_outcome, record_of
 
-from .conftest import HAS_XDIST, assert_usage_error, xdist_params
+from .conftest import HAS_XDIST, assert_usage_error, read_store, xdist_params
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,9 +61,7 @@ def section(result: pytest.RunResult, title: str = "slow tests") -> list[str]:
 
 
 def store_of(pytester: pytest.Pytester) -> dict[str, Any]:
-    path = pytester.path / ".pytest_cache" / "v" / "tempo" / "durations"
-    value: dict[str, Any] = json.loads(path.read_text())
-    return value
+    return read_store(pytester.path / ".pytest_cache" / "v" / "tempo" / "durations")
 
 
 # --- pure logic ---------------------------------------------------------------------------

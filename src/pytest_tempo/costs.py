@@ -116,6 +116,9 @@ def recency_weights(stamps: Mapping[str, float], nodeids: Sequence[str]) -> dict
 
 def stamps_of(store: Mapping[str, Mapping[str, Any]] | None) -> dict[str, float]:
     """The ``at`` stamp of every store entry that has one."""
+    read = getattr(store, "stamps", None)
+    if read is not None:  # a durations Store: read from the entries' text
+        return dict(read())
     stamps: dict[str, float] = {}
     for nodeid, entry in (store or {}).items():
         at = entry.get("at")

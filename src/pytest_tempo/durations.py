@@ -1,14 +1,14 @@
 """The durations store, pure logic: recent setup, call and teardown seconds per test.
 
 The value (in pytest's cache under the key ``tempo/durations``, or in the file of
-``durations_path``)::
+``durations_path``), one string per test (:mod:`pytest_tempo.durations_entry`)::
 
-    {"version": 1, "folded": ["4242-1f0e..."], "tests": {"tests/test_a.py::test_x": {
-        "at": [1750000000.0], "setup": [0.01], "call": [1.2, 1.1], "teardown": [0.0],
-        "shared": [0.0], "marks": []}}}
+    {"version": 2, "folded": ["4242-1f0e..."], "tests": {
+        "tests/test_a.py::test_x": "1750000000.0|0.01|1.2,1.1|0|0|"}}
 
-``folded`` names the last run journals folded in, so none is ever folded twice; other
-top-level keys are kept as they are (:attr:`Parsed.extra`). The
+Version 1 documents (an object of lists per test) are still read, and written as version
+2 by the next update. ``folded`` names the last run journals folded in, so none is ever
+folded twice; other top-level keys are kept as they are (:attr:`Parsed.extra`). The
 functions here take and return plain data: :func:`parse_document` checks a value read from
 disk, :func:`fold` adds a run's measurements, :func:`merge_stores` joins the stores of
 shards, :func:`to_record`/:func:`from_record` are the lines of a run's journal. The files,
@@ -17,20 +17,42 @@ the lock and the journals are in :mod:`pytest_tempo.durations_io`.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .durations_entry import (
+    KEEP,
+    MAX_SECONDS,
+    MAX_STAMP,
+    PHASES,
+    SERIES,
+    STAMP,
+    Store,
+    check_text,
+    decode_entry,
+    entry_text,
+    median,
+    median_text,
+    round_seconds,
+    stamp_of,
+    texts_of,
+)
+from .durations_fold import fold_texts
 from .markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 
 __all__ = [
     "KEEP",
+    "MAX_SECONDS",
+    "MAX_STAMP",
     "PHASES",
+    "SERIES",
+    "STAMP",
     "STORE_KEY",
+    "Entries",
     "Measured",
     "Parsed",
     "Record",
@@ -39,6 +61,7 @@ __all__ = [
     "estimate",
     "fold",
     "fold_records",
+    "median",
     "merge",
     "merge_stores",
     "parse_document",
@@ -49,26 +72,17 @@ __all__ = [
 ]
 
 STORE_KEY = "tempo/durations"
-VERSION = 1
-#: How many recent runs are kept per phase, so one noisy run does not decide.
-KEEP = 5
-PHASES = ("setup", "call", "teardown")
-#: Recorded seconds kept per test: the phases, and the module- or class-scoped fixture
-#: set-up its setup triggered (charged to the fixture, kept for scheduling).
-SERIES = (*PHASES, "shared")
-#: The key of an entry's stamp: ``[epoch seconds]`` of the run that last measured the test.
-STAMP = "at"
-#: The largest number of seconds a store accepts (11.6 days; a soak test runs 12 hours).
-MAX_SECONDS = 1e6
-#: The largest stamp a store accepts (epoch seconds, in the year 5138).
-MAX_STAMP = 1e11
+#: The version written; version 1 (an object of lists per test) is read too.
+VERSION = 2
+VERSIONS = (1, 2)
 #: How many folded journals a store remembers, so a journal is never folded twice.
 FOLDED_KEEP = 64
 #: The top-level keys of a store document that this module reads and writes.
 DOCUMENT_KEYS = ("version", "tests", "folded")
-
-#: node id -> phase -> recent seconds, newest last (and "marks" -> recorded markers).
-Store = dict[str, dict[str, Any]]
+_M = TypeVar("_M", bound="MutableMapping[str, Any]")
+#: A store as plain data: node id -> phase -> recent seconds, newest last (and ``at``,
+#: ``marks``), as :class:`Store` shows its entries and version 1 documents hold them.
+Entries = dict[str, dict[str, Any]]
 #: One test as a run measured it, a journal line's value: ``(nodeid, at, setup, call,
 #: teardown, shared, marks)``, None for a phase that did not run (``shared`` and ``marks``
 #: are None without a setup; ``at`` None: when the run records it). Seconds unrounded.
@@ -91,25 +105,6 @@ class Measured:
 
     def total(self) -> float:
         return self.setup + self.call + self.teardown
-
-
-def round_seconds(value: float) -> float:
-    """Seconds as stored: 4 significant digits, and never finer than a microsecond.
-
-    Enough to order and balance by, and short enough for a store file whose diff is read.
-    """
-    # Under 10 s by float arithmetic: ``k / 10**d`` is the float nearest that decimal, as
-    # ``round`` gives it, without its decimal conversions (it runs for every phase of every
-    # test); from 10 s on, ``round`` to 4 significant digits.
-    if value < 0.01:
-        return int(value * 1e6 + 0.5) / 1e6 if value > 0 else 0.0
-    if value < 0.1:
-        return int(value * 1e5 + 0.5) / 1e5
-    if value < 1:
-        return int(value * 1e4 + 0.5) / 1e4
-    if value < 10:
-        return int(value * 1e3 + 0.5) / 1e3
-    return round(value, 3 - math.floor(math.log10(value)))
 
 
 def _seconds_ok(values: object) -> bool:
@@ -181,7 +176,7 @@ class Parsed:
     was kept; otherwise ``problem`` names the entries that were dropped.
     """
 
-    store: Store = field(default_factory=dict)
+    store: Store = field(default_factory=Store)
     folded: list[str] = field(default_factory=list)
     problem: str | None = None
     fresh: bool = False
@@ -192,14 +187,15 @@ class Parsed:
 def parse_document(value: object) -> Parsed:
     """Validate a stored value: the good entries are kept, bad ones dropped and counted.
 
-    Never raises, whatever ``value`` holds (any JSON value).
+    Never raises, whatever ``value`` holds (any JSON value). A version 1 document is
+    checked as it was and its entries turned into text.
     """
     if value is None:
         return Parsed()
     if type(value) is not dict:
         return Parsed(problem=f"expected an object, found {type(value).__name__}", fresh=True)
     version = value.get("version")
-    if version != VERSION:
+    if version not in VERSIONS:
         shown = repr(version) if type(version) in (int, str, type(None)) else type(version).__name__
         return Parsed(problem=f"unknown version {shown[:40]}", fresh=True)
     tests = value.get("tests")
@@ -208,7 +204,29 @@ def parse_document(value: object) -> Parsed:
     folded = value.get("folded", [])
     if type(folded) is not list or not all(type(f) is str for f in folded):
         folded = []
-    store: Store = {}
+    store = Store(*(_check_texts if version == VERSION else _check_entries)(tests))
+    extra = {k: v for k, v in value.items() if k not in DOCUMENT_KEYS}
+    return Parsed(store, folded[-FOLDED_KEEP:], store.problem(), extra=extra)
+
+
+def _check_texts(tests: dict[str, Any]) -> tuple[dict[str, str], int, str | None]:
+    """The usable entries of a version 2 document (``tests`` itself when all are), the
+    number of bad ones and why the first is bad."""
+    bad: dict[str, str] = {}
+    for nodeid, text in tests.items():
+        reason = check_text(nodeid, text)
+        if reason is not None:
+            bad[nodeid] = reason
+    if not bad:
+        return tests, 0, None
+    good = {nodeid: text for nodeid, text in tests.items() if nodeid not in bad}
+    return good, len(bad), next(iter(bad.values()))
+
+
+def _check_entries(tests: dict[str, Any]) -> tuple[dict[str, str], int, str | None]:
+    """The usable entries of a version 1 document as text, the number of bad ones and why
+    the first is bad."""
+    texts: dict[str, str] = {}
     bad, first = 0, None
     for nodeid, phases in tests.items():
         entry, reason = _check_entry(nodeid, phases)
@@ -216,75 +234,52 @@ def parse_document(value: object) -> Parsed:
             bad += 1
             first = first or reason
         else:
-            store[nodeid] = entry
-    problem = None
-    if bad == 1:
-        problem = first
-    elif bad:
-        problem = f"{bad} bad entries, the first: {first}"
-    extra = {k: v for k, v in value.items() if k not in DOCUMENT_KEYS}
-    return Parsed(store, folded[-FOLDED_KEEP:], problem, extra=extra)
+            texts[nodeid] = entry_text(entry)
+    return texts, bad, first
 
 
-def parse_store(value: object) -> tuple[Store, str | None]:
+def parse_store(value: object) -> tuple[Mapping[str, dict[str, Any]], str | None]:
     """Validate a stored value; return the usable store and, when something was not, why."""
     parsed = parse_document(value)
     return parsed.store, parsed.problem
 
 
 def fold(
-    store: Store,
+    store: _M,
     measured: Iterable[tuple[str, Measured]],
     now: float | None = None,
-) -> Store:
+) -> _M:
     """Add one run's seconds to ``store`` in place (see :func:`fold_records`)."""
     from .durations_journal import to_raw  # which imports this module
 
     return fold_records(store, (to_raw(nodeid, m) for nodeid, m in measured), now)
 
 
-def _push(entry: dict[str, Any], phase: str, seconds: float) -> None:
-    """Append ``seconds`` (rounded) to one series of an entry, keeping the last KEEP."""
-    series = entry.get(phase)
-    value = round_seconds(seconds)
-    entry[phase] = [*series[1 - KEEP :], value] if series else [value]
-
-
-def fold_records(store: Store, records: Iterable[Record], now: float | None = None) -> Store:
+def fold_records(store: _M, records: Iterable[Record], now: float | None = None) -> _M:
     """Add one run's seconds to ``store`` in place: appended, the oldest dropped past KEEP.
 
     Each measured test's entry is stamped with when it was measured (the record's ``at``,
-    else ``now``, else the current time), keeping the newest stamp it already had.
+    else ``now``, else the current time), keeping the newest stamp it already had. Only
+    the measured tests' entries are rewritten (:func:`~.durations_fold.fold_texts`).
+    ``store``: a :class:`Store`, or a dict of decoded entries (rewritten as such).
     """
-    default = round(time.time() if now is None else now, 3)
-    for nodeid, at, setup, call, teardown, shared, marks in records:
-        entry = store.get(nodeid)
-        if entry is None:
-            entry = store[nodeid] = {}
-        if at is None:
-            at = default
-        before = entry.get(STAMP)
-        entry[STAMP] = [at if not before or at > before[0] else before[0]]
-        if setup is not None:
-            _push(entry, "setup", setup)
-        if call is not None:
-            _push(entry, "call", call)
-        if teardown is not None:
-            _push(entry, "teardown", teardown)
-        if setup is not None:
-            _push(entry, "shared", shared or 0.0)
-            entry["marks"] = list(marks or ())
+    target = store if isinstance(store, Store) else Store.of(store)
+    fold_texts(target.texts, records, round(time.time() if now is None else now, 3))
+    if target is not store:
+        decoded = dict(target.items())
+        store.clear()
+        store.update(decoded)
     return store
 
 
-def prune(store: Store, existing: Iterable[str]) -> Store:
+def prune(store: Mapping[str, Mapping[str, Any]], existing: Iterable[str]) -> Store:
     """Only the entries of tests that exist (the node ids of a full, unfiltered collection)."""
     keep = set(existing)
-    return {nodeid: entry for nodeid, entry in store.items() if nodeid in keep}
+    return Store({nodeid: text for nodeid, text in texts_of(store).items() if nodeid in keep})
 
 
 def merge(
-    old: Mapping[str, Mapping[str, list[float]]],
+    old: Mapping[str, Mapping[str, Any]],
     measured: Mapping[str, Measured],
     existing: Iterable[str] | None = None,
     now: float | None = None,
@@ -294,22 +289,11 @@ def merge(
     Tests not run this time keep their entries. When ``existing`` (the node ids of a full,
     unfiltered collection) is given, entries for tests that no longer exist are pruned.
     """
-    store: Store = {n: {p: list(v[-KEEP:]) for p, v in phases.items()} for n, phases in old.items()}
+    store = Store.of(old)
     fold(store, measured.items(), now)
     if existing is not None:
         store = prune(store, {*existing, *measured})
     return store
-
-
-def median(values: Sequence[float]) -> float:
-    """The median of a non-empty sequence (``statistics.median``, without importing it)."""
-    if len(values) == 1:  # most entries of a young store: no sort
-        return values[0]
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | None:
@@ -318,15 +302,37 @@ def estimate(entry: Mapping[str, list[float]], phase: str = "call") -> float | N
     return median(values) if values else None
 
 
-def recorded_calls(store: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def recorded_calls(store: Mapping[str, Mapping[str, Any]], floor: float = 0.0) -> dict[str, float]:
     """Median call seconds per test recorded with a call: what the ``tiers`` order and the
-    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not)."""
-    calls = {}
-    for nodeid, entry in store.items():
-        values = entry.get("call")
-        if values:
-            calls[nodeid] = values[0] if len(values) == 1 else median(values)
+    stale ``slow`` markers need of the store (the rest of :class:`Snapshot`, not).
+
+    ``floor``: tests whose every recent call took less may be left out (read as never
+    recorded, as both readers may: the order compares with the slow threshold, the stale
+    markers with a tenth of it). Such calls are told from their text, unread.
+    """
+    fast = _fast_prefix(floor)
+    each = "," + fast
+    calls, bad = {}, []
+    for nodeid, text in texts_of(store).items():
+        call = text.split("|", 3)[2]
+        if not call or (fast and call.startswith(fast) and call.count(each) == call.count(",")):
+            continue
+        try:
+            calls[nodeid] = median_text(call)
+        except ValueError:
+            bad.append(nodeid)
+    if bad and isinstance(store, Store):
+        store.drop(bad)
     return calls
+
+
+def _fast_prefix(floor: float) -> str:
+    """How every value under ``floor`` is written: ``0.0`` under 0.1 s, and so on (empty:
+    no such prefix)."""
+    for prefix, bound in (("0.0", 0.1), ("0.00", 0.01), ("0.000", 0.001)):
+        if floor >= bound:
+            return prefix
+    return ""
 
 
 def estimate_total(entry: Mapping[str, list[float]]) -> float | None:
@@ -354,19 +360,26 @@ class Snapshot:
 
     @classmethod
     def of(cls, store: Mapping[str, Mapping[str, Any]]) -> Snapshot:
-        calls, totals, shared, smoke = {}, {}, {}, set()
-        for nodeid, entry in store.items():
-            call = estimate(entry)
-            if call is not None:  # estimate_total, without a second median of the call
-                setup, teardown = entry.get("setup"), entry.get("teardown")
+        calls, totals, shared, smoke, bad = {}, {}, {}, set(), []
+        for nodeid, text in texts_of(store).items():
+            fields = text.split("|")
+            try:
+                setup = median_text(fields[1]) if fields[1] else 0.0
+                teardown = median_text(fields[3]) if fields[3] else 0.0
+                fixtures = median_text(fields[4]) if fields[4] else 0.0
+                call = median_text(fields[2]) if fields[2] else None
+            except ValueError:
+                bad.append(nodeid)
+                continue
+            if call is not None:
                 calls[nodeid] = call
-                total = call + (median(setup) if setup else 0.0)
-                totals[nodeid] = total + (median(teardown) if teardown else 0.0)
-            fixtures = estimate(entry, "shared")
+                totals[nodeid] = call + setup + teardown
             if fixtures:
                 shared[nodeid] = fixtures
-            if "smoke" in entry.get("marks", ()):
+            if len(fields) > 5 and "smoke" in fields[5].split(","):
                 smoke.add(nodeid)
+        if bad and isinstance(store, Store):
+            store.drop(bad)
         return cls(calls, totals, shared, frozenset(smoke))
 
     def to_plain(self) -> dict[str, Any]:
@@ -384,26 +397,30 @@ def merge_stores(stores: Iterable[Mapping[str, Mapping[str, Any]]]) -> Store:
     """One store from several (the shards of a CI matrix).
 
     Shards restored from one cache each carry the earlier entries of the tests they did not
-    run, so per test the entry measured last (by its stamp) wins; a copy of the same entry
-    changes nothing. Entries without stamps (stores of older versions) are joined: their
-    series concatenated in the order given and cut to the last KEEP, marks from the last.
+    run, so per test the entry measured last (by its stamp) wins, its text copied as it is;
+    a copy of the same entry changes nothing. Entries without stamps (stores of older
+    versions) are joined: their series concatenated in the order given and cut to the last
+    KEEP, marks from the last.
     """
-    merged: Store = {}
+    merged: dict[str, str] = {}
     for store in stores:
-        for nodeid, entry in store.items():
+        texts = store.checked().texts if isinstance(store, Store) else texts_of(store)
+        for nodeid, text in texts.items():
             target = merged.get(nodeid)
-            at, target_at = _stamp(entry), _stamp(target)
-            if target is None or (at is not None and (target_at is None or at > target_at)):
-                merged[nodeid] = {key: list(values) for key, values in entry.items()}
+            if target is None:
+                merged[nodeid] = text
+                continue
+            at, target_at = stamp_of(text), stamp_of(target)
+            if at is not None and (target_at is None or at > target_at):
+                merged[nodeid] = text
             elif at is None and target_at is None:
-                for key, values in entry.items():
-                    if key == "marks":
-                        target[key] = list(values)
-                    else:
-                        target[key] = [*target.get(key, []), *values][-KEEP:]
-    return merged
+                merged[nodeid] = _joined(target, text)
+    return Store(merged)
 
 
-def _stamp(entry: Mapping[str, Any] | None) -> float | None:
-    values = entry.get(STAMP) if entry is not None else None
-    return float(values[0]) if values else None
+def _joined(first: str, then: str) -> str:
+    """Two unstamped entries as one: series concatenated, cut to KEEP; the later marks."""
+    entry, later = decode_entry(first), decode_entry(then)
+    for key, values in later.items():
+        entry[key] = values if key == "marks" else [*entry.get(key, []), *values][-KEEP:]
+    return entry_text(entry)

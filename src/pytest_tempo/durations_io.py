@@ -118,29 +118,34 @@ def file_key(path: Path) -> FileKey | None:
 
 
 def encode(
-    store: Store,
+    store: Mapping[str, Mapping[str, Any]],
     folded: list[str],
     readable: bool = False,
     extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """The store's text: compact JSON, or one test per line with sorted keys (``readable``).
+    """The store's text: compact JSON, or one test per line, sorted (``readable``).
 
-    ``extra``: other top-level keys of the document (records of other features), kept.
+    ``store``: a :class:`~pytest_tempo.durations.Store` (its entries' text is written as it
+    is), or decoded entries. ``extra``: other top-level keys of the document (records of
+    other features), kept.
     """
     from .durations import DOCUMENT_KEYS, VERSION
+    from .durations_entry import texts_of
 
+    texts = texts_of(store)
     extra = {k: v for k, v in (extra or {}).items() if k not in DOCUMENT_KEYS}
     if not readable:
-        # Unsorted: sorting 100,000 entries' keys would cost a third of the time.
-        value = {"version": VERSION, "folded": folded, **extra, "tests": store}
+        value = {"version": VERSION, "folded": folded, **extra, "tests": texts}
         return json.dumps(value, separators=(",", ":"))
-    body = json.dumps(store, sort_keys=True, separators=(", ", ": "))
-    if store:
-        # '}, "' occurs only between two entries: entries hold lists, not objects, and a
-        # quote inside a node id is escaped.
-        body = "{\n" + body[1:-1].replace('}, "', '},\n"') + "\n}"
+    quote = _QUOTE
+    body = ",\n".join([f"{quote(n)}: {quote(texts[n])}" for n in sorted(texts)])
+    body = "{\n" + body + "\n}" if texts else "{}"
     head = json.dumps({"version": VERSION, "folded": folded, **extra}, sort_keys=True)[:-1]
     return f'{head},\n"tests": {body}}}\n'
+
+
+#: json's own C function that writes a string as JSON (what ``json.dumps`` does to one).
+_QUOTE = json.encoder.encode_basestring_ascii
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -193,8 +198,9 @@ def load_document(path: Path) -> Parsed:
     parsed = decode(text)
     if parsed.fresh:
         raise ValueError(f"{path} is not a durations store: {parsed.problem}")
-    if parsed.problem:
-        raise ValueError(f"{path} has bad entries: {parsed.problem}")
+    problem = parsed.store.checked().problem()  # every value, not only the check on reading
+    if problem:
+        raise ValueError(f"{path} has bad entries: {problem}")
     return parsed
 
 
@@ -226,6 +232,6 @@ def output_path(out: Path) -> tuple[Path, bool]:
     return out.joinpath(*IN_CACHE), False
 
 
-def save_file(path: Path, store: Store, readable: bool = False) -> None:
+def save_file(path: Path, store: Mapping[str, Mapping[str, Any]], readable: bool = False) -> None:
     """Write a store file atomically (a temporary file renamed over it); raise OSError."""
     write_atomic(path, encode(store, [], readable))

@@ -322,9 +322,9 @@ class Recorder:
         """Whether this run would leave the store as it found it: nothing measured, nothing
         else to record, a clean store, nothing in it to prune and no journal to fold."""
         parsed = self._start_value[0]
-        if records or self.extra or parsed.problem or parsed.fresh:
+        if records or self.extra or parsed.problem or parsed.fresh or parsed.store.bad:
             return False
-        if existing is not None and not parsed.store.keys() <= set(existing):
+        if existing is not None and not parsed.store.texts.keys() <= set(existing):
             return False
         return not self.location.has_journals()
 

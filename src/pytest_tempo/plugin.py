@@ -187,12 +187,14 @@ def _store(config: Config, settings: Settings) -> StoreHandle | None:
     (None on an xdist worker, which never touches it, and with pytest's cache off)."""
     if worker_input(config) is not None:
         return None
+    # Calls under a tenth of the threshold change neither the order nor a stale marker.
+    floor = settings.slow_threshold / 10
     if settings.durations_path is not None:
-        return StoreHandle(Location.of_file(config.rootpath / settings.durations_path))
+        return StoreHandle(Location.of_file(config.rootpath / settings.durations_path), floor)
     cache = getattr(config, "cache", None)
     if cache is None:  # -p no:cacheprovider
         return None
-    return StoreHandle(Location.of_cache(cache))
+    return StoreHandle(Location.of_cache(cache), floor)
 
 
 def _snapshot(config: Config, store: StoreHandle | None) -> Snapshot:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from pytest import Cache
@@ -94,15 +94,28 @@ class StoreHandle:
     (:mod:`.durations`) is loaded only for a store that exists.
     """
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: Location, floor: float = 0.0) -> None:
         self.location = location
+        #: calls of tests that always took less may be left out of :meth:`calls`
+        self.floor = floor
         self._read = False
         self._parsed: Parsed | None = None  # None: the store is missing
         self._key: FileKey | None = None
         self._snapshot: Snapshot | None = None
         self._calls: dict[str, float] | None = None
-        #: what was wrong with the store, in one line (None: nothing, or not read yet)
-        self.problem: str | None = None
+        self._problem: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """What was wrong with the store, in one line (None: nothing, or not read yet): when
+        read, and the entries found bad since, as they were read."""
+        parsed = self._parsed
+        if parsed is None or parsed.fresh or parsed.store.problem() == parsed.problem:
+            return self._problem
+        from .durations import Parsed
+        from .durations_io import unusable
+
+        return unusable(self.location, Parsed(problem=parsed.store.problem()))
 
     def opened(self) -> tuple[Parsed | None, FileKey | None]:
         """The store as read at the start (None: missing) and the key of the file read."""
@@ -125,22 +138,24 @@ class StoreHandle:
         elif text is not None:
             self._parsed = decode(text)
         if self._parsed is not None and self._parsed.problem:
-            self.problem = unusable(self.location, self._parsed)
+            self._problem = unusable(self.location, self._parsed)
 
     def store(self) -> Store:
         """The usable entries as read at the start (the recorder folds this run into it)."""
         parsed = self.opened()[0]
-        return {} if parsed is None else parsed.store
+        # Missing: an empty dict reads as an empty store, without loading the store's code.
+        return cast("Store", {}) if parsed is None else parsed.store
 
     def calls(self) -> dict[str, float]:
-        """Median call seconds recorded per test (all the ``tiers`` order needs)."""
+        """Median call seconds recorded per test (all the ``tiers`` order needs), but for
+        tests whose recent calls all took less than :attr:`floor`."""
         if self._calls is None:
             if self._snapshot is not None:
                 self._calls = self._snapshot.calls
             elif self.store():
                 from .durations import recorded_calls
 
-                self._calls = recorded_calls(self.store())
+                self._calls = recorded_calls(self.store(), self.floor)
             else:
                 self._calls = {}
         return self._calls

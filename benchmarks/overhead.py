@@ -395,7 +395,8 @@ def main() -> None:
         default=[],
         metavar="NAME=ARGS",
         help="also run the plugin with these pytest arguments (repeatable), e.g. "
-        '"advice-off=-o tempo_advice=off"',
+        '"advice-off=-o tempo_advice=off"; a NAME starting with "before-" runs the '
+        "--before checkout",
     )
     parser.add_argument(
         "--parallel",
@@ -412,7 +413,10 @@ def main() -> None:
         name, sep, extra = spec.partition("=")
         if not sep or not name:
             parser.error(f"--variant: {spec!r} is not NAME=ARGS")
-        variants.append(Variant(name, tuple(shlex.split(extra))))
+        # "before-NAME=ARGS": the same arguments, with the plugin from the --before checkout.
+        before = name.startswith("before-") and args.before
+        path = str(Path(args.before).resolve() / "src") if before else None
+        variants.append(Variant(name, tuple(shlex.split(extra)), path))
     variants.append(Variant("on", ()))
     if not args.no_reorder:
         seconds = bench_reorder(args.items, repeat=5)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tempo._tuples import NamedTuple
+from pytest_tempo._tuples import NamedTuple, Slotted
 from pytest_tempo.settings import Settings
 
 
@@ -80,3 +80,29 @@ def test_the_settings_are_such_a_tuple() -> None:
     assert settings._replace(order="off").order == "off"
     assert settings == Settings(**settings._asdict())
     assert len(Settings._fields) == len(settings)
+
+
+class Spot(Slotted):
+    _fields = ("x", "y")
+    __slots__ = _fields
+
+    def __init__(self, x: int, y: int = 0) -> None:
+        self.x = x
+        self.y = y
+
+
+def test_slotted_compares_shows_and_copies_by_its_fields() -> None:
+    point = Spot(1, 2)
+    assert point == Spot(1, 2)
+    assert point != Spot(1, 3)
+    assert point != (1, 2)  # another class is never equal
+    assert repr(point) == "Spot(x=1, y=2)"
+    moved = point.replaced(y=5)
+    assert (moved.x, moved.y) == (1, 5)
+    assert (point.x, point.y) == (1, 2)  # the original is left alone
+    with pytest.raises(TypeError, match="Spot has no field z"):
+        point.replaced(z=1)
+    with pytest.raises(TypeError):
+        hash(point)  # mutable, like a dataclass with eq=True
+    with pytest.raises(AttributeError):
+        point.z = 1  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""``NamedTuple`` for the tuples defined at every start-up, without checking their annotations.
+"""``NamedTuple`` for the tuples defined at every start-up, without checking their annotations,
+and :class:`Slotted`, a base for the mutable records of a run, without generated code.
 
 ``typing.NamedTuple`` checks each field's annotation when the class is defined; under
 ``from __future__ import annotations`` each one is a string, which it compiles into a
@@ -11,9 +12,9 @@ and docstring) and leaves the annotations as written. Type checkers see
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["NamedTuple"]
+__all__ = ["NamedTuple", "Slotted"]
 
 #: What the class body holds that is not for the tuple's class.
 _SKIPPED = frozenset(("__module__", "__qualname__", "__annotations__", "__dict__", "__weakref__"))
@@ -52,3 +53,37 @@ else:
 
     class NamedTuple(metaclass=_NamedTupleMeta):
         """Subclassed like ``typing.NamedTuple``: ``class Point(NamedTuple): x: int = 0``."""
+
+
+class Slotted:
+    """A base for mutable records with ``__slots__``: equality, ``repr`` and :meth:`replaced`
+    read the fields, so a class costs no generated code at import (a ``dataclass`` compiles
+    its ``__init__``, ``__repr__`` and ``__eq__`` when its module is imported). Subclasses
+    name their fields in order in ``_fields``, set ``__slots__ = _fields`` and write their
+    ``__init__``; like a ``dataclass`` with ``eq=True``, they are not hashable."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Slotted)
+        return self._values() == other._values()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def replaced(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (as ``dataclasses.replace``)."""
+        copy = object.__new__(self.__class__)
+        for name in self._fields:
+            object.__setattr__(copy, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(f"{self.__class__.__name__} has no field {', '.join(changes)}")
+        return copy

@@ -37,7 +37,9 @@ class TypeSummaryPlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         result = yield
         config = session.config
-        if not is_reporting_process(config):
+        # pytest-cov registers its plugin as "_cov" only under --cov: without it, the coverage
+        # adapter is not even imported.
+        if not is_reporting_process(config) or not config.pluginmanager.has_plugin("_cov"):
             return result
         from ._coverage import find_coverage, pytest_cov_plugin
 

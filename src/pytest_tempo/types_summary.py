@@ -18,8 +18,9 @@ which loads this module only when there is a section to write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ._tuples import Slotted
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -46,22 +47,44 @@ PHASES = ("|setup", "|run", "|teardown")
 NO_CONTEXTS = "coverage per type: run with pytest-cov's --cov-context=test"
 
 
-@dataclass
-class TypeRow:
-    """One test type's totals in this run."""
+class TypeRow(Slotted):
+    """One test type's totals in this run.
 
-    name: str
-    tests: int = 0
-    passed: int = 0
-    failed: int = 0  # failures in the call
-    errors: int = 0  # failures in set-up or teardown (pytest's "error")
-    skipped: int = 0  # skipped, at run time or when its module was collected
-    xfailed: int = 0
-    xpassed: int = 0
-    seconds: float = 0.0
-    #: statements of the files this type's tests ran, and of those, the ones they ran
-    statements: int = 0
-    covered: int = 0
+    ``failed``: failures in the call; ``errors``: failures in set-up or teardown (pytest's
+    "error"); ``skipped``: skipped at run time or when its module was collected;
+    ``statements``: of the files this type's tests ran, and ``covered``: of those, the ones
+    they ran.
+    """
+
+    _fields = ("name", "tests", "passed", "failed", "errors", "skipped", "xfailed",
+                 "xpassed", "seconds", "statements", "covered")  # fmt: skip
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        name: str,
+        tests: int = 0,
+        passed: int = 0,
+        failed: int = 0,
+        errors: int = 0,
+        skipped: int = 0,
+        xfailed: int = 0,
+        xpassed: int = 0,
+        seconds: float = 0.0,
+        statements: int = 0,
+        covered: int = 0,
+    ) -> None:
+        self.name = name
+        self.tests = tests
+        self.passed = passed
+        self.failed = failed
+        self.errors = errors
+        self.skipped = skipped
+        self.xfailed = xfailed
+        self.xpassed = xpassed
+        self.seconds = seconds
+        self.statements = statements
+        self.covered = covered
 
     @property
     def coverage(self) -> float | None:

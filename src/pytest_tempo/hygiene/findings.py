@@ -7,8 +7,9 @@ Nothing here touches pytest; a worker ships findings to the controller through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from .._tuples import NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,8 +28,7 @@ RULES: dict[Rule, str] = {
 EXAMPLES = 2
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One problem, listed once, with how many tests it affects.
 
     ``location`` is a node id (a test, its function, class or module) for a mark, or

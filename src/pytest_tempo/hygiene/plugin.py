@@ -9,10 +9,11 @@ Where the findings come from:
   without pytest-xdist, each worker with it. A worker ships them as plain data through
   what it sends back; the controller merges them in ``pytest_testnodedown``. Each worker
   collects the whole suite, so merging keeps one of each.
-- Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason) are noticed in a
-  ``pytest_runtest_makereport`` wrapper where the test runs and attached to the report as
-  plain data, which pytest-xdist carries to the controller (it serialises
-  ``report.__dict__``); the controller counts them in ``pytest_runtest_logreport``.
+- Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason) are noticed
+  where the test runs, by one plain ``pytest_runtest_makereport`` implementation that returns
+  at once for a phase that raised nothing (the only per-test hook of the feature). Without
+  xdist they are counted there; an xdist worker keeps them, in the order its tests ran, and
+  ships them with its collection findings; the controller counts them when the worker ends.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .._xdist import from_worker, is_worker, to_controller
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from pytest import CallInfo, Config, Item, Session, TerminalReporter, TestReport
+    from pytest import CallInfo, Config, Item, Session, TerminalReporter
 
     from ..settings import HygieneMode
     from .findings import Finding, Tally
@@ -37,8 +38,8 @@ __all__ = ["HygienePlugin"]
 
 #: The key of the collection findings in what a worker sends back.
 WORKEROUTPUT_KEY = "tempo_hygiene"
-#: The attribute of a test report that says the test called pytest.skip()/xfail() bare.
-REPORT_ATTR = "tempo_hygiene"
+#: The key of the run-time findings ``[what, path, line, nodeid]`` in what a worker sends back.
+WORKEROUTPUT_CALLS = "tempo_hygiene_calls"
 
 
 class HygienePlugin:
@@ -53,6 +54,8 @@ class HygienePlugin:
         self._remote: list[Finding] = []
         self._module_skips: Tally | None = None
         self._calls: Tally | None = None
+        # on an xdist worker: the run-time findings [what, path, line, nodeid], in test order
+        self._worker_calls: list[list[Any]] = []
         self._findings: list[Finding] | None = None
         self._failed = False
         self._error = ""
@@ -99,9 +102,14 @@ class HygienePlugin:
             skips = self._module_skips.findings() if self._module_skips is not None else []
             findings = merge(self._collected, skips)
             to_controller(session.config, WORKEROUTPUT_KEY, [f.to_plain() for f in findings])
+            to_controller(session.config, WORKEROUTPUT_CALLS, self._worker_calls)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
+        for value in from_worker(node, WORKEROUTPUT_CALLS, ()) or ():
+            if isinstance(value, (list, tuple)) and len(value) == 4:
+                what, path, line, nodeid = value
+                self._count_call(str(what), str(path), int(line), str(nodeid))
         values = from_worker(node, WORKEROUTPUT_KEY, ())
         if not values:
             return
@@ -114,32 +122,30 @@ class HygienePlugin:
 
     # --- where tests run ----------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: Item, call: CallInfo[None]
-    ) -> Generator[None, TestReport, TestReport]:
-        report = yield
+    # tryfirst and plain: called before pytest's own implementation, which makes the report
+    # (this one returns None, so pytest's still does); ``call`` already holds the exception.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: Item, call: CallInfo[None]) -> None:
         excinfo = call.excinfo
-        if excinfo is not None:
-            from .rules import bare_call, relative
-            from .scan import raise_site
-
-            what = bare_call(excinfo.value)
-            site = raise_site(excinfo) if what else None
-            # Raised by pytest itself: a skip mark (judged at collection), not a call.
-            if site is not None and not _is_pytest(site[2]):
-                path = relative(site[0], self._root)
-                setattr(report, REPORT_ATTR, [what, path, site[1]])
-        return report
-
-    def pytest_runtest_logreport(self, report: TestReport) -> None:
-        if not self._controller:
+        if excinfo is None:
             return
-        value = report.__dict__.get(REPORT_ATTR)
-        if isinstance(value, list) and len(value) == 3:
-            what, path, line = value
-            self._calls = _tally(self._calls)
-            self._calls.add("reason", f"{path}:{line}", str(what), report.nodeid, path, line)
+        from .rules import bare_call, relative
+        from .scan import raise_site
+
+        what = bare_call(excinfo.value)
+        site = raise_site(excinfo) if what else None
+        # Raised by pytest itself: a skip mark (judged at collection), not a call.
+        if site is not None and not _is_pytest(site[2]):
+            path = relative(site[0], self._root)
+            if self._controller:
+                self._count_call(what, path, site[1], item.nodeid)
+            else:
+                self._worker_calls.append([what, path, site[1], item.nodeid])
+
+    def _count_call(self, what: str, path: str, line: int, nodeid: str) -> None:
+        """Count a bare ``pytest.skip()``/``pytest.xfail()`` of test ``nodeid`` at path:line."""
+        self._calls = _tally(self._calls)
+        self._calls.add("reason", f"{path}:{line}", what, nodeid, path, line)
 
     # --- the controller -----------------------------------------------------------------
 

@@ -23,7 +23,6 @@ What pytest does, checked against pytest 9.2 and 8.4 (``_pytest/skipping.py``,
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -101,7 +100,7 @@ class CollectionScan:
             if finding.rule == "ids":
                 names = list(self._ids.get(finding.location, ()))
                 what = f"ids of argument{'s' if len(names) > 1 else ''} {', '.join(names)}"
-                finding = replace(finding, what=what)
+                finding = finding._replace(what=what)
             result.append(finding)
         return result
 

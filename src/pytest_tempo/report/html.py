@@ -8,7 +8,6 @@ network and no JavaScript: inline SVG styled by the inline CSS below.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -124,7 +123,7 @@ def _types_table(timings: Sequence[TestTiming]) -> str:
         return f'{tds}<td class="n">{_sec(row.seconds)}</td>'
 
     out += [f"<tr><td>{esc(row.name)}</td>{cells(row)}</tr>" for row in rows]
-    total = type_rows([replace(t, types=("all tests",)) for t in timings], ())
+    total = type_rows([t.replaced(types=("all tests",)) for t in timings], ())
     out.append(f'<tr class="sum"><td>all tests</td>{cells(total[0])}</tr></tbody></table>')
     if sum(row.tests for row in rows) > len(timings):
         out.append(

@@ -9,9 +9,9 @@ report shows. Nothing here reads pytest's objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._tuples import Slotted
 from ..markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
@@ -52,62 +52,109 @@ Record = tuple[str, "float | None", "float | None", "float | None", "float | Non
                "float | None", "Sequence[str] | None"]  # fmt: skip
 
 
-@dataclass(slots=True)
-class TestTiming:
-    """One test's seconds in this run, as the controller saw them."""
+class TestTiming(Slotted):
+    """One test's seconds in this run, as the controller saw them.
+
+    ``start``/``stop``: wall-clock start of the setup and end of the teardown (epoch
+    seconds); ``outcome``: as pytest's summary line counts it (passed, failed, error: a
+    failure outside the call phase, skipped, xfailed or xpassed); ``types``: the test-type
+    markers the test carries (unit, integration, ... from test_types); ``shared``: the
+    module/class/package/session fixture set-up its setup triggered (the fixture's cost).
+    """
 
     __test__ = False  # not a test class, for pytest's collector
+    _fields = ("nodeid", "setup", "call", "teardown", "worker", "marked_slow", "ran_call",
+                 "start", "stop", "outcome", "types", "shared", "marks")  # fmt: skip
+    __slots__ = _fields
 
-    nodeid: str
-    setup: float = 0.0
-    call: float = 0.0
-    teardown: float = 0.0
-    worker: str = "master"
-    marked_slow: bool = False
-    ran_call: bool = False
-    #: wall-clock start of the setup and end of the teardown (epoch seconds)
-    start: float = 0.0
-    stop: float = 0.0
-    #: as pytest's summary line counts it: passed, failed, error (a failure outside the call
-    #: phase), skipped, xfailed or xpassed
-    outcome: str = "passed"
-    #: the test-type markers the test carries (unit, integration, ... from test_types)
-    types: tuple[str, ...] = ()
-    #: module/class/package/session fixture set-up its setup triggered (the fixture's cost)
-    shared: float = 0.0
-    marks: tuple[str, ...] = ()
+    def __init__(
+        self,
+        nodeid: str,
+        setup: float = 0.0,
+        call: float = 0.0,
+        teardown: float = 0.0,
+        worker: str = "master",
+        marked_slow: bool = False,
+        ran_call: bool = False,
+        start: float = 0.0,
+        stop: float = 0.0,
+        outcome: str = "passed",
+        types: tuple[str, ...] = (),
+        shared: float = 0.0,
+        marks: tuple[str, ...] = (),
+    ) -> None:
+        self.nodeid = nodeid
+        self.setup = setup
+        self.call = call
+        self.teardown = teardown
+        self.worker = worker
+        self.marked_slow = marked_slow
+        self.ran_call = ran_call
+        self.start = start
+        self.stop = stop
+        self.outcome = outcome
+        self.types = types
+        self.shared = shared
+        self.marks = marks
 
     @property
     def total(self) -> float:
         return self.setup + self.call + self.teardown
 
 
-@dataclass
-class FixtureTiming:
+class FixtureTiming(Slotted):
     """A fixture's set-ups in this run: where it is defined, how often, and how long."""
 
-    name: str
-    scope: str
-    baseid: str
-    count: int = 0
-    total: float = 0.0
-    longest: float = 0.0
-    #: the node id of the test whose phase set it up, per set-up (the strings of the reports)
-    users: list[str] = field(default_factory=list)
+    _fields = ("name", "scope", "baseid", "count", "total", "longest", "users")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        name: str,
+        scope: str,
+        baseid: str,
+        count: int = 0,
+        total: float = 0.0,
+        longest: float = 0.0,
+        users: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.scope = scope
+        self.baseid = baseid
+        self.count = count
+        self.total = total
+        self.longest = longest
+        #: the node id of the test whose phase set it up, per set-up (the strings of the
+        #: reports)
+        self.users: list[str] = [] if users is None else users
 
 
-@dataclass
-class TimingSummary:
+class TimingSummary(Slotted):
     """Everything the report shows, computed from the timings alone."""
 
-    threshold: float
-    slow: list[TestTiming]
-    unmarked: list[TestTiming]
-    stale: list[TestTiming]
-    fixtures: list[FixtureTiming]
-    tests: int
-    total: float
-    workers: dict[str, dict[str, float]] = field(default_factory=dict)
+    _fields = ("threshold", "slow", "unmarked", "stale", "fixtures", "tests", "total",
+                 "workers")  # fmt: skip
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        threshold: float,
+        slow: list[TestTiming],
+        unmarked: list[TestTiming],
+        stale: list[TestTiming],
+        fixtures: list[FixtureTiming],
+        tests: int,
+        total: float,
+        workers: dict[str, dict[str, float]] | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.slow = slow
+        self.unmarked = unmarked
+        self.stale = stale
+        self.fixtures = fixtures
+        self.tests = tests
+        self.total = total
+        self.workers = {} if workers is None else workers
 
     @property
     def slow_total(self) -> float:

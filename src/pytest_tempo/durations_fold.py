@@ -2,8 +2,8 @@
 
 Every test a run measured has its entry rewritten at the end of the run; the others' text is
 not touched. This is the only code of the store that runs once per measured test on every
-run, so it works on the text (:mod:`.durations_entry`) without decoding it, and is written
-out flat: a function call costs as much as what it would do.
+run, so it works on the text (:mod:`.durations_entry`) without decoding it: each series is
+pushed alike (:func:`_pushed`), appended and its oldest value dropped once KEEP are there.
 """
 
 from __future__ import annotations
@@ -41,95 +41,59 @@ def _newer(at: float, before: str) -> bool:
     return not before or at > float(before)
 
 
-def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float) -> None:  # noqa: C901
+def _pushed(old: str, new: str) -> str:
+    """The series text ``old`` with ``new`` appended, its oldest value dropped once KEEP are
+    there."""
+    if not old:
+        return new
+    commas = old.count(",")
+    if commas < KEEP - 1:
+        return f"{old},{new}"
+    if commas == KEEP - 1:
+        return f"{old.partition(',')[2]},{new}"
+    return _cut(old, new)
+
+
+def _seconds(value: float) -> str:
+    """:func:`seconds_text` of ``value``; under 10 ms looked up without formatting."""
+    text = MICROSECONDS.get(int(value * 1e6 + 0.5)) if 0 < value < 0.01 else None
+    return seconds_text(value) if text is None else text
+
+
+def _stamped(before: str, at: float | None, default: float, default_text: str) -> str:
+    """The newer of the stamp text ``before`` and this record's stamp (``at``, or the run's
+    ``default``)."""
+    if at is None:
+        # Stamps of one shape (``%.3f``, as long) compare as text.
+        if len(before) == len(default_text) and before[-4] == ".":
+            return default_text if before < default_text else before
+        return default_text if _newer(default, before) else before
+    stamp = stamp_text(at)
+    if len(before) == len(stamp) and before[-4] == ".":
+        return stamp if before < stamp else before
+    return stamp if _newer(at, before) else before
+
+
+def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float) -> None:
     """Append each record's seconds to its test's entry text (``default``: the stamp of a
     record without one), keeping the last KEEP per series and the newest stamp."""
-    # Flat on purpose (see the module's docstring); each series is pushed alike:
-    # appended, the oldest dropped once KEEP are there.
-    full = KEEP - 1
     default_text = stamp_text(default)
-    seconds = seconds_text
-    micro = MICROSECONDS  # what seconds_text gives under 10 ms, looked up without a call
     for nodeid, at, setup, call, teardown, shared, marks in records:
         text = texts.get(nodeid)
         if text is None:
-            fields = ["", "", "", "", ""]
-            fields[0] = default_text if at is None else stamp_text(at)
+            fields = [default_text if at is None else stamp_text(at), "", "", "", ""]
         else:
             fields = text.split("|")
-            before = fields[0]
-            if at is None:
-                # Stamps of one shape (``%.3f``, as long) compare as text.
-                if len(before) == len(default_text) and before[-4] == ".":
-                    if before < default_text:
-                        fields[0] = default_text
-                elif _newer(default, before):
-                    fields[0] = default_text
-            else:
-                stamp = stamp_text(at)
-                if len(before) == len(stamp) and before[-4] == ".":
-                    if before < stamp:
-                        fields[0] = stamp
-                elif _newer(at, before):
-                    fields[0] = stamp
+            fields[0] = _stamped(fields[0], at, default, default_text)
         if call is not None:
-            old = fields[2]
-            new = micro.get(int(call * 1e6 + 0.5)) if 0 < call < 0.01 else None
-            if new is None:
-                new = seconds(call)
-            if not old:
-                fields[2] = new
-            else:
-                commas = old.count(",")
-                if commas < full:
-                    fields[2] = f"{old},{new}"
-                elif commas == full:
-                    fields[2] = f"{old.partition(',')[2]},{new}"
-                else:
-                    fields[2] = _cut(old, new)
+            fields[2] = _pushed(fields[2], _seconds(call))
         if setup is not None:
-            old = fields[1]
-            new = micro.get(int(setup * 1e6 + 0.5)) if 0 < setup < 0.01 else None
-            if new is None:
-                new = seconds(setup)
-            if not old:
-                fields[1] = new
-            else:
-                commas = old.count(",")
-                if commas < full:
-                    fields[1] = f"{old},{new}"
-                elif commas == full:
-                    fields[1] = f"{old.partition(',')[2]},{new}"
-                else:
-                    fields[1] = _cut(old, new)
-            old, new = fields[4], seconds(shared) if shared else "0"
-            if not old:
-                fields[4] = new
-            else:
-                commas = old.count(",")
-                if commas < full:
-                    fields[4] = f"{old},{new}"
-                elif commas == full:
-                    fields[4] = f"{old.partition(',')[2]},{new}"
-                else:
-                    fields[4] = _cut(old, new)
+            fields[1] = _pushed(fields[1], _seconds(setup))
+            fields[4] = _pushed(fields[4], _seconds(shared) if shared else "0")
             if len(fields) > 5:
                 fields[5] = _marks(marks)
             else:
                 fields.append(_marks(marks))
         if teardown is not None:
-            old = fields[3]
-            new = micro.get(int(teardown * 1e6 + 0.5)) if 0 < teardown < 0.01 else None
-            if new is None:
-                new = seconds(teardown)
-            if not old:
-                fields[3] = new
-            else:
-                commas = old.count(",")
-                if commas < full:
-                    fields[3] = f"{old},{new}"
-                elif commas == full:
-                    fields[3] = f"{old.partition(',')[2]},{new}"
-                else:
-                    fields[3] = _cut(old, new)
+            fields[3] = _pushed(fields[3], _seconds(teardown))
         texts[nodeid] = "|".join(fields)

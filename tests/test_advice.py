@@ -335,6 +335,40 @@ def test_only_sleeps_of_the_call_phase_are_counted(
     assert entry["slept"] == pytest.approx(0.6, abs=0.01)
 
 
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+def test_a_crashed_worker_loses_only_its_own_sleeps(pytester: pytest.Pytester) -> None:
+    """A worker sends its tests' sleeps when its tests are done: one killed mid-run takes
+    them with it (as the docs say), the run still ends with its advice, and the sleeps of a
+    worker that finished are listed."""
+    pytester.makeconftest(CLOCK)
+    pytester.makepyfile(
+        test_sleeps="""
+        import time
+
+        def test_sleeps():
+            time.sleep(0.6)
+        """,
+        test_crash="""
+        import os
+
+        def test_crash():
+            os._exit(3)
+        """,
+    )
+    result = pytester.runpytest("-n", "2", "--slow-threshold=1", "--slow-report-json=report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    crashed = re.search(r"worker '(gw\d)' crashed", result.stdout.str())
+    assert crashed is not None, result.stdout.str()
+    value = report(pytester)
+    (sleeper,) = [t for t in value["all_tests"] if t["nodeid"] == "test_sleeps.py::test_sleeps"]
+    listed = [s["nodeid"] for s in value["advice"]["sleeping"]]
+    if sleeper["worker"] == crashed[1]:
+        assert listed == []
+    else:
+        assert listed == ["test_sleeps.py::test_sleeps"]
+
+
 @xdist_params
 def test_the_advice_runs_no_hook_per_test(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
     """Its cost does not grow with the tests that pass without sleeping: no hook of its own

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
@@ -551,6 +553,71 @@ def test_even_rows_agree_with_the_replay(durations: list[float], start_up: float
     forecast = judge_parallel(ids, durations, {}, start_up, 10 * (total + start_up), 1, 0.0)
     assert forecast is not None
     assert list(forecast.rows) == even_rows(total, start_up, WORKERS, HAS_XDIST)
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+@settings(deadline=None)  # the first example imports the schedulers: no wall-clock limit
+@given(
+    st.lists(st.tuples(st.floats(0.001, 1), st.floats(0.001, 1)), min_size=1, max_size=300),
+    st.floats(0, 5),
+)
+def test_xdist_column_of_small_tests_is_the_even_split_with_fixture_groups(
+    tests: list[tuple[float, float]], start_up: float
+) -> None:
+    """xdist's ``load`` hands out tests whatever fixtures they share: with fixture groups
+    and no test over a quarter of a worker's share, its column is the even split (within
+    two units of its replay) and only --tempo-dist=duration is replayed."""
+    ids = [f"t{i // 20}.py::test_{i}" for i in range(len(tests))]
+    shared = {ids[i]: extra for i, (_, extra) in enumerate(tests) if i % 20 == 0}
+    durations = [call + shared.get(ids[i], 0.0) for i, (call, _) in enumerate(tests)]
+    if max(durations) * EVEN * max(WORKERS) > sum(durations):
+        filler = [max(durations)] * EVEN * max(WORKERS)
+        ids += [f"filler.py::test_{i}" for i in range(len(filler))]
+        durations += filler
+    total = sum(durations)
+    forecast = judge_parallel(ids, durations, shared, start_up, 10 * (total + start_up), 1, 0.0)
+    assert forecast is not None
+    replayed = replay_rows(ids, durations, shared, start_up, WORKERS, True)
+    assert replayed is not None
+    unit = max(bundle(ids, durations)[1])
+    for row, full in zip(forecast.rows, replayed, strict=True):
+        assert row.duration == full.duration  # ours is replayed, fixture groups and all
+        assert row.load == pytest.approx(start_up + total / row.workers)
+        assert full.load is not None
+        assert row.load is not None
+        assert full.load - 2 * unit - 1e-6 <= row.load <= full.load + 1e-6
+
+
+FORECAST_IMPORTS = """
+import sys
+from pytest_tempo.advice.parallel import judge_parallel
+
+ids = [f"t{i // 20}.py::test_{i}" for i in range(400)]
+shared = {n: 0.5 for n in ids[::20]}
+durations = [0.1 + shared.get(n, 0.0) for n in ids]
+forecast = judge_parallel(ids, durations, shared, 1.0, 100.0, 1, 1.0)
+assert forecast is not None and forecast.rows[0].load is not None, forecast
+print(sorted(m for m in sys.modules if m.startswith(("xdist.scheduler", "pytest_tempo.sched"))))
+"""
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+def test_a_forecast_of_small_tests_imports_only_our_scheduler() -> None:
+    """Fixture groups are replayed on --tempo-dist=duration alone: xdist's schedulers and
+    the scheduling plugin are not imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORECAST_IMPORTS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == str(
+        [
+            "pytest_tempo.scheduling",
+            "pytest_tempo.scheduling.dispatch",
+            "pytest_tempo.scheduling.partition",
+            "pytest_tempo.scheduling.plan",
+            "pytest_tempo.scheduling.pool",
+        ]
+    )
 
 
 @given(st.lists(st.floats(0, 5), min_size=1, max_size=60), st.integers(1, 20))

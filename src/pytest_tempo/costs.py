@@ -30,8 +30,10 @@ collection. The model, for each collected node id:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from ._tuples import NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -63,17 +65,20 @@ HALF_LIFE = 7 * 24 * 3600.0
 UNKNOWN_ALONE = 1.0
 
 
-@dataclass(frozen=True)
-class CostData:
-    """What the model reads from a durations snapshot: recorded totals and their stamps."""
+#: An empty mapping that cannot be changed: the default of the mappings below.
+_NONE: Mapping[str, float] = MappingProxyType({})
 
-    totals: Mapping[str, float] = field(default_factory=dict)
+
+class CostData(NamedTuple):
+    """What the model reads from a durations snapshot: recorded totals and their stamps.
+    (Values as named tuples: a frozen dataclass compiles six methods when it is defined.)"""
+
+    totals: Mapping[str, float] = _NONE
     #: epoch seconds of the run that last measured each test (the store's ``at``)
-    stamps: Mapping[str, float] = field(default_factory=dict)
+    stamps: Mapping[str, float] = _NONE
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """Estimated seconds per collected test, and which of them were recorded."""
 
     costs: list[float]
@@ -83,7 +88,7 @@ class Estimate:
     mean: float
     #: per test: its own cost if recorded, else its nearest siblings' median (else the mean),
     #: before the prior: what the siblings alone say
-    nearest: list[float] = field(default_factory=list)
+    nearest: list[float]
 
 
 def function_key(nodeid: str) -> str:
@@ -167,27 +172,43 @@ def overhead_floor(
 
 
 class _Siblings:
-    """Recorded values (floor included) and their weights per sibling group, and the mean."""
+    """Recorded values (floor included) and their weights per sibling group, and the mean.
+
+    The groups are built when a test that was never recorded first asks for its nearest
+    siblings: a collection whose tests are all recorded (the usual run, and every replay of
+    the advice's forecast) does not build them."""
 
     def __init__(self, known: Mapping[str, float], weights: Mapping[str, float], floor: float):
-        self.groups: dict[str, list[tuple[float, float]]] = {}
+        self._known, self._weights, self._floor = known, weights, floor
+        self._groups: dict[str, list[tuple[float, float]]] | None = None
         all_weight = all_sum = 0.0
         for nodeid, seconds in known.items():
             weight = weights[nodeid]
-            value = seconds + floor
             all_weight += weight
-            all_sum += weight * value
-            for key in sibling_keys(nodeid):
-                self.groups.setdefault(key, []).append((value, weight))
+            all_sum += weight * (seconds + floor)
         self.mean = all_sum / all_weight if all_weight > 0 else floor
         self._medians: dict[str, float] = {}
 
+    @property
+    def groups(self) -> dict[str, list[tuple[float, float]]]:
+        """Sibling group key -> the recorded values (floor included) and weights in it."""
+        if self._groups is None:
+            groups: dict[str, list[tuple[float, float]]] = {}
+            weights, floor = self._weights, self._floor
+            for nodeid, seconds in self._known.items():
+                entry = (seconds + floor, weights[nodeid])
+                for key in sibling_keys(nodeid):
+                    groups.setdefault(key, []).append(entry)
+            self._groups = groups
+        return self._groups
+
     def nearest(self, nodeid: str) -> float:
         """The weighted median of the nearest recorded group, else the mean."""
+        groups = self.groups
         for key in sibling_keys(nodeid):
             if key in self._medians:
                 return self._medians[key]
-            found = self.groups.get(key)
+            found = groups.get(key)
             if found:
                 self._medians[key] = weighted_median(found)
                 return self._medians[key]

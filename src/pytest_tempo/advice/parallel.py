@@ -5,10 +5,12 @@ clock) with the real schedulers: pytest-tempo's ``--tempo-dist=duration`` and, w
 pytest-xdist is installed, its default ``load``. Each worker first pays the start-up and
 collection measured in this run, and the session-scoped fixture set-ups.
 
-A suite of many small tests and no fixture groups (no test over a quarter of a worker's
-share at ``-n 16``) is not replayed: every scheduler keeps the workers busy to within a test
-or two of the even split, so each row is the start-up and an even share of the tests'
-seconds, and the schedulers are not even imported.
+A suite of many small tests (no test over a quarter of a worker's share at ``-n 16``) is
+not replayed on xdist's ``load``: it hands out tests one by one, whatever fixtures they
+share, and keeps the workers busy to within a test or two of the even split, so each of its
+rows is the start-up and an even share of the tests' seconds, and xdist's schedulers are not
+even imported. Without fixture groups the same holds for ``--tempo-dist=duration``, and
+nothing is replayed at all.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def _duration_maker(
     totals: Mapping[str, float], shared: Mapping[str, float]
 ) -> Callable[[Any, int], Any]:
     from ..forecast import QUIET
-    from ..scheduling import DurationScheduling, plan_units
+    from ..scheduling.dispatch import DurationScheduling
+    from ..scheduling.plan import plan_units
 
     # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
     # longest first. Without shared fixtures nothing is grouped and the plan is the same for
@@ -174,20 +177,26 @@ def replay_rows(
     start_up: float,
     workers: Sequence[int],
     with_load: bool,
+    load_even: bool = False,
 ) -> list[Row] | None:
     """The rows of the run replayed on the schedulers (the smallest tests in bundles); None
-    when a scheduler never finished."""
+    when a scheduler never finished. With ``load_even``, xdist's ``load`` is not replayed:
+    its rows are the even split (see :func:`even_rows`)."""
     from ..forecast import makespan
 
     ids, seconds = bundle(nodeids, durations)
     totals = dict(zip(ids, seconds, strict=True))
     duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
-    load_make = _load_maker() if with_load else None
+    load_make = _load_maker() if with_load and not load_even else None
+    total = sum(durations)
     rows = []
     try:
         for n in workers:
             ours = makespan(duration_make, ids, seconds, n, start_up)
-            theirs = makespan(load_make, ids, seconds, n, start_up) if load_make else None
+            if load_make is not None:
+                theirs: float | None = makespan(load_make, ids, seconds, n, start_up)
+            else:
+                theirs = start_up + total / n if with_load and load_even else None
             rows.append(Row(n, ours, theirs))
     except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
         return None
@@ -228,10 +237,12 @@ def judge_parallel(
     floor = start_up + max(longest[1], total / max(workers))
     if now - floor < max(GAIN * now, threshold):
         return None
-    if not shared and most * EVEN * max(workers) <= total:
-        rows = even_rows(total, start_up, workers, with_load and _has_xdist())
+    with_load = with_load and _has_xdist()
+    small = most * EVEN * max(workers) <= total
+    if small and not shared:
+        rows = even_rows(total, start_up, workers, with_load)
     else:
-        replayed = replay_rows(nodeids, durations, shared, start_up, workers, with_load)
+        replayed = replay_rows(nodeids, durations, shared, start_up, workers, with_load, small)
         if replayed is None:
             return None
         rows = replayed

@@ -6,15 +6,20 @@
 - :mod:`.dispatch`: :class:`DurationScheduling`, pytest-xdist's scheduler protocol;
 - :mod:`.plugin`: :class:`SchedulingPlugin`, which hands xdist the scheduler.
 
-The cost model itself is :mod:`pytest_tempo.costs`.
+The cost model itself is :mod:`pytest_tempo.costs`. Each name loads its module when first
+asked for: the advice's forecast needs the scheduler and the plan, not the plugin.
 """
 
 from __future__ import annotations
 
-from .dispatch import MIN_PENDING, DurationScheduling
-from .partition import best_partition, lpt_partition
-from .plan import GROUPING_MODES, Plan, dispatch_order, plan_units, scope_of
-from .plugin import SchedulingPlugin
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .dispatch import MIN_PENDING, DurationScheduling
+    from .partition import best_partition, lpt_partition
+    from .plan import GROUPING_MODES, Plan, dispatch_order, plan_units, scope_of
+    from .plugin import SchedulingPlugin
 
 __all__ = [
     "GROUPING_MODES",
@@ -28,3 +33,26 @@ __all__ = [
     "plan_units",
     "scope_of",
 ]
+
+#: Where each name is defined.
+_MODULES = {
+    "MIN_PENDING": "dispatch",
+    "DurationScheduling": "dispatch",
+    "best_partition": "partition",
+    "lpt_partition": "partition",
+    "GROUPING_MODES": "plan",
+    "Plan": "plan",
+    "dispatch_order": "plan",
+    "plan_units": "plan",
+    "scope_of": "plan",
+    "SchedulingPlugin": "plugin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

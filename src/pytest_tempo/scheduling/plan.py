@@ -27,9 +27,9 @@ Recorded units that cannot wait that long (the longest ones) go before the probe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._tuples import NamedTuple
 from ..costs import CostData
 from ..costs import estimate as estimate_model
 
@@ -57,9 +57,9 @@ MODULE_SHARE = 0.5
 FILLER_FLOORS = 2.0
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Units of collection indices in dispatch order, with their estimated seconds.
+class Plan(NamedTuple):
+    """Units of collection indices in dispatch order, with their estimated seconds (a named
+    tuple: a frozen dataclass compiles six methods when it is defined).
 
     ``keep_together``: the units are groups the user asked for (``--dist loadscope`` and
     the like), which stay together even after a crash; otherwise a unit of several tests is

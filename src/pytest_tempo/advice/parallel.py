@@ -5,12 +5,13 @@ clock) with the real schedulers: pytest-tempo's ``--tempo-dist=duration`` and, w
 pytest-xdist is installed, its default ``load``. Each worker first pays the start-up and
 collection measured in this run, and the session-scoped fixture set-ups.
 
-A suite of many small tests (no test over a quarter of a worker's share at ``-n 16``) is
-not replayed on xdist's ``load``: it hands out tests one by one, whatever fixtures they
-share, and keeps the workers busy to within a test or two of the even split, so each of its
-rows is the start-up and an even share of the tests' seconds, and xdist's schedulers are not
-even imported. Without fixture groups the same holds for ``--tempo-dist=duration``, and
-nothing is replayed at all.
+A row whose tests are all small (none over a quarter of a worker's share at that many
+workers) is not replayed on xdist's ``load``: it hands out tests one by one, whatever
+fixtures they share, and keeps the workers busy to within a test or two of the even split,
+so the row is the start-up and an even share of the tests' seconds. The same holds for
+``--tempo-dist=duration`` unless its plan keeps a module together for its fixtures there. A
+scheduler that no row needs is not even imported; a suite of many small tests and no
+fixture groups is not replayed at all.
 """
 
 from __future__ import annotations
@@ -131,26 +132,36 @@ def bundle(
     return ids, seconds
 
 
-def _duration_maker(
-    totals: Mapping[str, float], shared: Mapping[str, float]
-) -> Callable[[Any, int], Any]:
-    from ..forecast import QUIET
-    from ..scheduling.dispatch import DurationScheduling
-    from ..scheduling.plan import plan_units
+class _Ours:
+    """pytest-tempo's scheduler for the replay, and the plans it is handed: the plan
+    SchedulingPlugin.plan makes without smoke tests, grouped by shared fixtures, longest
+    first (without shared fixtures nothing is grouped and the plan is the same for every
+    number of workers: made once). The scheduler's module is imported when first made."""
 
-    # The plan SchedulingPlugin.plan makes without smoke tests: grouped by shared fixtures,
-    # longest first. Without shared fixtures nothing is grouped and the plan is the same for
-    # every number of workers: made once.
-    plans: dict[tuple[tuple[str, ...], int], Any] = {}
+    def __init__(self, totals: Mapping[str, float], shared: Mapping[str, float]) -> None:
+        self._totals, self._shared = totals, shared
+        self._plans: dict[tuple[tuple[str, ...], int], Any] = {}
 
-    def plan(collection: Sequence[str], workers: int) -> Any:
-        key = (tuple(collection), workers if shared else 0)
-        made = plans.get(key)
+    def plan(self, collection: Sequence[str], workers: int) -> Any:
+        from ..scheduling.plan import plan_units
+
+        key = (tuple(collection), workers if self._shared else 0)
+        made = self._plans.get(key)
         if made is None:
-            made = plans[key] = plan_units(collection, totals, (), shared, workers)
+            made = self._plans[key] = plan_units(
+                collection, self._totals, (), self._shared, workers
+            )
         return made
 
-    return lambda config, n: DurationScheduling(config, QUIET, plan, n)
+    def grouped(self, collection: Sequence[str], workers: int) -> bool:
+        """Whether the plan keeps a module together for its fixtures at ``workers``."""
+        return bool(self._shared) and any(len(u) > 1 for u in self.plan(collection, workers).units)
+
+    def __call__(self, config: Any, workers: int) -> Any:
+        from ..forecast import QUIET
+        from ..scheduling.dispatch import DurationScheduling
+
+        return DurationScheduling(config, QUIET, self.plan, workers)
 
 
 def _load_maker() -> Callable[[Any, int], Any] | None:
@@ -177,27 +188,40 @@ def replay_rows(
     start_up: float,
     workers: Sequence[int],
     with_load: bool,
-    load_even: bool = False,
+    shortcut: bool = False,
 ) -> list[Row] | None:
     """The rows of the run replayed on the schedulers (the smallest tests in bundles); None
-    when a scheduler never finished. With ``load_even``, xdist's ``load`` is not replayed:
-    its rows are the even split (see :func:`even_rows`)."""
+    when a scheduler never finished.
+
+    With ``shortcut``, a row is replayed only where the even split (see :func:`even_rows`)
+    cannot stand in for it: where some unit is over a quarter of a worker's share at that
+    many workers; for ``--tempo-dist=duration`` also where its plan keeps a module together
+    for its fixtures. A scheduler no row replays is not imported. ``with_load``: pytest-xdist
+    is installed.
+    """
     from ..forecast import makespan
 
     ids, seconds = bundle(nodeids, durations)
     totals = dict(zip(ids, seconds, strict=True))
-    duration_make = _duration_maker(totals, {n: s for n, s in shared.items() if n in totals})
-    load_make = _load_maker() if with_load and not load_even else None
-    total = sum(durations)
+    ours = _Ours(totals, {n: s for n, s in shared.items() if n in totals})
+    load_make: Callable[[Any, int], Any] | None = None
+    total, largest = sum(seconds), max(seconds)
     rows = []
     try:
         for n in workers:
-            ours = makespan(duration_make, ids, seconds, n, start_up)
-            if load_make is not None:
-                theirs: float | None = makespan(load_make, ids, seconds, n, start_up)
+            even = start_up + total / n
+            small = shortcut and largest * EVEN * n <= total
+            if small and not ours.grouped(ids, n):
+                duration = even
             else:
-                theirs = start_up + total / n if with_load and load_even else None
-            rows.append(Row(n, ours, theirs))
+                duration = makespan(ours, ids, seconds, n, start_up)
+            load: float | None = None
+            if with_load and small:
+                load = even
+            elif with_load:
+                load_make = load_make or _load_maker()
+                load = makespan(load_make, ids, seconds, n, start_up) if load_make else None
+            rows.append(Row(n, duration, load))
     except RuntimeError:  # a scheduler that never finished: no forecast, rather than a hang
         return None
     return rows
@@ -242,7 +266,7 @@ def judge_parallel(
     if small and not shared:
         rows = even_rows(total, start_up, workers, with_load)
     else:
-        replayed = replay_rows(nodeids, durations, shared, start_up, workers, with_load, small)
+        replayed = replay_rows(nodeids, durations, shared, start_up, workers, with_load, True)
         if replayed is None:
             return None
         rows = replayed

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import deque
@@ -212,6 +213,42 @@ def test_aggregate_folds_the_phases_of_each_test_and_empties_the_queue() -> None
     nodeid, at, *seconds, marks = record_of(a)
     assert (nodeid, at, marks) == ("t::a", 14.0, ("slow",))
     assert seconds == pytest.approx([0.1, 1.5, 0.25, 0.4])
+
+
+def test_finished_tests_are_not_walked_by_the_garbage_collector() -> None:
+    """A finished test is kept as a tuple of strings and numbers, which a collection stops
+    tracking: a test that calls gc.collect() does not walk a record per test that ran
+    before it. The records come back, the same, when read; a rerun revives its own."""
+
+    def live() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is TestTiming)
+
+    before = live()
+    aggregate = Aggregate(("unit",), lambda nodeid: (["unit"], False))
+    aggregate.track = True
+    queue: deque[Phase] = deque()
+    for i in range(200):
+        queue.extend([phase(f"t::{i}", "setup", 0.1), phase(f"t::{i}", "call", 0.2),
+                      phase(f"t::{i}", "teardown", 0.3, stop=200.0 + i)])  # fmt: skip
+    queue.extend([phase("t::running", "setup", 0.1)])
+    aggregate.advance(queue)
+    finished = aggregate.take_finished()
+    assert len(finished) == 200
+    del finished
+    assert live() - before == 1  # the test still running
+    # A rerun of a finished test (pytest-rerunfailures) updates its record.
+    aggregate.advance(deque([phase("t::7", "setup", 0.5, outcome="rerun")]))
+    timings = aggregate.timings
+    assert list(timings)[:3] == ["t::0", "t::1", "t::2"]  # the order first seen
+    assert (timings["t::7"].setup, timings["t::7"].call) == pytest.approx((0.5, 0.2))
+    assert aggregate.reruns == {"t::7": 1}
+    last = timings["t::199"]
+    assert (last.setup, last.call, last.teardown, last.stop) == pytest.approx(
+        (0.1, 0.2, 0.3, 399.0)
+    )
+    assert (last.types, last.ran_call, last.outcome) == (("unit",), True, "passed")
+    assert live() - before == 201
 
 
 def test_aggregate_leaves_unrecorded_tests_out_of_the_journal() -> None:

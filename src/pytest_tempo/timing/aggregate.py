@@ -9,6 +9,7 @@ report shows. Nothing here reads pytest's objects.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .._tuples import Slotted
@@ -100,6 +101,10 @@ class TestTiming(Slotted):
     @property
     def total(self) -> float:
         return self.setup + self.call + self.teardown
+
+
+#: A TestTiming's fields as a plain tuple, in the order its ``__init__`` takes them.
+_fields_of = attrgetter(*TestTiming._fields)
 
 
 class FixtureTiming(Slotted):
@@ -268,7 +273,9 @@ class Aggregate:
         types: Sequence[str],
         local_facts: Callable[[str], tuple[Sequence[str], bool]],
     ) -> None:
-        self.timings: dict[str, TestTiming] = {}
+        #: per test, in the order first seen: its TestTiming while it runs, the plain tuple
+        #: of its fields once it finished (see :attr:`timings`)
+        self._timings: dict[str, TestTiming | tuple[Any, ...]] = {}
         self.fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
         #: tests the store leaves out (load tests under a load profile)
         self.unrecorded: set[str] = set()
@@ -283,17 +290,36 @@ class Aggregate:
         self._local_facts = local_facts
         self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
+    @property
+    def timings(self) -> dict[str, TestTiming]:
+        """Every test's timing, in the order first seen.
+
+        A finished test is kept as the plain tuple of its fields, which the garbage
+        collector stops tracking (a tuple of strings and numbers holds no reference cycle):
+        a full collection during the run, in a test that calls ``gc.collect()`` or one of
+        Python's own, does not walk a record per finished test. They are turned back into
+        records here, when something reads them (the end of the run, in practice)."""
+        timings = self._timings
+        for nodeid, timing in timings.items():
+            if type(timing) is tuple:
+                timings[nodeid] = TestTiming(*timing)
+        return timings  # type: ignore[return-value]  # every value is a TestTiming now
+
     def advance(self, phases: deque[Phase]) -> None:
         """Fold in the phases waiting in ``phases``, taking them out (the hooks append to it
         meanwhile, from another thread: both ends of a deque are safe for that)."""
-        timings, track, finished = self.timings, self.track, self._finished
+        timings, track, finished = self._timings, self.track, self._finished
         take = phases.popleft
         while phases:
             nodeid, when, duration, start, stop, outcome, xfail, call, fixtures, marks, \
                 unrecorded, worker = take()  # fmt: skip
-            timing = timings.get(nodeid)
-            if timing is None:
+            found = timings.get(nodeid)
+            if found is None:
                 timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
+            elif isinstance(found, TestTiming):
+                timing = found
+            else:  # finished, and run again (pytest-rerunfailures)
+                timing = timings[nodeid] = TestTiming(*found)
             if when == "setup":
                 self._setup(timing, duration, start, fixtures, marks, unrecorded)
             elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
@@ -311,6 +337,8 @@ class Aggregate:
                     self.reruns[nodeid] = self.reruns.get(nodeid, 0) + 1
                 if timing.outcome == "passed":
                     timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
+            if when == "teardown":
+                timings[nodeid] = _fields_of(timing)
 
     def take_finished(self) -> list[TestTiming]:
         """The tests finished (teardown seen) since the last call, that the store records."""

@@ -263,10 +263,66 @@ def grind_variants(
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_wall(root: Path, command: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one process."""
+    start = time.perf_counter()
+    subprocess.run(
+        command,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+    return time.perf_counter() - start
+
+
+def slowdown(root: Path, base: list[str], off: Variant, copies: int = 1) -> float:
+    """How many times longer the suite takes under valgrind than natively: wall seconds of
+    the plugin-off run under callgrind (``copies`` of it at once, as many as the counted
+    runs that will share the machine, each in its own copy of the suite; the slowest),
+    against the fastest of three native runs."""
+    command = [sys.executable, "-m", "pytest", *base, *off.args]
+    native = min(run_wall(root, command, off.env()) for _ in range(3))
+
+    def grind(folder: Path) -> float:
+        with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
+            valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
+            return run_wall(folder, [*valgrind, *command], off.env())
+
+    folders = [root.parent / f"{root.name}-calibrate-{i}" for i in range(copies)]
+    for folder in folders:
+        shutil.copytree(root, folder, symlinks=True)
+    try:
+        with ThreadPoolExecutor(copies) as pool:
+            return max(pool.map(grind, folders)) / native
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def with_threshold(variant: Variant, seconds: float) -> Variant:
+    """The variant with ``-o slow_threshold=SECONDS`` (the plugin-off variant as it is)."""
+    if variant.name == "off":
+        return variant
+    args = (*variant.args, "-o", f"slow_threshold={seconds:.3f}")
+    return Variant(variant.name, args, variant.pythonpath)
+
+
 def bench_matrix(
-    suites: list[str], variants: list[Variant], runs: int, callgrind: bool, parallel: bool = False
+    suites: list[str],
+    variants: list[Variant],
+    runs: int,
+    callgrind: bool,
+    parallel: bool = False,
+    native_clock: bool = False,
 ) -> list[dict[str, object]]:
-    """Per suite: instructions of each variant (once), median CPU of interleaved runs."""
+    """Per suite: instructions of each variant (once), median CPU of interleaved runs.
+
+    With ``native_clock``, the counted runs get the slow threshold times the suite's
+    :func:`slowdown`: the plugin's judgements on wall-clock seconds (which tests are slow,
+    whether the advice's forecast speaks) are then those of a native run, not of one
+    valgrind made some 50 times slower."""
     rows: list[dict[str, object]] = []
     every = variants
     for name in suites:
@@ -292,7 +348,13 @@ def bench_matrix(
                 run_cpu(root, base, variant)
             row: dict[str, object] = {"suite": name}
             if callgrind:
-                row.update(grind_variants(root, base, variants, parallel))
+                counted = variants
+                if native_clock:
+                    factor = slowdown(root, base, variants[0], len(variants) if parallel else 1)
+                    threshold = (0.5 if all_features else 1.0) * factor  # the suites' own
+                    print(f"  {name}: valgrind {factor:.1f}x slower, threshold {threshold:.1f}s")
+                    counted = [with_threshold(v, threshold) for v in variants]
+                row.update(grind_variants(root, base, counted, parallel))
             cpu: dict[str, list[float]] = {v.name: [] for v in variants}
             for _ in range(runs):
                 for variant in variants:
@@ -403,6 +465,12 @@ def main() -> None:
         action="store_true",
         help="with --callgrind: count the variants at once, each in a copy of the warmed suite",
     )
+    parser.add_argument(
+        "--native-clock",
+        action="store_true",
+        help="with --callgrind: scale the slow threshold by how much slower valgrind runs the "
+        "suite, so that the plugin's wall-clock judgements are a native run's",
+    )
     parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
     parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")
     args = parser.parse_args()
@@ -427,7 +495,7 @@ def main() -> None:
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         parser.error(f"--suites: unknown {', '.join(unknown)}; known: {', '.join(SUITES)}")
-    bench_matrix(suites, variants, args.runs, args.callgrind, args.parallel)
+    bench_matrix(suites, variants, args.runs, args.callgrind, args.parallel, args.native_clock)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def lazy_names(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:
+def _lazy_names(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:
     """A package's module ``__getattr__`` (PEP 562) for the names in ``modules`` (name ->
     the submodule that defines it): each submodule loads when one of its names is first
     asked for, and the name is then kept on the package."""

@@ -205,7 +205,7 @@ def replay_rows(
     totals = dict(zip(ids, seconds, strict=True))
     ours = _Ours(totals, {n: s for n, s in shared.items() if n in totals})
     load_make: Callable[[Any, int], Any] | None = None
-    total, largest = sum(seconds), max(seconds)
+    total, largest = sum(seconds), max(seconds, default=0.0)
     rows = []
     try:
         for n in workers:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import lazy_names
+from .. import _lazy_names
 
 if TYPE_CHECKING:
     from .dispatch import MIN_PENDING, DurationScheduling
@@ -50,4 +50,4 @@ _MODULES = {
 }
 
 
-__getattr__ = lazy_names(__name__, _MODULES)
+__getattr__ = _lazy_names(__name__, _MODULES)

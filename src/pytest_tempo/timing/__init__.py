@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import lazy_names
+from .. import _lazy_names
 
 if TYPE_CHECKING:
     from .aggregate import FixtureTiming, TestTiming, TimingSummary, outcome_of, summarize
@@ -55,4 +55,4 @@ _MODULES = {
 }
 
 
-__getattr__ = lazy_names(__name__, _MODULES)
+__getattr__ = _lazy_names(__name__, _MODULES)

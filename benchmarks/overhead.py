@@ -277,18 +277,18 @@ def run_wall(root: Path, command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def slowdown(root: Path, base: list[str], off: Variant, copies: int = 1) -> float:
+def slowdown(root: Path, base: list[str], variant: Variant, copies: int = 1) -> float:
     """How many times longer the suite takes under valgrind than natively: wall seconds of
-    the plugin-off run under callgrind (``copies`` of it at once, as many as the counted
+    the plugin-on run under callgrind (``copies`` of it at once, as many as the counted
     runs that will share the machine, each in its own copy of the suite; the slowest),
     against the fastest of three native runs."""
-    command = [sys.executable, "-m", "pytest", *base, *off.args]
-    native = min(run_wall(root, command, off.env()) for _ in range(3))
+    command = [sys.executable, "-m", "pytest", *base, *variant.args]
+    native = min(run_wall(root, command, variant.env()) for _ in range(3))
 
     def grind(folder: Path) -> float:
         with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
             valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
-            return run_wall(folder, [*valgrind, *command], off.env())
+            return run_wall(folder, [*valgrind, *command], variant.env())
 
     folders = [root.parent / f"{root.name}-calibrate-{i}" for i in range(copies)]
     for folder in folders:
@@ -350,7 +350,7 @@ def bench_matrix(
             if callgrind:
                 counted = variants
                 if native_clock:
-                    factor = slowdown(root, base, variants[0], len(variants) if parallel else 1)
+                    factor = slowdown(root, base, variants[-1], len(variants) if parallel else 1)
                     threshold = (0.5 if all_features else 1.0) * factor  # the suites' own
                     print(f"  {name}: valgrind {factor:.1f}x slower, threshold {threshold:.1f}s")
                     counted = [with_threshold(v, threshold) for v in variants]

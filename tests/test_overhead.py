@@ -239,3 +239,41 @@ def test_floors_without_coverage_measured_do_not_import_coverage(
     modules = _modules(pytester.path)["modules-main"]
     assert "pytest_tempo.coverage_floors" in modules  # the floors were on
     assert "coverage" not in modules
+
+
+CONFTEST_LOADERS = """
+import os
+import sys
+
+
+def pytest_sessionfinish(session):
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    loaders = sorted(
+        f"{name} {type(module.__loader__).__name__}"
+        for name, module in list(sys.modules.items())
+        if name.startswith("pytest_tempo.")
+    )
+    with open(os.path.join(str(session.config.rootpath), "loaders-" + worker), "w") as f:
+        f.write("\\n".join(loaders))
+"""
+
+
+@xdist_params
+def test_the_plugins_modules_skip_the_assertion_rewriter_and_tests_do_not(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """pytest's assertion rewriting loader reads cached bytecode several times slower than
+    Python's: the plugin's own modules load with Python's, the test modules still with
+    pytest's (their failures keep the rewritten explanation)."""
+    pytester.makeconftest(CONFTEST_LOADERS)
+    pytester.makepyfile(test_lists="def test_lists():\n    assert [1, 2, 3] == [1, 2, 4]\n")
+    result = pytester.runpytest_subprocess(*xdist_args, "-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*At index 2 diff: 3 != 4*"])
+    files = sorted(pytester.path.glob("loaders-*"))
+    assert len(files) == (3 if xdist_args else 1)
+    for file in files:
+        loaders = dict(line.split() for line in file.read_text().splitlines())
+        assert "pytest_tempo.plugin" in loaders, file.name
+        rewritten = {n: kind for n, kind in loaders.items() if kind != "SourceFileLoader"}
+        assert rewritten == {}, file.name

@@ -18,6 +18,7 @@ from pytest_tempo.scheduling import (
     lpt_partition,
     plan_units,
 )
+from pytest_tempo.scheduling.plan import may_keep_together
 from pytest_tempo.scheduling.pool import Pool
 
 from .conftest import HAS_XDIST, assert_usage_error
@@ -93,6 +94,42 @@ def test_plan_keeps_modules_with_costly_shared_fixtures_together() -> None:
     # A cheap fixture is not worth it.
     plan = plan_units(collection, totals, shared={"db.py::t0": 0.01}, workers=2)
     assert all(len(u) == 1 for u in plan.units)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # the module
+            st.floats(0.0, 2.0, allow_nan=False),  # the test's recorded seconds
+            st.one_of(st.none(), st.floats(0.0, 2.0, allow_nan=False)),  # shared set-up
+        ),
+        min_size=1,
+        max_size=24,
+    ),
+)
+def test_no_module_is_kept_together_where_may_keep_together_says_so(
+    tests: list[tuple[int, float, float | None]],
+) -> None:
+    """The advice's forecast skips planning on this answer: it must never be wrong."""
+    collection = [f"m{m}.py::t{i}" for i, (m, _, _) in enumerate(tests)]
+    seconds = [s for _, s, _ in tests]
+    shared = {n: x for n, (_, _, x) in zip(collection, tests, strict=True) if x is not None}
+    totals = dict(zip(collection, seconds, strict=True))
+    if may_keep_together(collection, seconds, shared):
+        return
+    for workers in (1, 2, 4, 8, 16):
+        plan = plan_units(collection, totals, shared=shared, workers=workers)
+        assert all(len(u) == 1 for u in plan.units), workers
+
+
+def test_may_keep_together_examples() -> None:
+    collection = [f"db.py::t{i}" for i in range(4)] + ["x.py::t0"]
+    seconds = [0.5] * 5
+    assert may_keep_together(collection, seconds, {"db.py::t0": 1.0})
+    assert not may_keep_together(collection, seconds, {"db.py::t0": 0.01})
+    assert not may_keep_together(collection, seconds, {"x.py::t0": 1.0})  # a module of one
+    assert not may_keep_together(collection, seconds, {})
 
 
 def test_lpt_partition_examples() -> None:

@@ -141,6 +141,7 @@ class _Ours:
     def __init__(self, totals: Mapping[str, float], shared: Mapping[str, float]) -> None:
         self._totals, self._shared = totals, shared
         self._plans: dict[tuple[tuple[str, ...], int], Any] = {}
+        self._may_group: bool | None = None
 
     def plan(self, collection: Sequence[str], workers: int) -> Any:
         from ..scheduling.plan import plan_units
@@ -154,8 +155,16 @@ class _Ours:
         return made
 
     def grouped(self, collection: Sequence[str], workers: int) -> bool:
-        """Whether the plan keeps a module together for its fixtures at ``workers``."""
-        return bool(self._shared) and any(len(u) > 1 for u in self.plan(collection, workers).units)
+        """Whether the plan keeps a module together for its fixtures at ``workers`` (not
+        planned where no module's shared set-up is worth it at any number of workers)."""
+        if self._may_group is None:
+            from ..scheduling.plan import may_keep_together
+
+            seconds = [self._totals[n] for n in collection]
+            self._may_group = may_keep_together(collection, seconds, self._shared)
+        if not self._may_group:
+            return False
+        return any(len(u) > 1 for u in self.plan(collection, workers).units)
 
     def __call__(self, config: Any, workers: int) -> Any:
         from ..forecast import QUIET

@@ -34,12 +34,13 @@ from ..costs import CostData
 from ..costs import estimate as estimate_model
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 __all__ = [
     "GROUPING_MODES",
     "Plan",
     "dispatch_order",
+    "may_keep_together",
     "plan_units",
     "scope_of",
     "stored_id",
@@ -114,21 +115,43 @@ def _scope_units(collection: Sequence[str], scope: Callable[[str], str]) -> list
     return [tuple(g) for g in groups.values()]
 
 
-def _fixture_units(
-    stored: Sequence[str], cost: Sequence[float], shared: Mapping[str, float], workers: int
-) -> list[tuple[int, ...]]:
-    """Single tests, and the modules worth keeping together for their shared set-up."""
-    share = sum(cost) / max(workers, 1)
+def _shared_modules(
+    stored: Sequence[str], cost: Sequence[float], shared: Mapping[str, float]
+) -> Iterator[tuple[list[int], float, float]]:
+    """The modules of two tests or more whose shared set-up is worth keeping them together
+    for (at least SHARED_SHARE of their tests' seconds): indices, set-up and tests' seconds."""
     module_tests: dict[str, list[int]] = {}
     for index, nodeid in enumerate(stored):
         module_tests.setdefault(_module(nodeid), []).append(index)
-    grouped: dict[int, tuple[int, ...]] = {}
     for indices in module_tests.values():
         if len(indices) < 2:
             continue
         setup = max(shared.get(stored[i], 0.0) for i in indices)
         own = sum(cost[i] for i in indices)
-        if setup > 0 and setup >= SHARED_SHARE * own and own + setup <= share * MODULE_SHARE:
+        if setup > 0 and setup >= SHARED_SHARE * own:
+            yield indices, setup, own
+
+
+def may_keep_together(
+    collection: Sequence[str], seconds: Sequence[float], shared: Mapping[str, float]
+) -> bool:
+    """Whether :func:`plan_units` may keep some module together for its shared fixtures at
+    some number of workers, given the tests' recorded ``seconds`` (its estimates only add a
+    per-test floor to them, which makes a set-up a smaller share)."""
+    if not shared:
+        return False
+    stored = [stored_id(n) for n in collection]
+    return next(_shared_modules(stored, seconds, shared), None) is not None
+
+
+def _fixture_units(
+    stored: Sequence[str], cost: Sequence[float], shared: Mapping[str, float], workers: int
+) -> list[tuple[int, ...]]:
+    """Single tests, and the modules worth keeping together for their shared set-up."""
+    share = sum(cost) / max(workers, 1)
+    grouped: dict[int, tuple[int, ...]] = {}
+    for indices, setup, own in _shared_modules(stored, cost, shared):
+        if own + setup <= share * MODULE_SHARE:
             for i in indices:
                 grouped[i] = tuple(indices)
     units: list[tuple[int, ...]] = []

@@ -277,3 +277,35 @@ def test_the_plugins_modules_skip_the_assertion_rewriter_and_tests_do_not(
         assert "pytest_tempo.plugin" in loaders, file.name
         rewritten = {n: kind for n, kind in loaders.items() if kind != "SourceFileLoader"}
         assert rewritten == {}, file.name
+
+
+def test_a_module_the_plugin_only_drives_is_imported_plainly(pytester: pytest.Pytester) -> None:
+    """``_import_plainly`` (pytest-xdist's schedulers for the advice's forecast) loads a
+    package's modules with Python's loader while it imports, and only then."""
+    pkg = pytester.mkpydir("plainpkg")
+    (pkg / "sub.py").write_text("from plainpkg import helper\n")
+    (pkg / "helper.py").write_text("")
+    (pkg / "other.py").write_text("")
+    pytester.makeconftest("import pytest\npytest.register_assert_rewrite('plainpkg')\n")
+    pytester.makepyfile(
+        test_plain="""
+        import importlib
+        import sys
+
+        import pytest_tempo
+
+
+        def loader(name):
+            return type(sys.modules[name].__loader__).__name__
+
+
+        def test_plain():
+            pytest_tempo._import_plainly("plainpkg.sub")
+            assert loader("plainpkg.sub") == "SourceFileLoader"
+            assert loader("plainpkg.helper") == "SourceFileLoader"
+            importlib.import_module("plainpkg.other")
+            assert loader("plainpkg.other") == "AssertionRewritingHook"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)

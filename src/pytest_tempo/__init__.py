@@ -42,18 +42,39 @@ class _OwnModules:
     that a test's failure report would show.
     """
 
-    prefix = f"{__name__}."
+    def __init__(self) -> None:
+        self.prefixes: tuple[str, ...] = (f"{__name__}.",)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if not fullname.startswith(self.prefix):
+        if not fullname.startswith(self.prefixes):
             return None
         return PathFinder.find_spec(fullname, path, target)
 
 
 # Once, even if the package is imported again (its class is then another object).
-if not any(
-    type(f).__module__ == __name__ and type(f).__name__ == "_OwnModules" for f in sys.meta_path
-):
-    sys.meta_path.insert(0, _OwnModules())
+_FINDER: Any = next(
+    (
+        f
+        for f in sys.meta_path
+        if type(f).__module__ == __name__ and type(f).__name__ == "_OwnModules"
+    ),
+    None,
+)
+if _FINDER is None:
+    _FINDER = _OwnModules()
+    sys.meta_path.insert(0, _FINDER)
+
+
+def _import_plainly(name: str) -> ModuleType:
+    """Import ``name``, a submodule of another plugin's package that the plugin only drives
+    (pytest-xdist's schedulers, which the advice's forecast replays), with Python's loader,
+    as the plugin's own modules are: it and the modules of that package it imports, where
+    they are not imported yet."""
+    before = _FINDER.prefixes
+    _FINDER.prefixes = (*before, name.partition(".")[0] + ".")
+    try:
+        return import_module(name)
+    finally:
+        _FINDER.prefixes = before

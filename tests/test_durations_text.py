@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_tempo import durations_io
 from pytest_tempo.cli import main
 from pytest_tempo.durations import (
     KEEP,
@@ -24,12 +27,12 @@ from pytest_tempo.durations import (
 )
 from pytest_tempo.durations_entry import check_text, decode_entry, seconds_text
 from pytest_tempo.durations_io import decode, encode, load_file
+from pytest_tempo.jsonfile import compact_json, write_atomic
 
 from .conftest import read_store, xdist_params
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from pathlib import Path
 
 SHOWN = ".pytest_cache/v/tempo/durations"
 GOOD = "1750000000.123|0.0012,0.0011|0.1234,0.1201|0.0003,0.0002|0,0|slow"
@@ -268,3 +271,44 @@ def test_a_store_holds_one_string_per_test() -> None:
         + "|".join([",".join([v] * KEEP) for v in ("0.001000", "0.002000", "0.000300", "0")])
         + "|"
     )
+
+
+_TEXT = st.text(max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    head=st.dictionaries(
+        st.sampled_from(["version", "folded", "x", "\u00fc"]), st.integers() | _TEXT
+    ),
+    entries=st.dictionaries(_TEXT, _TEXT, max_size=30),
+    piece=st.integers(1, 8),
+)
+def test_compact_json_writes_what_json_dumps_does(
+    head: dict[str, Any], entries: dict[str, str], piece: int
+) -> None:
+    """The store and the outcome history are written a slice of tests at a time; the text
+    is json.dumps' own, whatever the strings hold."""
+    parts = list(compact_json(head, "tests", entries, piece))
+    assert "".join(parts) == json.dumps({**head, "tests": entries}, separators=(",", ":"))
+    assert len(parts) == 2 + -(-len(entries) // piece)  # the start, one per slice, the end
+
+
+@settings(max_examples=30, deadline=None)
+@given(calls=st.dictionaries(_TEXT, st.lists(st.floats(0, 30), min_size=1, max_size=3)))
+def test_the_store_written_in_pieces_is_the_store_written_whole(
+    calls: dict[str, list[float]],
+) -> None:
+    store = Store.of({n: {"call": [round_seconds(v) for v in c]} for n, c in calls.items()})
+    for readable in (False, True):
+        whole = "".join(durations_io.encode_parts(store, ["run"], readable))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(durations_io, "PIECE", 2)
+            pieces = list(durations_io.encode_parts(store, ["run"], readable))
+        assert "".join(pieces) == whole
+        assert decode(whole).store.texts == store.texts
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "store.json"
+            write_atomic(path, iter(pieces))
+            assert path.read_text(encoding="utf-8") == whole
+            assert [p.name for p in Path(folder).iterdir()] == ["store.json"]

@@ -17,13 +17,24 @@ something first needs it: this module loads only then.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .jsonfile import FileKey, JsonRead, parse_json, read_json, read_text, reason
+from .jsonfile import (
+    PIECE,
+    QUOTE,
+    FileKey,
+    JsonRead,
+    compact_json,
+    parse_json,
+    read_json,
+    read_text,
+    reason,
+    write_atomic,
+)
 from .store_handle import IN_CACHE, Location, StoreHandle, shown
 
 try:
@@ -34,7 +45,7 @@ else:
     HAVE_FLOCK = True
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from .durations import Parsed, Store
@@ -46,6 +57,7 @@ __all__ = [
     "StoreHandle",
     "decode",
     "encode",
+    "encode_parts",
     "load_document",
     "load_file",
     "open_store",
@@ -54,6 +66,7 @@ __all__ = [
     "read_text",
     "save_file",
     "store_path",
+    "write_atomic",
 ]
 
 #: What pytest writes into a new cache folder (``_pytest/cacheprovider.py``).
@@ -129,37 +142,37 @@ def encode(
     is), or decoded entries. ``extra``: other top-level keys of the document (records of
     other features), kept.
     """
+    return "".join(encode_parts(store, folded, readable, extra))
+
+
+def encode_parts(
+    store: Mapping[str, Mapping[str, Any]],
+    folded: list[str],
+    readable: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
+    """The text of :func:`encode` in pieces of a few thousand tests each, for
+    :func:`write_atomic`: the whole text is never in memory."""
     from .durations import DOCUMENT_KEYS, VERSION
     from .durations_entry import texts_of
 
     texts = texts_of(store)
     extra = {k: v for k, v in (extra or {}).items() if k not in DOCUMENT_KEYS}
     if not readable:
-        value = {"version": VERSION, "folded": folded, **extra, "tests": texts}
-        return json.dumps(value, separators=(",", ":"))
-    quote = _QUOTE
-    body = ",\n".join([f"{quote(n)}: {quote(texts[n])}" for n in sorted(texts)])
-    body = "{\n" + body + "\n}" if texts else "{}"
+        yield from compact_json({"version": VERSION, "folded": folded, **extra}, "tests", texts)
+        return
+    quote = QUOTE
     head = json.dumps({"version": VERSION, "folded": folded, **extra}, sort_keys=True)[:-1]
-    return f'{head},\n"tests": {body}}}\n'
-
-
-#: json's own C function that writes a string as JSON (what ``json.dumps`` does to one).
-_QUOTE = json.encoder.encode_basestring_ascii
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a temporary file beside ``path`` and rename it over ``path``; raise OSError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    if not texts:
+        yield f'{head},\n"tests": {{}}}}\n'
+        return
+    yield f'{head},\n"tests": {{\n'
+    names = iter(sorted(texts))
+    separator = ""
+    while chunk := list(islice(names, PIECE)):
+        yield separator + ",\n".join([f"{quote(n)}: {quote(texts[n])}" for n in chunk])
+        separator = ",\n"
+    yield "\n}}\n"
 
 
 def unusable(location: Location, parsed: Parsed) -> str:
@@ -234,4 +247,4 @@ def output_path(out: Path) -> tuple[Path, bool]:
 
 def save_file(path: Path, store: Mapping[str, Mapping[str, Any]], readable: bool = False) -> None:
     """Write a store file atomically (a temporary file renamed over it); raise OSError."""
-    write_atomic(path, encode(store, [], readable))
+    write_atomic(path, encode_parts(store, [], readable))

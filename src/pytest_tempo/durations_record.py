@@ -30,7 +30,14 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .durations import FOLDED_KEEP, Parsed, fold_records, prune
-from .durations_io import HAVE_FLOCK, encode, file_key, open_store, unusable, write_atomic
+from .durations_io import (
+    HAVE_FLOCK,
+    encode_parts,
+    file_key,
+    open_store,
+    unusable,
+    write_atomic,
+)
 from .durations_journal import check_record, to_raw
 from .store_handle import shown
 
@@ -356,7 +363,7 @@ class Recorder:
             if existing is not None:
                 store = prune(store, {*existing, *(record[0] for record in records)})
             extra = {**parsed.extra, **self.extra}
-            text = encode(store, folded[-FOLDED_KEEP:], self.location.readable, extra)
+            text = encode_parts(store, folded[-FOLDED_KEEP:], self.location.readable, extra)
             write_atomic(self.location.path, text)
         except OSError as exc:
             self.flush()  # the journal keeps this run for the next one

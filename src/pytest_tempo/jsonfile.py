@@ -3,20 +3,34 @@
 The one reader of the durations store, the flaky-test history and the load baselines:
 :func:`read_text` reads a regular file of bounded size and never raises;
 :func:`parse_json` and :func:`read_json` turn what was read into a value or one clause
-saying why it cannot be used.
+saying why it cannot be used. The store and the history are written by
+:func:`compact_json` and :func:`write_atomic`, a slice of their tests at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
 
-__all__ = ["MAX_BYTES", "FileKey", "JsonRead", "parse_json", "read_json", "read_text", "reason"]
+__all__ = [
+    "MAX_BYTES",
+    "FileKey",
+    "JsonRead",
+    "compact_json",
+    "parse_json",
+    "read_json",
+    "read_text",
+    "reason",
+    "write_atomic",
+]
 
 #: A store larger than this is not read (100,000 tests take about 20 MiB).
 MAX_BYTES = 128 * 1024 * 1024
@@ -121,3 +135,44 @@ def read_json(path: Path, limit: int = MAX_BYTES) -> JsonRead:
     if problem is not None:
         return JsonRead(problem=problem)
     return JsonRead() if text is None else parse_json(text)
+
+
+#: json's own C function that writes a string as JSON (what ``json.dumps`` does to one).
+QUOTE = json.encoder.encode_basestring_ascii
+#: Tests per piece of :func:`compact_json`.
+PIECE = 4096
+
+
+def compact_json(
+    head: Mapping[str, Any], key: str, entries: Mapping[str, str], piece: int = PIECE
+) -> Iterator[str]:
+    """The text of ``json.dumps({**head, key: entries}, separators=(",", ":"))``, in pieces
+    of ``piece`` entries: neither the whole text nor the list of its parts that
+    ``json.dumps`` makes first is ever in memory (some 40 MiB for 100,000 tests).
+    ``head`` must not hold ``key``."""
+    start = json.dumps(head, separators=(",", ":"))[:-1]
+    yield f"{start}{',' if head else ''}{QUOTE(key)}:{{"
+    items = iter(entries.items())
+    separator = ""
+    while chunk := list(islice(items, piece)):
+        yield separator + ",".join([f"{QUOTE(k)}:{QUOTE(v)}" for k, v in chunk])
+        separator = ","
+    yield "}}"
+
+
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, one after the other) to a temporary file beside
+    ``path`` and rename it over ``path``; raise OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                f.writelines(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise

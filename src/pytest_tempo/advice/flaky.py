@@ -25,7 +25,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..jsonfile import read_json
+from ..jsonfile import compact_json, read_json, write_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -267,10 +267,7 @@ def write_history(path: Path, history: History) -> None:
 
 
 def _write(path: Path, tests: Mapping[str, str]) -> None:
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    value = {"version": VERSION, "tests": tests}
-    temporary.write_text(json.dumps(value, separators=(",", ":")), encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, compact_json({"version": VERSION}, "tests", tests))
 
 
 @contextlib.contextmanager

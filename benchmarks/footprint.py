@@ -55,7 +55,7 @@ def run(root: Path, args: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}")
 
 
-def measure_gc(tests: int, runs: int) -> None:
+def measure_gc(tests: int, runs: int, callgrind: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_suite(root, tests)
@@ -71,9 +71,34 @@ def measure_gc(tests: int, runs: int) -> None:
             for name, args in variants.items():
                 run(root, args, env)
                 seconds[name].append(float(out.read_text()))
-        off, on = (statistics.median(seconds[n]) for n in ("off", "on"))
-        print(f"gc.collect(), {tests:,} tests, store warm: off {off * 1e3:.2f} ms, "
-              f"on {on * 1e3:.2f} ms, on/off {on / off:.3f} (medians of {runs})")  # fmt: skip
+        if runs:
+            off, on = (statistics.median(seconds[n]) for n in ("off", "on"))
+            print(f"gc.collect(), {tests:,} tests, store warm: off {off * 1e3:.2f} ms, "
+                  f"on {on * 1e3:.2f} ms, on/off {on / off:.3f} (medians of {runs})")  # fmt: skip
+        if callgrind:
+            counts = {name: gc_instructions(root, args, env) for name, args in variants.items()}
+            print(f"gc.collect() x20, {tests:,} tests, store warm, instructions: "
+                  f"off {counts['off']:,}, on {counts['on']:,}, "
+                  f"on/off {counts['on'] / counts['off']:.3f}")  # fmt: skip
+
+
+#: CPython's function behind ``gc.collect()`` (Argument Clinic's wrapper; the collections
+#: the interpreter starts by itself do not go through it). Checked on CPython 3.11.
+GC_FUNCTION = "gc_collect"
+
+
+def gc_instructions(root: Path, args: list[str], env: dict[str, str]) -> int:
+    """Instructions of the ``gc.collect()`` calls of one run, counted by callgrind: they
+    repeat from run to run, where CPU time on a shared machine drifts by 5% or more."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cov", *args]
+    grind = ["valgrind", "--tool=callgrind", f"--toggle-collect={GC_FUNCTION}",
+             "--callgrind-out-file=/dev/null"]  # fmt: skip
+    done = subprocess.run([*grind, *command], cwd=root, env=env, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    found = [line for line in done.stderr.splitlines() if "Collected :" in line]
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"valgrind {' '.join(command)} exited with {done.returncode}")
+    return int(found[-1].split(":")[-1].replace(",", "").strip())
 
 
 def measure_memory(tests: int) -> None:
@@ -107,9 +132,14 @@ def main() -> None:
     parser.add_argument("--gc-tests", type=int, default=10_000)
     parser.add_argument("--memory-tests", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="also count the instructions of the gc.collect() calls, once per variant",
+    )
     args = parser.parse_args()
     if args.gc_tests:
-        measure_gc(args.gc_tests, args.runs)
+        measure_gc(args.gc_tests, args.runs, args.callgrind)
     if args.memory_tests:
         measure_memory(args.memory_tests)
 

@@ -229,7 +229,7 @@ for found in pkgutil.walk_packages(pytest_tempo.__path__, "pytest_tempo."):
 
 
 def warm_modules(variant: Variant) -> None:
-    """Write the rewritten bytecode of every module of the variant's plugin."""
+    """Write the bytecode of every module of the variant's plugin (as the plugin loads it)."""
     if variant.name == "off":
         return
     with tempfile.TemporaryDirectory() as tmp:

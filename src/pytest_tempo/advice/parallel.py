@@ -157,11 +157,11 @@ class _Ours:
     def grouped(self, collection: Sequence[str], workers: int) -> bool:
         """Whether the plan keeps a module together for its fixtures at ``workers`` (not
         planned where no module's shared set-up is worth it at any number of workers)."""
-        if self._may_group is None:
+        if self._may_group is None:  # the same for every collection of the replay's units
             from ..scheduling.plan import may_keep_together
 
-            seconds = [self._totals[n] for n in collection]
-            self._may_group = may_keep_together(collection, seconds, self._shared)
+            totals = self._totals
+            self._may_group = may_keep_together(list(totals), list(totals.values()), self._shared)
         if not self._may_group:
             return False
         return any(len(u) > 1 for u in self.plan(collection, workers).units)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .jsonfile import (
@@ -29,6 +28,7 @@ from .jsonfile import (
     FileKey,
     JsonRead,
     compact_json,
+    joined_pieces,
     parse_json,
     read_json,
     read_text,
@@ -158,20 +158,17 @@ def encode_parts(
 
     texts = texts_of(store)
     extra = {k: v for k, v in (extra or {}).items() if k not in DOCUMENT_KEYS}
+    head = {"version": VERSION, "folded": folded, **extra}
     if not readable:
-        yield from compact_json({"version": VERSION, "folded": folded, **extra}, "tests", texts)
+        yield from compact_json(head, "tests", texts, PIECE)
         return
-    quote = QUOTE
-    head = json.dumps({"version": VERSION, "folded": folded, **extra}, sort_keys=True)[:-1]
+    start = json.dumps(head, sort_keys=True)[:-1]
     if not texts:
-        yield f'{head},\n"tests": {{}}}}\n'
+        yield f'{start},\n"tests": {{}}}}\n'
         return
-    yield f'{head},\n"tests": {{\n'
-    names = iter(sorted(texts))
-    separator = ""
-    while chunk := list(islice(names, PIECE)):
-        yield separator + ",\n".join([f"{quote(n)}: {quote(texts[n])}" for n in chunk])
-        separator = ",\n"
+    yield f'{start},\n"tests": {{\n'
+    lines = (f"{QUOTE(n)}: {QUOTE(texts[n])}" for n in sorted(texts))
+    yield from joined_pieces(lines, ",\n", PIECE)
     yield "\n}}\n"
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "FileKey",
     "JsonRead",
     "compact_json",
+    "joined_pieces",
     "parse_json",
     "read_json",
     "read_text",
@@ -152,12 +153,18 @@ def compact_json(
     ``head`` must not hold ``key``."""
     start = json.dumps(head, separators=(",", ":"))[:-1]
     yield f"{start}{',' if head else ''}{QUOTE(key)}:{{"
-    items = iter(entries.items())
-    separator = ""
-    while chunk := list(islice(items, piece)):
-        yield separator + ",".join([f"{QUOTE(k)}:{QUOTE(v)}" for k, v in chunk])
-        separator = ","
+    yield from joined_pieces((f"{QUOTE(k)}:{QUOTE(v)}" for k, v in entries.items()), ",", piece)
     yield "}}"
+
+
+def joined_pieces(parts: Iterable[str], separator: str, piece: int = PIECE) -> Iterator[str]:
+    """``separator.join(parts)`` in pieces of ``piece`` parts (each but the first starts with
+    the separator)."""
+    parts = iter(parts)
+    before = ""
+    while chunk := list(islice(parts, piece)):
+        yield before + separator.join(chunk)
+        before = separator
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:

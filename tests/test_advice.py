@@ -7,6 +7,7 @@ the seconds the advice prints are exact, whatever the load on the machine.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -624,6 +625,54 @@ def test_a_forecast_of_small_tests_imports_only_our_scheduler() -> None:
             "pytest_tempo.scheduling.pool",
         ]
     )
+
+
+FORECAST_LOADERS = """
+import sys
+
+
+def pytest_unconfigure(config):
+    loaders = {
+        name: type(sys.modules[name].__loader__).__name__
+        for name in ("xdist.scheduler", "xdist.scheduler.load", "xdist.remote")
+        if name in sys.modules
+    }
+    with open(config.rootpath / "loaders.txt", "w") as f:
+        f.write(repr(loaders))
+"""
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+def test_the_forecast_imports_xdists_schedulers_without_the_assertion_rewriter(
+    pytester: pytest.Pytester,
+) -> None:
+    """A serial run whose forecast replays xdist's ``load``: its modules are loaded with
+    Python's loader (pytest's would cost the forecast three times as much)."""
+    pytester.makeconftest(FORECAST_LOADERS)
+    pytester.makepyfile(
+        test_work="""
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_work(n):
+            time.sleep(0.3)
+        """
+    )
+    # 8 tests of 0.3 s, serially: -n 8 would save about 2.1 s of 2.4 and start-up, well over
+    # a fifth of the run; each test is over a quarter of a worker's share at -n 4 and more.
+    result = pytester.runpytest_subprocess(
+        "--slow-threshold=0.1", "--slow-report-json=report.json", "-p", "no:cov"
+    )
+    result.assert_outcomes(passed=8)
+    rows = report(pytester)["advice"]["parallelism"]["rows"]
+    assert all(row["load"] is not None for row in rows)
+    loaders = ast.literal_eval((pytester.path / "loaders.txt").read_text())
+    assert loaders == {
+        "xdist.scheduler": "SourceFileLoader",
+        "xdist.scheduler.load": "SourceFileLoader",
+        "xdist.remote": "SourceFileLoader",
+    }
 
 
 @given(st.lists(st.floats(0, 5), min_size=1, max_size=60), st.integers(1, 20))

@@ -373,6 +373,12 @@ def test_concurrent_runs_keep_every_sample(pytester: pytest.Pytester) -> None:
     assert kept == 200 * 5  # 1,000 of 1,000 samples
     assert all(len(e["setup"]) == len(e["teardown"]) == 5 for e in tests.values())
     assert len(store_of(pytester)["folded"]) == 6
+    # The outcome history is updated by both runs at once too (under its own lock, written
+    # a slice of tests at a time): every run's outcome of every test is kept.
+    history, problem = read_history(pytester.path / ".pytest_cache/d/tempo-outcomes/history.json")
+    assert problem is None
+    assert len(history) == 200
+    assert all(entry["runs"] == "ppppp" for entry in history.values())
 
 
 # --- the lock and the journals, without pytest ---------------------------------------------

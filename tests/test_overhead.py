@@ -309,3 +309,55 @@ def test_a_module_the_plugin_only_drives_is_imported_plainly(pytester: pytest.Py
     )
     result = pytester.runpytest_subprocess("-p", "no:cov", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
+
+
+#: Writes, per tempo plugin registered, the names ``dir()`` lists and whether pluggy took
+#: every hook of its class.
+CONFTEST_HOOK_OBJECTS = """
+import os
+
+
+def pytest_sessionfinish(session):
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    manager = session.config.pluginmanager
+    lines = []
+    for name, plugin in manager.list_name_plugin():
+        if not str(name).startswith("tempo") or plugin is None:
+            continue
+        if isinstance(plugin, type(os)):
+            hooks = {n for n in vars(plugin) if n.startswith("pytest_")}
+        else:
+            hooks = {n for n in dir(type(plugin)) if n.startswith("pytest_")}
+        taken = {caller.name for caller in manager.get_hookcallers(plugin) or ()}
+        listed = sorted(dir(plugin))
+        lines.append(f"{name} {','.join(listed)} {sorted(hooks - taken)}")
+    with open(os.path.join(str(session.config.rootpath), "hooks-" + worker), "w") as f:
+        f.write("\\n".join(lines))
+"""
+
+
+@xdist_params
+def test_registering_a_feature_looks_only_at_its_hooks_and_fixtures(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """pluggy and pytest look up every name ``dir()`` lists of a registered object (pytest 9
+    with several lookups each, for fixtures): the plugin's objects and modules list their
+    hooks and fixtures alone, and every hook is still taken."""
+    pytester.makeconftest(CONFTEST_HOOK_OBJECTS)
+    pytester.makepyfile(test_uses="def test_one(tempo_worker):\n    assert tempo_worker.id\n")
+    result = pytester.runpytest_subprocess(*xdist_args, "-p", "no:cov", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    files = sorted(pytester.path.glob("hooks-*"))
+    assert len(files) == (3 if xdist_args else 1)
+    fixtures = {"tempo_worker", "worker_database", "worker_db_name", "worker_db_url",
+                "worker_namespace", "load_test", "RUN_KEY"}  # fmt: skip
+    for file in files:
+        rows = [line.split(" ", 2) for line in file.read_text().splitlines()]
+        names = {row[0] for row in rows}
+        assert {"tempo", "tempo-timing", "tempo-databases", "tempo-load"} <= names, file.name
+        for name, listed, missing in rows:
+            assert missing == "[]", (file.name, name, missing)
+            strays = [n for n in listed.split(",") if n and not n.startswith("pytest_")]
+            assert set(strays) <= fixtures, (file.name, name, strays)
+    listed = pytester.runpytest_subprocess("--fixtures", "-p", "no:cov", "-p", "no:randomly")
+    listed.stdout.fnmatch_lines_random(["load_test*", "worker_namespace*", "tempo_worker*"])

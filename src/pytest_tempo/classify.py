@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ._hooks import HookObject
 from .markers import MarkerIndex
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def type_markers(settings: Settings) -> tuple[str, ...]:
     return tuple(names)
 
 
-class TypesPlugin:
+class TypesPlugin(HookObject):
     """Adds the ``test_types`` markers to collected items, before ``-m`` selects."""
 
     def __init__(self, rules: Sequence[TypeRule], rootpath: Path) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ._hooks import HookObject
 from .markers import RECORDED_MARKS, MarkerIndex
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def duration_order(
     return sorted(range(len(nodeids)), key=key)
 
 
-class OrderingPlugin:
+class OrderingPlugin(HookObject):
     """Reorders the collected items into tiers (``--tempo-order``).
 
     ``recorded`` maps node ids to the call seconds recorded in earlier runs (the median of

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import __version__, databases
+from ._hooks import HookObject
 from ._xdist import to_worker, worker_input
 from .classify import TypesPlugin, type_markers
 from .markers import marker_lines, register_markers
@@ -60,6 +61,11 @@ CLOSING = "tempo-closing"
 SECTIONS = (TIMING, ADVICE, COVERAGE, SUMMARY, HYGIENE, LOAD)
 #: The key of the durations snapshot in what the controller ships a worker.
 WORKERINPUT_DURATIONS = "tempo_durations"
+
+
+def __dir__() -> list[str]:
+    """The hooks alone: registering the module looks at those (see :mod:`._hooks`)."""
+    return [name for name in globals() if name.startswith("pytest_")]
 
 
 def pytest_addoption(parser: Parser) -> None:
@@ -225,7 +231,7 @@ def _recorded(
     return read
 
 
-class Sections:
+class Sections(HookObject):
     """Writes the features' sections after pytest's summary, always in one order.
 
     trylast: after pytest-cov's coverage table. Each feature plugin that is registered (and
@@ -241,7 +247,7 @@ class Sections:
                 write(terminalreporter)
 
 
-class ClosingLines:
+class ClosingLines(HookObject):
     """Repeats what must not be missed in the last lines before pytest's summary line: the
     gates that failed the run and the files written, feature by feature in section order.
 
@@ -259,7 +265,7 @@ class ClosingLines:
         return result
 
 
-class XdistHooks:
+class XdistHooks(HookObject):
     """Hooks that exist only with pytest-xdist: ships the durations snapshot to workers."""
 
     def __init__(self, store: StoreHandle | None) -> None:

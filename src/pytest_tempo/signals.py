@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._hooks import HookObject
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
@@ -94,7 +96,7 @@ def _worker_pid(node: Any) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-class SignalPlugin:
+class SignalPlugin(HookObject):
     """Installs the handlers at configure time and restores the previous ones at the end."""
 
     def __init__(self) -> None:

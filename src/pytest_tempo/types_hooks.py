@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ._hooks import HookObject
 from ._xdist import is_reporting_process, is_worker
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["TypeSummaryPlugin"]
 
 
-class TypeSummaryPlugin:
+class TypeSummaryPlugin(HookObject):
     """Writes the "test types" section on the controller from the timing feature's data."""
 
     def __init__(self, timing: TimingPlugin, types: Sequence[str]) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import from_worker, is_worker, to_controller
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class SleepCounter:
                 setattr(owner, name, original)
 
 
-class AdvicePlugin:
+class AdvicePlugin(HookObject):
     """Counts sleeps where tests run; judges on the controller."""
 
     def __init__(

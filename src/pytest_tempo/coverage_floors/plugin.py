@@ -21,6 +21,7 @@ from .._coverage import (
     pytest_cov_plugin,
     report_precision,
 )
+from .._hooks import HookObject
 from .._xdist import is_reporting_process
 from ..step_summary import append_step_summary
 from .engine import FileCoverage, Verdict, evaluate, fail_under_note, relative_path
@@ -78,7 +79,7 @@ def check(
     )
 
 
-class CoverageFloorsPlugin:
+class CoverageFloorsPlugin(HookObject):
     """Checks the coverage floors on the controller once the tests have run."""
 
     def __init__(self, floors: Sequence[Floor], required: bool) -> None:

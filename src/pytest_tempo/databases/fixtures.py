@@ -38,6 +38,13 @@ __all__ = [
     "worker_namespace",
 ]
 
+
+def __dir__() -> list[str]:
+    """The fixtures and hooks alone: registering the module looks at those (see
+    :mod:`pytest_tempo._hooks`)."""
+    return [name for name in globals() if name.startswith("pytest_") or name in __all__]
+
+
 #: The key of the templates a worker used, in what it sends back.
 WORKEROUTPUT_TEMPLATES = "tempo_templates"
 #: This process's :class:`~.run.DatabasesRun`, made when a fixture first needs it.

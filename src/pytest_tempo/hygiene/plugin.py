@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import from_worker, is_worker, to_controller
 
 # The judges, the findings and the text load when there is something to judge: a collected
@@ -42,7 +43,7 @@ WORKEROUTPUT_KEY = "tempo_hygiene"
 WORKEROUTPUT_CALLS = "tempo_hygiene_calls"
 
 
-class HygienePlugin:
+class HygienePlugin(HookObject):
     """Finds, reports and (``strict``) fails the run on hygiene problems."""
 
     def __init__(self, config: Config, mode: HygieneMode) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import is_worker
 from ..settings import SETTINGS_KEY
 
@@ -62,9 +63,11 @@ def may_have_stale_folders(folder: str | None = None) -> bool:
     return any(name.startswith(FOLDER_PREFIXES) for name in names)
 
 
-class LoadHooks:
+class LoadHooks(HookObject):
     """Finds k6 scripts, provides ``load_test``, sweeps stale engine folders; the load
     state is built when a load item or the fixture first needs it."""
+
+    _fixtures = ("load_test",)
 
     def __init__(self, config: Config) -> None:
         self._config = config

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._hooks import HookObject
 from .state import PROPERTY
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadPage"]
 
 
-class LoadPage:
+class LoadPage(HookObject):
     """Collects the load tests' data as their reports come in."""
 
     def __init__(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import is_worker, to_worker, worker_input
 from ..settings import SETTINGS_KEY
 from ..step_summary import append_step_summary, md_cell
@@ -144,7 +145,7 @@ class LoadPlugin(LoadHooks):
             terminalreporter.write_line(f"tempo: {problem}", red=True)
 
 
-class LoadReports:
+class LoadReports(HookObject):
     """Reads each test report for a load test's metrics: only when load tests run, so a
     suite without them pays nothing per test."""
 

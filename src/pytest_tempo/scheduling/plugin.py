@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._hooks import HookObject
 from .._xdist import planned_workers
 from ..classify import markers_for_path
 from .dispatch import DurationScheduling
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["SchedulingPlugin"]
 
 
-class SchedulingPlugin:
+class SchedulingPlugin(HookObject):
     """``--tempo-dist=duration``: pytest-xdist hands out tests by recorded durations.
 
     ``dist`` is xdist's ``--dist`` mode: ``load`` (the default with ``-n``) is replaced

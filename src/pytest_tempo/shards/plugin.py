@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import from_worker, to_controller, to_worker, worker_input
 from ..timing import REPORT_EXTRAS
 from .basis import Basis, choose_basis, split
@@ -32,7 +33,7 @@ def _seconds(microseconds: int) -> str:
     return f"{microseconds / 1e6:.1f}s"
 
 
-class ShardPlugin:
+class ShardPlugin(HookObject):
     """``--shard=K/N``: deselects every test outside shard K, as ``-k`` does.
 
     Splits where tests are collected (the process, or each xdist worker alike); records and

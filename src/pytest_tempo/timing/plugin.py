@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._hooks import HookObject
 from .._xdist import from_worker, is_worker, to_controller
 from ..markers import RECORDED_MARKS, MarkerIndex
 
@@ -78,7 +79,7 @@ def is_load_item(item: pytest.Item) -> bool:
     return isinstance(item, K6Item) or "load_test" in getattr(item, "fixturenames", ())
 
 
-class TimingPlugin:
+class TimingPlugin(HookObject):
     """Measures where tests run; aggregates, reports and records on the controller.
 
     ``store``: the durations store the controller records into (None: none, as on an

@@ -627,3 +627,28 @@ def test_glob_checks_agree_with_their_regular_expressions(glob: str) -> None:
         assert problem.startswith("is absolute")
     if problem.startswith("is absolute"):
         assert glob.startswith("/") or drive
+
+
+_DECIMAL_TEXT = st.text(alphabet="0123456789+-.eE \u00b2\u0661_", max_size=8)
+
+
+@given(_DECIMAL_TEXT)
+def test_decimal_and_whole_match_their_grammar_without_a_regex(text: str) -> None:
+    """``is_decimal``/``is_whole`` accept exactly what the ``_DECIMAL``/``_WHOLE`` patterns
+    do (settings are read on every run, so the patterns are not compiled)."""
+    import re
+
+    from pytest_tempo import parsers
+
+    assert parsers.is_decimal(text) == bool(re.fullmatch(parsers._DECIMAL, text))
+    assert parsers.is_whole(text) == bool(re.fullmatch(parsers._WHOLE, text))
+
+
+@given(st.text(alphabet="ab/.*?[]!", max_size=6), st.text(alphabet="ab/.", max_size=6))
+def test_glob_match_is_fnmatchcase(glob: str, text: str) -> None:
+    from fnmatch import fnmatchcase
+
+    from pytest_tempo.parsers import glob_match
+
+    assert glob_match(text, glob) == fnmatchcase(text, glob)
+    assert glob_match(text + "x", glob) == fnmatchcase(text + "x", glob)

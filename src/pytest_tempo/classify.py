@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pytest
 
 from ._hooks import HookObject
 from .markers import MarkerIndex
+from .parsers import glob_match
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -33,7 +33,7 @@ def markers_for_path(relpath: str, rules: Sequence[TypeRule]) -> tuple[str, ...]
     found: dict[str, None] = {}
     parents = [str(p.as_posix()) for p in PurePath(relpath).parents][:-1]
     for rule in rules:
-        if fnmatchcase(relpath, rule.glob) or any(fnmatchcase(p, rule.glob) for p in parents):
+        if glob_match(relpath, rule.glob) or any(glob_match(p, rule.glob) for p in parents):
             found.update(dict.fromkeys(rule.markers))
     return tuple(found)
 

@@ -348,7 +348,7 @@ class Recorder:
         store, folded = parsed.store, list(parsed.folded)
         claimed: list[tuple[Path, int]] = []
         try:
-            for path in sorted(self.location.journals.glob(f"*{JOURNAL_SUFFIX}"), key=_mtime):
+            for path in sorted(self.location.journal_paths(), key=_mtime):
                 if path == self.journal:
                     continue
                 fd = _claim(path, self._posix)

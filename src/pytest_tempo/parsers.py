@@ -9,8 +9,7 @@ nothing here reads pytest's configuration.
 from __future__ import annotations
 
 import math
-import re
-from fnmatch import translate
+from fnmatch import fnmatchcase, translate
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._tuples import NamedTuple
@@ -48,10 +47,11 @@ ADVICE_MODES: tuple[AdviceMode, ...] = ("on", "off")
 BaselineMode = Literal["auto", "compare", "update", "off"]
 BASELINE_MODES: tuple[BaselineMode, ...] = ("auto", "compare", "update", "off")
 
-#: A decimal number in ASCII digits (compiled on first use, as is _WHOLE): ``5``, ``.5``,
+#: A decimal number in ASCII digits (the grammar :func:`is_decimal` matches): ``5``, ``.5``,
 #: ``1e-3``; ``float()`` would take other digits (``"\u0661"``), ``_``, ``nan`` and ``inf``.
 _DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-#: A whole number in ASCII digits (``str.isdigit()`` is true of ``"\u00b2"``, not ``int()``).
+#: A whole number in ASCII digits (:func:`is_whole`; ``str.isdigit()`` alone is true of
+#: ``"\u00b2"``, which ``int()`` refuses).
 _WHOLE = r"[+-]?[0-9]+"
 
 #: Upper bounds of the numeric options: past them a value is a typo, and would overflow or
@@ -121,17 +121,39 @@ def line_of(line: str) -> str:
     return f"line {shown(line)}"
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def is_whole(text: str) -> bool:
+    """Whether ``text`` is a whole number in ASCII digits, with an optional sign: the
+    ``_WHOLE`` pattern, matched without compiling it (settings are read on every run)."""
+    return _digits(text[1:] if text[:1] in ("+", "-") else text)
+
+
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is a decimal number in ASCII digits (the ``_DECIMAL`` pattern),
+    matched without compiling it."""
+    mantissa, e, exponent = text.replace("E", "e").partition("e")
+    if e and not is_whole(exponent):
+        return False
+    whole, dot, fraction = (mantissa[1:] if mantissa[:1] in ("+", "-") else mantissa).partition(".")
+    if whole:
+        return _digits(whole) and (not fraction or _digits(fraction))
+    return bool(dot) and _digits(fraction)
+
+
 def decimal(raw: str) -> float | None:
     """``raw`` as a number if it is written as a decimal in ASCII digits, else None."""
     text = raw.strip()
-    return float(text) if re.fullmatch(_DECIMAL, text) else None
+    return float(text) if is_decimal(text) else None
 
 
 def whole(raw: str) -> int | float | None:
     """``raw`` as a whole number if written in ASCII digits, else None; ``inf`` for one too
     long for ``int()`` (over 4300 digits), which no bound admits anyway."""
     text = raw.strip()
-    if not re.fullmatch(_WHOLE, text):
+    if not is_whole(text):
         return None
     digits = text.lstrip("+-").lstrip("0")
     if len(digits) > 18:
@@ -303,6 +325,22 @@ def parse_cov_floors(lines: Sequence[str]) -> tuple[Floor, ...]:
         seen.add(pattern)
         floors.append(Floor(pattern=pattern, percent=percent))
     return tuple(floors)
+
+
+def glob_match(text: str, glob: str) -> bool:
+    """``fnmatch.fnmatchcase(text, glob)``, with no regex to compile where ``glob`` has no
+    wildcard, or a single ``*`` at its start or end and no other (``tests/unit/*``,
+    ``*.k6.js``): the usual globs, matched on every run."""
+    if "?" not in glob and "[" not in glob:
+        star = glob.find("*")
+        if star < 0:
+            return text == glob
+        if glob.count("*") == 1:
+            if star == len(glob) - 1:
+                return text.startswith(glob[:-1])
+            if star == 0:
+                return text.endswith(glob[1:])
+    return fnmatchcase(text, glob)
 
 
 def glob_problem(glob: str) -> str | None:

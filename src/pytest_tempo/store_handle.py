@@ -75,6 +75,15 @@ class Location:
         if not ignore.exists():
             ignore.write_text("# Created by pytest-tempo: run journals, never committed.\n*\n")
 
+    def journal_paths(self) -> list[Path]:
+        """The run journals in the folder (of this run, live runs and dead ones); none
+        where it cannot be read. Listed without a glob (no pattern to compile)."""
+        try:
+            with os.scandir(self.journals) as entries:
+                return [self.journals / e.name for e in entries if e.name.endswith(".jsonl")]
+        except OSError:
+            return []
+
     def has_journals(self) -> bool:
         """Whether a run journal is there (of this run, a live run or a dead one); True when
         the folder cannot be read (the update says why)."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 import pytest
 
 from .._hooks import HookObject
 from .._xdist import is_worker
+from ..parsers import glob_match
 from ..settings import SETTINGS_KEY
 
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def is_k6_script(globs: Sequence[str], file_path: Path, root: Path) -> bool:
         rel = file_path.relative_to(root).as_posix()
     except ValueError:
         rel = name
-    return any(
-        fnmatchcase(name, glob) or ("/" in glob and fnmatchcase(rel, glob)) for glob in globs
-    )
+    return any(glob_match(name, glob) or ("/" in glob and glob_match(rel, glob)) for glob in globs)
 
 
 def may_have_stale_folders(folder: str | None = None) -> bool:

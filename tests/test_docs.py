@@ -204,7 +204,13 @@ def test_plugin_names_table_matches_the_registered_plugins(pytester: pytest.Pyte
         "--tempo-dist=duration",
         "--load-profile=smoke",
         "--tempo-html=page.html",
+        "-p",
+        "no:terminal",
     )
+    # Without the terminal reporter, the timing registers its hook per report at the start
+    # of the session.
+    timing = config.pluginmanager.get_plugin("tempo-timing")
+    timing.pytest_sessionstart(SimpleNamespace(config=config))
     registered = {
         name
         for name, obj in config.pluginmanager.list_name_plugin()

@@ -4,6 +4,7 @@ import gc
 import json
 import re
 from collections import deque
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -170,14 +171,22 @@ def test_render_markdown() -> None:
 
 
 def phase(nodeid: str, when: str, duration: float, **extra: Any) -> Phase:
-    """One phase record as the hooks queue it (see ``aggregate.Phase``)."""
+    """One phase as the timing feature queues it (see ``aggregate.Phase``): a report's plain
+    values, and what this process measured (or, with ``worker``, what a worker sent)."""
     values: dict[str, Any] = {"start": 100.0, "stop": 100.5, "outcome": "passed",
                               "xfail": False, "call": None, "fixtures": None, "marks": None,
                               "unrecorded": None, "worker": None}  # fmt: skip
     values.update(extra)
-    return (nodeid, when, duration, values["start"], values["stop"], values["outcome"],
-            values["xfail"], values["call"], values["fixtures"], values["marks"],
-            values["unrecorded"], values["worker"])  # fmt: skip
+    data = {"when": when, "duration": duration, "start": values["start"],
+            "stop": values["stop"], "outcome": values["outcome"]}  # fmt: skip
+    if values["xfail"]:
+        data["wasxfail"] = ""
+    if values["worker"] is None:
+        return (SimpleNamespace(**data), nodeid, values["call"], values["fixtures"])
+    data.update(worker_id=values["worker"], tempo_call=values["call"],
+                tempo_fixtures=values["fixtures"], tempo_marks=values["marks"],
+                tempo_unrecorded=values["unrecorded"])  # fmt: skip
+    return (SimpleNamespace(**data), nodeid, None, None)
 
 
 def test_aggregate_folds_the_phases_of_each_test_and_empties_the_queue() -> None:
@@ -685,3 +694,89 @@ def test_stale_marker_needs_the_recorded_runs_fast_too(pytester: pytest.Pytester
         lines[2],
     ]
     assert re.fullmatch(r"  test_a\.py::test_always_fast \(0\.\d\ds\)", lines[2])
+
+
+#: Writes, per process, the plugin's implementations of the per-report hook.
+CONFTEST_PHASE_HOOK = """
+import os
+
+
+def pytest_sessionfinish(session):
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    impls = session.config.hook.pytest_runtest_logreport.get_hookimpls()
+    names = sorted(i.plugin_name for i in impls if i.plugin_name.startswith("tempo"))
+    with open(os.path.join(str(session.config.rootpath), "hooked-" + worker), "w") as f:
+        f.write(",".join(names))
+"""
+
+SUITE_WITH_FIXTURES = """
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def table():
+    time.sleep(0.1)
+    return {}
+
+
+@pytest.fixture
+def row():
+    return 1
+
+
+def test_first(table, row):
+    pass
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_more(table, n):
+    pass
+
+
+def test_late(request):
+    request.getfixturevalue("row")
+
+
+def test_fails(table):
+    assert False
+"""
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "no-terminal"])
+@xdist_params
+def test_the_terminals_reports_are_read_and_no_hook_runs_per_report(
+    pytester: pytest.Pytester, xdist_args: list[str], terminal: bool
+) -> None:
+    """Where pytest's terminal reporter keeps the reports (the only process, or the xdist
+    controller), the timing reads them there and runs no hook per report; a worker, or a
+    run without the terminal reporter, gets one. Both record the same: every test, and a
+    module fixture's set-up charged to the test whose setup triggered it."""
+    pytester.makeconftest(CONFTEST_PHASE_HOOK)
+    pytester.makepyfile(test_fixtures=SUITE_WITH_FIXTURES)
+    args = [*xdist_args, "-p", "no:randomly", "-p", "no:cov", "--dist", "loadfile"]
+    if not terminal:
+        args += ["-p", "no:terminal"]
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    hooked = {p.name: p.read_text() for p in pytester.path.glob("hooked-*")}
+    expected = {"hooked-main": "" if terminal else "tempo-timing-reports"}
+    if xdist_args:
+        expected.update(
+            {"hooked-gw0": "tempo-timing-reports", "hooked-gw1": "tempo-timing-reports"}
+        )
+    assert hooked == expected
+    tests = store_of(pytester)["tests"]
+    assert sorted(tests) == [
+        "test_fixtures.py::test_fails",
+        "test_fixtures.py::test_first",
+        "test_fixtures.py::test_late",
+        "test_fixtures.py::test_more[1]",
+        "test_fixtures.py::test_more[2]",
+    ]
+    first = tests["test_fixtures.py::test_first"]
+    assert first["shared"][-1] >= 0.09  # the module fixture's 0.1 s sleep
+    assert first["setup"][-1] < 0.09  # charged to the fixture, not the test's setup
+    assert tests["test_fixtures.py::test_more[2]"]["shared"][-1] < 0.09
+    assert all("call" in entry for entry in tests.values())

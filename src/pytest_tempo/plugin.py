@@ -23,7 +23,7 @@ from .ordering import OrderingPlugin
 from .settings import SETTINGS_KEY, add_options, check_timing_off, load_settings
 from .signals import SignalPlugin
 from .store_handle import Location, StoreHandle
-from .timing.plugin import TimingPlugin
+from .timing.plugin import PHASE_HOOK, TimingPlugin
 from .types_hooks import TypeSummaryPlugin
 
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ ORDERING = "tempo-ordering"
 TYPES = "tempo-types"
 COVERAGE = "tempo-coverage"
 TIMING = "tempo-timing"
+#: The timing's hook per phase report: on xdist workers, and without pytest's terminal
+#: reporter (elsewhere it reads the reports the terminal reporter keeps).
+TIMING_REPORTS = PHASE_HOOK
 SUMMARY = "tempo-summary"
 XDIST = "tempo-xdist"
 SCHEDULING = "tempo-scheduling"

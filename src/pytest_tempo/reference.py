@@ -51,6 +51,8 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.TYPES: "test types: markers from the path of the test file (`test_types`)",
     plugin.COVERAGE: "coverage floors (registered only when floors are configured)",
     plugin.TIMING: "the Slow Tests Report, the durations store and the `--tempo-html` page",
+    plugin.TIMING_REPORTS: "the timing's hook per test report, registered only where pytest's "
+    "terminal reporter does not keep the reports: on pytest-xdist workers, with `-p no:terminal`",
     plugin.SUMMARY: 'the "test types" summary: tests, outcomes and seconds per test type',
     plugin.XDIST: "ships the recorded durations to pytest-xdist workers, so every worker "
     "orders alike (registered only with pytest-xdist)",

@@ -1,10 +1,11 @@
 """The timing feature's engine: per-test timings from the phase records, and the summary.
 
-Pure logic over plain data. The hooks (:mod:`.plugin`) queue one tuple per phase report
-(:data:`Phase`); :class:`Aggregate` takes those tuples and keeps one :class:`TestTiming` per test
-and one :class:`FixtureTiming` per fixture when something asks for them (the journal's
-writer, the report, the store at the end of the run), and :func:`summarize` finds what the
-report shows. Nothing here reads pytest's objects.
+The timing feature (:mod:`.plugin`) queues one tuple per phase report (:data:`Phase`): the
+report and what this process measured of it. :class:`Aggregate` takes those tuples and keeps
+one :class:`TestTiming` per test and one :class:`FixtureTiming` per fixture when something
+asks for them (the journal's writer, the report, the store at the end of the run), and
+:func:`summarize` finds what the report shows. Of pytest's objects, only the plain values
+of a report (its ``__dict__``, what pytest-xdist sends) are read here.
 """
 
 from __future__ import annotations
@@ -37,15 +38,12 @@ __all__ = [
 
 SHARED_SCOPES = ("session", "package", "module", "class")
 
-#: One phase report as the controller keeps it: node id, when, duration, start, stop,
-#: outcome, whether it carries ``wasxfail``, the call's own seconds (None: the report's
-#: duration), fixture set-ups ``(name, scope, baseid, seconds)``, the recorded markers and
-#: whether the store leaves the test out (both None: read from the item, in this process),
-#: and the xdist worker (None: this process).
-Phase = tuple[
-    str, str, float, float, float, str, bool, "float | None", "Sequence[Sequence[Any]] | None",
-    "Sequence[str] | None", "bool | None", "str | None",
-]  # fmt: skip
+#: One phase report as the controller keeps it: the report (only its ``__dict__`` is read:
+#: ``when``, ``duration``, ``start``, ``stop``, ``outcome``, ``wasxfail``, and, from an xdist
+#: worker, ``worker_id`` and the worker's ``tempo_*`` values), its node id, and what this
+#: process measured of it: the call's own seconds (None: the report's duration) and the
+#: fixture set-ups ``(name, scope, baseid, seconds)`` of the phase.
+Phase = tuple[Any, str, "float | None", "Sequence[Sequence[Any]] | None"]
 
 #: What the store records of one test: node id, when (epoch seconds), setup, call (None: no
 #: call phase), teardown, shared fixture set-up, markers (the journal's line, unrounded).
@@ -311,8 +309,18 @@ class Aggregate:
         timings, track, finished = self._timings, self.track, self._finished
         take = phases.popleft
         while phases:
-            nodeid, when, duration, start, stop, outcome, xfail, call, fixtures, marks, \
-                unrecorded, worker = take()  # fmt: skip
+            report, nodeid, call, fixtures = take()
+            data = report.__dict__
+            when, duration, outcome = data["when"], data["duration"], data["outcome"]
+            xfail = "wasxfail" in data
+            worker = data.get("worker_id")
+            if worker is None:  # measured here; the markers are read off the item
+                marks = unrecorded = None
+            else:  # measured by an xdist worker, which put its values on the report
+                call = data.get("tempo_call")
+                fixtures = data.get("tempo_fixtures")
+                marks = data.get("tempo_marks")
+                unrecorded = data.get("tempo_unrecorded")
             found = timings.get(nodeid)
             if found is None:
                 timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
@@ -321,7 +329,7 @@ class Aggregate:
             else:  # finished, and run again (pytest-rerunfailures)
                 timing = timings[nodeid] = TestTiming(*found)
             if when == "setup":
-                self._setup(timing, duration, start, fixtures, marks, unrecorded)
+                self._setup(timing, duration, data["start"], fixtures, marks, unrecorded)
             elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
                 self._shared(nodeid, fixtures)
             if when == "call":
@@ -329,7 +337,7 @@ class Aggregate:
                 timing.ran_call = True
             elif when == "teardown":
                 timing.teardown = duration
-                timing.stop = stop
+                timing.stop = data["stop"]
                 if track:
                     finished.append(timing)
             if outcome != "passed" or xfail:
@@ -354,6 +362,11 @@ class Aggregate:
             types = tuple(m for m in key if m in self._types)
             split = self._splits[key] = (recorded, types)
         return split
+
+    def count_fixtures(self, nodeid: str, fixtures: Sequence[Sequence[Any]]) -> None:
+        """Count fixture set-ups of test ``nodeid`` that no phase report carried (set up
+        in a teardown, after the test's last report was read)."""
+        self._shared(nodeid, fixtures)
 
     def _shared(self, nodeid: str, fixtures: Sequence[Sequence[Any]]) -> float:
         """Count the fixture set-ups a test's phase triggered; the seconds of the shared ones

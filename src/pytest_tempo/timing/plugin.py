@@ -3,10 +3,12 @@
 Where tests run (the only process without xdist, each worker with it) it measures the call
 phase and fixture set-ups; on an xdist worker it puts them, with the test's recorded
 markers, on the test reports as plain data, which pytest-xdist carries to the controller.
-On the controller each phase report costs one tuple appended to a list (pytest's reports
-already carry each phase's duration, start and stop); the per-test timings are built from
-those tuples by :mod:`.aggregate` only when something asks: the journal's writer thread,
-the other features at the end of the run, the report. The controller alone prints the
+The controller reads the phase reports where pytest's terminal reporter keeps them (its
+``stats``, as pytest's ``--durations`` does: the reports already carry each phase's
+duration, start and stop), so a test costs it no hook; the per-test timings are built from
+them by :mod:`.aggregate` only when something asks: the journal's writer thread, the other
+features at the end of the run, the report. A worker, and a run without the terminal
+reporter, take each report with one plain hook (:class:`PhaseHook`). The controller alone prints the
 report, writes the files (:mod:`.outputs`, loaded only then) and the durations store, and
 fails the run under ``--slow-strict``.
 """
@@ -17,6 +19,7 @@ import os
 import threading
 import time
 from collections import deque
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -79,6 +82,26 @@ def is_load_item(item: pytest.Item) -> bool:
     return isinstance(item, K6Item) or "load_test" in getattr(item, "fixturenames", ())
 
 
+#: The name :class:`PhaseHook` is registered under.
+PHASE_HOOK = "tempo-timing-reports"
+#: A report's start (epoch seconds): the phase reports of the terminal reporter's
+#: categories, merged in the order they were made.
+_START = attrgetter("start")
+
+
+class PhaseHook(HookObject):
+    """The timing's one hook per phase report, where no terminal reporter keeps the
+    reports (an xdist worker, ``-p no:terminal``)."""
+
+    def __init__(self, timing: TimingPlugin) -> None:
+        self._timing = timing
+
+    # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: TestReport) -> None:
+        self._timing.take(report)
+
+
 class TimingPlugin(HookObject):
     """Measures where tests run; aggregates, reports and records on the controller.
 
@@ -103,9 +126,17 @@ class TimingPlugin(HookObject):
         self._parent_marks: dict[tuple[int, tuple[str, ...]], list[str]] = {}
         self._session_items: list[pytest.Item] = []
         self._items: dict[str, pytest.Item] | None = None
-        # where tests run
+        # where tests run: with the phase hook, the last call's seconds and the fixture
+        # set-ups since the last report; reading the terminal's reports, both per test
         self._call = 0.0
         self._pending: list[tuple[str, str, str, float]] = []
+        self._in_call = False
+        self._calls: dict[str, float] = {}
+        self._setups: dict[tuple[str, str], list[tuple[str, str, str, float]]] = {}
+        # the terminal reporter's reports by category, and how many of each were taken
+        self._reports: dict[str, list[Any]] | None = None
+        self._taken: dict[str, int] = {}
+        self._loop_done = False
         # on the controller: one tuple per phase report, aggregated when asked (in batches,
         # by the journal's writer thread while tests run), so the queue stays short
         self._phases: deque[Phase] = deque()
@@ -119,18 +150,28 @@ class TimingPlugin(HookObject):
         self._strict_failures: list[TestTiming] = []
         self._errors: list[str] = []
         self._written: list[str] = []  # "what PATH" of each file written
+        self._hook = PhaseHook(self)
 
     # --- where tests run ----------------------------------------------------------------
-    # Per test: one wrapper around the call and one plain hook per report. A worker puts
-    # plain values on the reports, which xdist serialises (report.__dict__) to the controller.
+    # Per test: one wrapper around the call. Each phase report is read off the terminal
+    # reporter's list of reports (where pytest's --durations reads them), which costs a
+    # test nothing; where there is none (an xdist worker, -p no:terminal), one plain hook per
+    # report (:class:`PhaseHook`), and a worker puts plain values on the reports, which
+    # xdist serialises (report.__dict__) to the controller.
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
         start = time.perf_counter()
+        self._in_call = True
         try:
             return (yield)
         finally:
-            self._call = time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self._in_call = False
+            if self._reports is None:
+                self._call = seconds
+            else:
+                self._calls[item.nodeid] = seconds
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -141,32 +182,70 @@ class TimingPlugin(HookObject):
             return (yield)
         finally:
             seconds = time.perf_counter() - start
-            self._pending.append((fixturedef.argname, fixturedef.scope, fixturedef.baseid, seconds))
+            setup = (fixturedef.argname, fixturedef.scope, fixturedef.baseid, seconds)
+            if self._reports is None:
+                self._pending.append(setup)
+            else:
+                # The test whose phase set it up (a wider scope's request still names it).
+                key = (request._pyfuncitem.nodeid, "call" if self._in_call else "setup")
+                self._setups.setdefault(key, []).append(setup)
 
-    # tryfirst: on an xdist worker, before xdist serialises the report for the controller.
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: TestReport) -> None:
+    def pytest_sessionstart(self, session: Session) -> None:
+        # The controller reads the reports the terminal reporter keeps; a worker (which puts
+        # values on its reports for the controller) and a run without one get the hook.
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        reports = getattr(terminal, "stats", None)
+        if self._controller and isinstance(reports, dict):
+            self._reports = reports
+        elif not session.config.pluginmanager.is_registered(self._hook):
+            session.config.pluginmanager.register(self._hook, PHASE_HOOK)
+
+    def take(self, report: TestReport) -> None:
+        """One phase report, given by the hook as it is logged."""
         data = report.__dict__  # plain reads: this runs three times per test
+        if data.get("worker_id") is not None:  # from an xdist worker: its values are on it
+            self._phases.append((report, report.nodeid, None, None))
+            return
         when = data["when"]
-        worker = data.get("worker_id")
-        if worker is None:  # measured here
-            fixtures: Sequence[Sequence[Any]] | None = self._pending or None
-            if fixtures:
-                data["tempo_fixtures"] = fixtures  # sent by a worker
-                self._pending = []
-            call = self._call if when == "call" else None
-            if not self._controller:
-                self._send(report, data, when, call)
-                return
-            marks = unrecorded = None
-        else:  # on the controller, from a worker
-            call = data.get("tempo_call")
-            fixtures = data.get("tempo_fixtures")
-            marks = data.get("tempo_marks")
-            unrecorded = data.get("tempo_unrecorded")
-        self._phases.append((report.nodeid, when, data["duration"], data["start"], data["stop"],
-                             data["outcome"], "wasxfail" in data, call, fixtures, marks,
-                             unrecorded, worker))  # fmt: skip
+        fixtures: Sequence[Sequence[Any]] | None = self._pending or None
+        if fixtures:
+            data["tempo_fixtures"] = fixtures  # sent by a worker
+            self._pending = []
+        call = self._call if when == "call" else None
+        if not self._controller:
+            self._send(report, data, when, call)
+            return
+        self._phases.append((report, report.nodeid, call, fixtures))
+
+    def _pull(self) -> None:
+        """Queue the phase reports the terminal reporter logged since the last pull, in the
+        order they were made (each category keeps its own list). Under the lock."""
+        reports = self._reports
+        if reports is None:
+            return
+        taken = self._taken
+        new: list[Any] = []
+        for category, logged in list(reports.items()):
+            start = taken.get(category, 0)
+            if len(logged) > start:
+                batch = logged[start:]
+                taken[category] = start + len(batch)
+                # Test reports: not warnings, deselected items, collection reports.
+                new.extend([r for r in batch if isinstance(r, pytest.TestReport)])
+        if not new:
+            return
+        new.sort(key=_START)  # stable: the phases of one test keep their order on a tie
+        calls, setups, append = self._calls, self._setups, self._phases.append
+        for report in new:
+            data = report.__dict__
+            nodeid = report.nodeid
+            if data.get("worker_id") is None:  # measured here
+                when = data["when"]
+                call = calls.pop(nodeid, None) if when == "call" else None
+                append((report, nodeid, call, setups.pop((nodeid, when), None) if setups else None))
+            else:  # from an xdist worker: its values are on the report
+                append((report, nodeid, None, None))
 
     def _send(
         self, report: TestReport, data: dict[str, Any], when: str, call: float | None
@@ -201,11 +280,17 @@ class TimingPlugin(HookObject):
 
     def _aggregated(self) -> Aggregate:
         with self._lock:
+            self._pull()
             if self._aggregate is None:
                 from .aggregate import Aggregate
 
                 self._aggregate = Aggregate(self._types, self._local_facts)
             self._aggregate.advance(self._phases)
+            if self._loop_done and self._setups:
+                # Fixtures set up in a teardown, after their test's last report: counted.
+                for (nodeid, _), setups in self._setups.items():
+                    self._aggregate.count_fixtures(nodeid, setups)
+                self._setups.clear()
             return self._aggregate
 
     def _journal_records(self) -> list[Record]:
@@ -216,6 +301,9 @@ class TimingPlugin(HookObject):
 
     def _measured(self) -> bool:
         """Whether a test report reached the controller (so timings exist)."""
+        if self._aggregate is None and not self._phases and self._reports is not None:
+            with self._lock:
+                self._pull()
         return self._aggregate is not None or bool(self._phases)
 
     @property
@@ -343,6 +431,7 @@ class TimingPlugin(HookObject):
             self._recording().follow(self._journal_records)
             self._aggregated().track = True
         result = yield
+        self._loop_done = True
         # After the loop, before the session ends: the exit code still follows testsfailed
         # (as pytest-cov does for --cov-fail-under).
         if self._controller and self._settings.slow_strict:

@@ -156,12 +156,18 @@ class OrderingPlugin(HookObject):
         index = MarkerIndex()
         nodeids = [item.nodeid for item in items]
         recorded, threshold = self._recorded, self._threshold
-        tiers = [
-            tier_of(index.names(item), recorded.get(nodeid), threshold)
-            if item.own_markers or index.parent_has(item, _TIER_MARKERS)
-            else _tier_by_record(recorded.get(nodeid), threshold)
-            for item, nodeid in zip(items, nodeids, strict=True)
-        ]
+        marked: dict[int, bool] = {}  # per parent: whether it or one above has a tier marker
+        tiers = []
+        for item, nodeid in zip(items, nodeids, strict=True):
+            parent = id(item.parent)
+            inherited = marked.get(parent)
+            if inherited is None:
+                inherited = marked[parent] = index.parent_has(item, _TIER_MARKERS)
+            seconds = recorded.get(nodeid)
+            if item.own_markers or inherited:
+                tiers.append(tier_of(index.names(item), seconds, threshold))
+            else:  # no tier marker (most tests): by the recorded call alone
+                tiers.append(LAST if seconds is not None and seconds > threshold else MIDDLE)
         if self._mode == "durations":
             order = duration_order(tiers, nodeids, [self._totals.get(n) for n in nodeids])
         elif FIRST in tiers or LAST in tiers:
@@ -169,8 +175,3 @@ class OrderingPlugin(HookObject):
         else:
             return  # every test in the middle tier: the order stays
         items[:] = [items[i] for i in order]
-
-
-def _tier_by_record(recorded: float | None, threshold: float) -> int:
-    """The tier of a test without markers of its own or inherited: by its recorded call."""
-    return LAST if recorded is not None and recorded > threshold else MIDDLE

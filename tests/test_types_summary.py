@@ -344,3 +344,39 @@ def test_no_summary_when_nothing_ran(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a(): pass\n")
     result = pytester.runpytest("--collect-only")
     assert "test types" not in result.stdout.str()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["unit", "db", "api"]), unique=True, max_size=2),
+            st.sampled_from(["passed", "failed", "error", "skipped", "xfailed", "xpassed"]),
+            st.floats(min_value=0, max_value=10),
+        ),
+        max_size=30,
+    )
+)
+def test_type_rows_count_each_test_in_each_of_its_rows(
+    tests: list[tuple[list[str], str, float]],
+) -> None:
+    """Counting tests by kind (types and outcome) gives, per row, what counting each test
+    in each of its rows gives, rows in the order of the settings, then first seen."""
+    timings = [timing(f"t::{i}", tuple(names), outcome, call) for i, (names, outcome, call)
+               in enumerate(tests)]  # fmt: skip
+    expected: dict[str, dict[str, float]] = {"unit": {}, OTHER: {}}
+    for t in timings:
+        for name in t.types or (OTHER,):
+            row = expected.setdefault(name, {})
+            row["tests"] = row.get("tests", 0) + 1
+            row[t.outcome] = row.get(t.outcome, 0) + 1
+            row["seconds"] = row.get("seconds", 0.0) + t.total
+    rows = type_rows(timings, ("unit",))
+    assert [r.name for r in rows] == [name for name, row in expected.items() if row]
+    for r in rows:
+        want = expected[r.name]
+        counts = (r.tests, r.passed, r.failed, r.errors, r.skipped, r.xfailed, r.xpassed)
+        assert counts == tuple(
+            want.get(k, 0)
+            for k in ("tests", "passed", "failed", "error", "skipped", "xfailed", "xpassed")
+        )
+        assert r.seconds == pytest.approx(want["seconds"])

@@ -18,7 +18,7 @@ which loads this module only when there is a section to write.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._tuples import Slotted
 
@@ -91,31 +91,35 @@ class TypeRow(Slotted):
         return 100.0 * self.covered / self.statements if self.statements else None
 
 
+#: The row's count of each outcome but passed (xpassed and xfailed counted apart).
+_OUTCOME_FIELDS = {"skipped": "skipped", "failed": "failed", "error": "errors",
+                   "xfailed": "xfailed", "xpassed": "xpassed"}  # fmt: skip
+
+
 def type_rows(timings: Iterable[TestTiming], types: Sequence[str]) -> list[TypeRow]:
     """The rows of ``types`` (in that order) that had tests, then ``other``.
 
     A test carrying two type markers counts in both rows.
     """
     rows = {name: TypeRow(name) for name in (*types, OTHER)}
+    # Tests of one kind (the same types and outcome) are counted together: a run has few.
+    kinds: dict[tuple[tuple[str, ...], str], list[Any]] = {}
     for t in timings:
-        for name in t.types or (OTHER,):
+        kind = (t.types, t.outcome)
+        counted = kinds.get(kind)
+        if counted is None:
+            counted = kinds[kind] = [0, 0.0]
+        counted[0] += 1
+        counted[1] += t.setup + t.call + t.teardown
+    for (names, outcome), (tests, seconds) in kinds.items():
+        field = _OUTCOME_FIELDS.get(outcome, "passed")
+        for name in names or (OTHER,):
             row = rows.get(name)
             if row is None:  # a type marker the settings no longer name
                 row = rows[name] = TypeRow(name)
-            row.tests += 1
-            row.seconds += t.total
-            if t.outcome == "skipped":
-                row.skipped += 1
-            elif t.outcome == "failed":
-                row.failed += 1
-            elif t.outcome == "error":
-                row.errors += 1
-            elif t.outcome == "xfailed":
-                row.xfailed += 1
-            elif t.outcome == "xpassed":
-                row.xpassed += 1
-            else:
-                row.passed += 1
+            row.tests += tests
+            row.seconds += seconds
+            setattr(row, field, getattr(row, field) + tests)
     return [row for row in rows.values() if row.tests]
 
 

@@ -177,46 +177,42 @@ def summarize(
     runs were recorded, in those too (``recorded``: median call seconds).
     """
     recorded = recorded or {}
-    every = list(timings)
-    slow = sorted(
-        (t for t in every if t.ran_call and t.call > threshold), key=lambda t: (-t.call, t.nodeid)
-    )
-    unmarked = [t for t in slow if not t.marked_slow]
     fast = threshold / 10
-    stale = sorted(
-        (
-            t
-            for t in every
-            if t.marked_slow
-            and t.ran_call
-            and t.call + t.shared < fast
-            and recorded.get(t.nodeid, 0.0) < fast
-        ),
-        key=lambda t: t.nodeid,
-    )
-    slow_fixtures = sorted(
-        (f for f in fixtures if f.longest > threshold),
-        key=lambda f: (-f.longest, f.baseid, f.name),
-    )
-    workers: dict[str, dict[str, float]] = {}
-    total = 0.0
-    for t in every:
+    slow, stale = [], []
+    # One pass: most tests are neither slow nor marked slow, and only add to their worker.
+    workers: dict[str, list[float]] = {}
+    tests, total = 0, 0.0
+    for t in timings:
+        tests += 1
         seconds = t.setup + t.call + t.teardown
         total += seconds
         w = workers.get(t.worker)
         if w is None:
-            w = workers[t.worker] = {"tests": 0, "seconds": 0.0}
-        w["tests"] += 1
-        w["seconds"] += seconds
+            w = workers[t.worker] = [0, 0.0]
+        w[0] += 1
+        w[1] += seconds
+        if t.ran_call:
+            if t.call > threshold:
+                slow.append(t)
+            elif t.marked_slow and t.call + t.shared < fast and recorded.get(t.nodeid, 0.0) < fast:
+                stale.append(t)
+    slow.sort(key=lambda t: (-t.call, t.nodeid))
+    unmarked = [t for t in slow if not t.marked_slow]
+    stale.sort(key=lambda t: t.nodeid)
+    slow_fixtures = sorted(
+        (f for f in fixtures if f.longest > threshold),
+        key=lambda f: (-f.longest, f.baseid, f.name),
+    )
+    per_worker = {w: {"tests": n, "seconds": seconds} for w, (n, seconds) in workers.items()}
     return TimingSummary(
         threshold=threshold,
         slow=slow,
         unmarked=unmarked,
         stale=stale,
         fixtures=slow_fixtures,
-        tests=len(every),
+        tests=tests,
         total=total,
-        workers=dict(sorted(workers.items())),
+        workers=dict(sorted(per_worker.items())),
     )
 
 

@@ -178,7 +178,10 @@ def judge_flaky(
     """
     found = []
     get = history.get
-    for nodeid in ran:
+    # Only a test with a history can be listed: of this run's tests, those (few: the
+    # history given holds what the run needs) that have one.
+    tests = ran if isinstance(ran, (set, frozenset, dict)) else set(ran)
+    for nodeid in [n for n in history if n in tests]:
         entry = get(nodeid)
         runs = entry["runs"][-WINDOW:] if entry is not None else ""
         rerun = reruns.get(nodeid, 0) if reruns else 0

@@ -149,6 +149,21 @@ def test_journal_lines_keep_the_microsecond(
     assert record[6] == marks
 
 
+@given(st.text(min_size=1), st.floats(0, 4e9), st.floats(0, 1e5),
+       st.none() | st.floats(0, 1e5), st.floats(0, 1e5), st.floats(0, 1e5))  # fmt: skip
+def test_a_journal_line_with_every_phase_is_written_as_any_other(
+    nodeid: str, at: float, setup: float, call: float | None, teardown: float, shared: float
+) -> None:
+    """Every test's line is formatted at once; the text is the one each value formatted
+    alone gives."""
+    encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+    shown = "null" if call is None else f"{call:.6f}"
+    expected = (
+        f'[{encode(nodeid)},{at:.3f},{setup:.6f},{shown},{teardown:.6f},{shared:.6f},["slow"]]'
+    )
+    assert journal_line((nodeid, at, setup, call, teardown, shared, ["slow"]), now=0.0) == expected
+
+
 @given(
     st.text(min_size=1),
     st.builds(

@@ -177,10 +177,21 @@ def journal_line(record: Record, now: float) -> str:
     else:
         key = tuple(marks)
         shown = _MARKS.get(key) or _MARKS.setdefault(key, json.dumps(list(key)))
+    stamp = now if at is None else at
+    if setup is not None and teardown is not None and shared is not None:  # every test's
+        line = _LINE if call is not None else _LINE_NO_CALL
+        values = (setup, call, teardown, shared) if call is not None else (setup, teardown, shared)
+        return line % (_ENCODE(nodeid), stamp, *values, shown)
     return (
-        f"[{_ENCODE(nodeid)},{now if at is None else at:.3f},{_seconds(setup)},"
+        f"[{_ENCODE(nodeid)},{stamp:.3f},{_seconds(setup)},"
         f"{_seconds(call)},{_seconds(teardown)},{_seconds(shared)},{shown}]"
     )
+
+
+#: A journal line with every seconds value, and with no call (formatted at once, as the
+#: f-string of :func:`journal_line` writes them).
+_LINE = "[%s,%.3f,%.6f,%.6f,%.6f,%.6f,%s]"
+_LINE_NO_CALL = "[%s,%.3f,%.6f,null,%.6f,%.6f,%s]"
 
 
 def _seconds(value: float | None) -> str:

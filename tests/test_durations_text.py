@@ -314,3 +314,19 @@ def test_the_store_written_in_pieces_is_the_store_written_whole(
             write_atomic(path, iter(pieces))
             assert path.read_text(encoding="utf-8") == whole
             assert [p.name for p in Path(folder).iterdir()] == ["store.json"]
+
+
+@given(st.lists(st.floats(0, 2e6, allow_nan=False), min_size=1, max_size=7))
+def test_median_text_is_the_median_of_the_series_values(values: list[float]) -> None:
+    """The store's readers take each series' median straight off its text: the median of
+    its last KEEP values, and ValueError for a value past what a store may hold."""
+    from pytest_tempo.durations_entry import median, median_text, series_values
+
+    series = ",".join(f"{v:.6f}" for v in values)
+    try:
+        expected = median(series_values(series))
+    except ValueError:
+        with pytest.raises(ValueError, match=r"^[0-9.,]+$"):
+            median_text(series)
+    else:
+        assert median_text(series) == expected

@@ -380,3 +380,10 @@ def test_type_rows_count_each_test_in_each_of_its_rows(
             for k in ("tests", "passed", "failed", "error", "skipped", "xfailed", "xpassed")
         )
         assert r.seconds == pytest.approx(want["seconds"])
+
+
+def test_type_rows_of_every_test_count_each_test_once() -> None:
+    timings = [timing("t::a", ("unit", "db")), timing("t::b", (), "failed")]
+    (total,) = type_rows(timings, ("unit",), every="all tests")
+    assert (total.name, total.tests, total.passed, total.failed) == ("all tests", 2, 1, 1)
+    assert total.seconds == pytest.approx(1.5)

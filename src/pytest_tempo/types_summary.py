@@ -96,16 +96,20 @@ _OUTCOME_FIELDS = {"skipped": "skipped", "failed": "failed", "error": "errors",
                    "xfailed": "xfailed", "xpassed": "xpassed"}  # fmt: skip
 
 
-def type_rows(timings: Iterable[TestTiming], types: Sequence[str]) -> list[TypeRow]:
+def type_rows(
+    timings: Iterable[TestTiming], types: Sequence[str], every: str | None = None
+) -> list[TypeRow]:
     """The rows of ``types`` (in that order) that had tests, then ``other``.
 
-    A test carrying two type markers counts in both rows.
+    A test carrying two type markers counts in both rows. With ``every``, each test counts
+    once, in the one row of that name, whatever its types (the total of the run).
     """
     rows = {name: TypeRow(name) for name in (*types, OTHER)}
     # Tests of one kind (the same types and outcome) are counted together: a run has few.
     kinds: dict[tuple[tuple[str, ...], str], list[Any]] = {}
+    alone = (every,) if every is not None else None
     for t in timings:
-        kind = (t.types, t.outcome)
+        kind = (alone or t.types, t.outcome)
         counted = kinds.get(kind)
         if counted is None:
             counted = kinds[kind] = [0, 0.0]

@@ -112,7 +112,8 @@ def _types_table(timings: Sequence[TestTiming]) -> str:
     rows = sorted(type_rows(timings, ()), key=lambda r: (r.name == OTHER, -r.seconds, r.name))
     if not rows:
         return '<p class="note">No tests ran.</p>'
-    shown = [o for o in COUNTED if o in OUTCOMES or any(t.outcome == o for t in timings)]
+    seen = {t.outcome for t in timings}
+    shown = [o for o in COUNTED if o in OUTCOMES or o in seen]
     head = "".join(f'<th class="n">{h}</th>' for h in ("tests", *shown, "seconds"))
     out = [f"<table><thead><tr><th>type</th>{head}</tr></thead><tbody>"]
     field = {"error": "errors"}
@@ -123,7 +124,7 @@ def _types_table(timings: Sequence[TestTiming]) -> str:
         return f'{tds}<td class="n">{_sec(row.seconds)}</td>'
 
     out += [f"<tr><td>{esc(row.name)}</td>{cells(row)}</tr>" for row in rows]
-    total = type_rows([t.replaced(types=("all tests",)) for t in timings], ())
+    total = type_rows(timings, (), every="all tests")
     out.append(f'<tr class="sum"><td>all tests</td>{cells(total[0])}</tr></tbody></table>')
     if sum(row.tests for row in rows) > len(timings):
         out.append(

@@ -210,6 +210,7 @@ def test_plugin_names_table_matches_the_registered_plugins(pytester: pytest.Pyte
     # Without the terminal reporter, the timing registers its hook per report at the start
     # of the session.
     timing = config.pluginmanager.get_plugin("tempo-timing")
+    assert timing is not None
     timing.pytest_sessionstart(SimpleNamespace(config=config))
     registered = {
         name

@@ -156,7 +156,7 @@ def test_a_journal_line_with_every_phase_is_written_as_any_other(
 ) -> None:
     """Every test's line is formatted at once; the text is the one each value formatted
     alone gives."""
-    encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+    encode = json.encoder.encode_basestring_ascii
     shown = "null" if call is None else f"{call:.6f}"
     expected = (
         f'[{encode(nodeid)},{at:.3f},{setup:.6f},{shown},{teardown:.6f},{shared:.6f},["slow"]]'

@@ -359,5 +359,5 @@ def test_registering_a_feature_looks_only_at_its_hooks_and_fixtures(
             assert missing == "[]", (file.name, name, missing)
             strays = [n for n in listed.split(",") if n and not n.startswith("pytest_")]
             assert set(strays) <= fixtures, (file.name, name, strays)
-    listed = pytester.runpytest_subprocess("--fixtures", "-p", "no:cov", "-p", "no:randomly")
-    listed.stdout.fnmatch_lines_random(["load_test*", "worker_namespace*", "tempo_worker*"])
+    shown = pytester.runpytest_subprocess("--fixtures", "-p", "no:cov", "-p", "no:randomly")
+    shown.stdout.fnmatch_lines_random(["load_test*", "worker_namespace*", "tempo_worker*"])

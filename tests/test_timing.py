@@ -755,7 +755,9 @@ def test_the_terminals_reports_are_read_and_no_hook_runs_per_report(
     module fixture's set-up charged to the test whose setup triggered it."""
     pytester.makeconftest(CONFTEST_PHASE_HOOK)
     pytester.makepyfile(test_fixtures=SUITE_WITH_FIXTURES)
-    args = [*xdist_args, "-p", "no:randomly", "-p", "no:cov", "--dist", "loadfile"]
+    args = [*xdist_args, "-p", "no:randomly", "-p", "no:cov"]
+    if xdist_args:
+        args += ["--dist", "loadfile"]  # the module's tests on one worker: one set-up
     if not terminal:
         args += ["-p", "no:terminal"]
     result = pytester.runpytest_subprocess(*args)

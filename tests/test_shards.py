@@ -132,8 +132,8 @@ def test_unrecorded_tests_are_shared_evenly_whatever_room_the_big_ones_leave(
     for index in spread:
         counts.setdefault(doubling(costs[index]), [0] * count)[shards[index]] += 1
     assert all(max(c) - min(c) <= 1 for c in counts.values())
-    held = [sum(costs[i] for i in spread if shards[i] == k) for k in range(count)]
-    assert max(held) - min(held) <= 5000 * len(counts)  # a test of each size at most
+    # Not the unrecorded seconds alone: a test of a size may cost twice another of it, and a
+    # shard may hold one more of each size. The recorded tests even out the whole.
     loads = [sum(c for c, s in zip(costs, shards, strict=True) if s == k) for k in range(count)]
     assert max(loads) - min(loads) <= 2 * 5000  # the small recorded tests level the rest
 

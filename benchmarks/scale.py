@@ -76,9 +76,8 @@ def fake_timings(tests: int, seed: int = 7) -> list[Any]:
         outcome = "failed" if i % 5000 == 1 else "passed"
         nodeid = f"tests/unit/test_module_{i // 100:04d}.py::TestThing::test_case[{i}]"
         slow = i % 300 == 0
-        timing = TestTiming(nodeid, setup, call, teardown, worker, slow, True, start, stop)
-        timing.outcome, timing.types = outcome, ("unit",)
-        timings.append(timing)
+        timings.append(TestTiming(nodeid, setup, call, teardown, worker, slow, True, start, stop,
+                                  outcome, ("unit",)))  # fmt: skip
     return timings
 
 

@@ -408,7 +408,7 @@ def test_any_run_gives_a_well_formed_svg_and_no_markup_from_input(
 def test_shared_fixture_set_up_shows_in_the_hover_text() -> None:
     # The bar runs from start to stop; a session fixture's set-up inside it is not the test's.
     t = timing("t.py::test_first", "gw0", 0.0, 0.5)
-    t.stop += 1.5
+    t = t._replace(stop=t.stop + 1.5)
     svg = svg_of(page_of([t]))
     text = bars(svg)["t.py::test_first"].findtext("title") or ""
     assert "0.500 s (passed;" in text
@@ -418,7 +418,7 @@ def test_shared_fixture_set_up_shows_in_the_hover_text() -> None:
 
 def test_a_stop_before_the_start_is_drawn_from_the_durations() -> None:
     t = timing("t.py::test_odd", "gw0", 0.0, 2.0)
-    t.stop = 0.0
+    t = t._replace(stop=0.0)
     page = page_of([t, timing("t.py::test_b", "gw1", 0.0, 4.0)])
     assert card(page, "wall time") == "4.00 s"
     rect = bars(svg_of(page))["t.py::test_odd"]

@@ -10,10 +10,10 @@ of a report (its ``__dict__``, what pytest-xdist sends) are read here.
 
 from __future__ import annotations
 
-from operator import attrgetter
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._tuples import Slotted
+from .._tuples import NamedTuple, Slotted
 from ..markers import RECORDED_MARKS
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ Record = tuple[str, "float | None", "float | None", "float | None", "float | Non
                "float | None", "Sequence[str] | None"]  # fmt: skip
 
 
-class TestTiming(Slotted):
+class TestTiming(NamedTuple):
     """One test's seconds in this run, as the controller saw them.
 
     ``start``/``stop``: wall-clock start of the setup and end of the teardown (epoch
@@ -59,50 +59,38 @@ class TestTiming(Slotted):
     failure outside the call phase, skipped, xfailed or xpassed); ``types``: the test-type
     markers the test carries (unit, integration, ... from test_types); ``shared``: the
     module/class/package/session fixture set-up its setup triggered (the fixture's cost).
+
+    A tuple: :class:`Aggregate` fills a list of these fields while the test runs and keeps
+    a plain tuple once it finished, which becomes a ``TestTiming`` without copying when read.
     """
 
-    __test__ = False  # not a test class, for pytest's collector
-    _fields = ("nodeid", "setup", "call", "teardown", "worker", "marked_slow", "ran_call",
-                 "start", "stop", "outcome", "types", "shared", "marks")  # fmt: skip
-    __slots__ = _fields
-
-    def __init__(
-        self,
-        nodeid: str,
-        setup: float = 0.0,
-        call: float = 0.0,
-        teardown: float = 0.0,
-        worker: str = "master",
-        marked_slow: bool = False,
-        ran_call: bool = False,
-        start: float = 0.0,
-        stop: float = 0.0,
-        outcome: str = "passed",
-        types: tuple[str, ...] = (),
-        shared: float = 0.0,
-        marks: tuple[str, ...] = (),
-    ) -> None:
-        self.nodeid = nodeid
-        self.setup = setup
-        self.call = call
-        self.teardown = teardown
-        self.worker = worker
-        self.marked_slow = marked_slow
-        self.ran_call = ran_call
-        self.start = start
-        self.stop = stop
-        self.outcome = outcome
-        self.types = types
-        self.shared = shared
-        self.marks = marks
+    nodeid: str
+    setup: float = 0.0
+    call: float = 0.0
+    teardown: float = 0.0
+    worker: str = "master"
+    marked_slow: bool = False
+    ran_call: bool = False
+    start: float = 0.0
+    stop: float = 0.0
+    outcome: str = "passed"
+    types: tuple[str, ...] = ()
+    shared: float = 0.0
+    marks: tuple[str, ...] = ()
 
     @property
     def total(self) -> float:
         return self.setup + self.call + self.teardown
 
 
-#: A TestTiming's fields as a plain tuple, in the order its ``__init__`` takes them.
-_fields_of = attrgetter(*TestTiming._fields)
+TestTiming.__test__ = False  # type: ignore[attr-defined]  # not a test class, for pytest
+
+#: A plain tuple (or list) of a TestTiming's fields, in order, as a TestTiming (no copy of
+#: a tuple's items, no Python frame).
+_as_timing = partial(tuple.__new__, TestTiming)
+#: The indexes of a running test's list of fields.
+_SETUP, _CALL, _TEARDOWN, _SLOW, _RAN, _START, _STOP, _OUTCOME, _TYPES, _SHARED, _MARKS = (
+    1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12)  # fmt: skip
 
 
 class FixtureTiming(Slotted):
@@ -267,9 +255,9 @@ class Aggregate:
         types: Sequence[str],
         local_facts: Callable[[str], tuple[Sequence[str], bool]],
     ) -> None:
-        #: per test, in the order first seen: its TestTiming while it runs, the plain tuple
-        #: of its fields once it finished (see :attr:`timings`)
-        self._timings: dict[str, TestTiming | tuple[Any, ...]] = {}
+        #: per test, in the order first seen: the list of its fields while it runs, their
+        #: plain tuple once it finished, its TestTiming once read (see :attr:`timings`)
+        self._timings: dict[str, list[Any] | tuple[Any, ...]] = {}
         self.fixtures: dict[tuple[str, str, str], FixtureTiming] = {}
         #: tests the store leaves out (load tests under a load profile)
         self.unrecorded: set[str] = set()
@@ -279,7 +267,8 @@ class Aggregate:
         self.reruns: dict[str, int] = {}
         #: keep the tests finished since :meth:`take_finished` (for the journal)
         self.track = False
-        self._finished: list[TestTiming] = []
+        self._finished: list[tuple[Any, ...]] = []
+        self._unread = False  # a test's fields are not a TestTiming yet
         self._types = frozenset(types)
         self._local_facts = local_facts
         self._splits: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -291,63 +280,66 @@ class Aggregate:
         A finished test is kept as the plain tuple of its fields, which the garbage
         collector stops tracking (a tuple of strings and numbers holds no reference cycle):
         a full collection during the run, in a test that calls ``gc.collect()`` or one of
-        Python's own, does not walk a record per finished test. They are turned back into
-        records here, when something reads them (the end of the run, in practice)."""
+        Python's own, does not walk a record per finished test. They become records here,
+        when something reads them (the end of the run, in practice)."""
         timings = self._timings
-        for nodeid, timing in timings.items():
-            if type(timing) is tuple:
-                timings[nodeid] = TestTiming(*timing)
+        if self._unread:
+            for nodeid, timing in timings.items():
+                if type(timing) is not TestTiming:
+                    timings[nodeid] = _as_timing(timing)
+            self._unread = False
         return timings  # type: ignore[return-value]  # every value is a TestTiming now
 
     def advance(self, phases: deque[Phase]) -> None:
         """Fold in the phases waiting in ``phases``, taking them out (the hooks append to it
-        meanwhile, from another thread: both ends of a deque are safe for that)."""
+        meanwhile, from another thread: both ends of a deque are safe for that).
+
+        A running test is a list of its fields (in :class:`TestTiming`'s order), made a
+        tuple at its teardown: this runs three times per test."""
         timings, track, finished = self._timings, self.track, self._finished
         take = phases.popleft
+        if phases:
+            self._unread = True
         while phases:
             report, nodeid, call, fixtures = take()
             data = report.__dict__
-            when, duration, outcome = data["when"], data["duration"], data["outcome"]
-            xfail = "wasxfail" in data
+            when = data["when"]
             worker = data.get("worker_id")
-            if worker is None:  # measured here; the markers are read off the item
-                marks = unrecorded = None
-            else:  # measured by an xdist worker, which put its values on the report
+            if worker is not None:  # measured by an xdist worker, which put its values on it
                 call = data.get("tempo_call")
                 fixtures = data.get("tempo_fixtures")
-                marks = data.get("tempo_marks")
-                unrecorded = data.get("tempo_unrecorded")
-            found = timings.get(nodeid)
-            if found is None:
-                timing = timings[nodeid] = TestTiming(nodeid, worker=worker or "master")
-            elif isinstance(found, TestTiming):
-                timing = found
-            else:  # finished, and run again (pytest-rerunfailures)
-                timing = timings[nodeid] = TestTiming(*found)
+            t = timings.get(nodeid)
+            if t is None:
+                t = timings[nodeid] = [nodeid, 0.0, 0.0, 0.0, worker or "master", False,
+                                       False, 0.0, 0.0, "passed", (), 0.0, ()]  # fmt: skip
+            elif type(t) is not list:  # finished, and run again (pytest-rerunfailures)
+                t = timings[nodeid] = list(t)
             if when == "setup":
-                self._setup(timing, duration, data["start"], fixtures, marks, unrecorded)
+                self._setup(t, data, fixtures, worker)
             elif fixtures:  # set up later: by the test itself (request.getfixturevalue)
                 self._shared(nodeid, fixtures)
             if when == "call":
-                timing.call = float(duration if call is None else call)
-                timing.ran_call = True
+                t[_CALL] = float(data["duration"] if call is None else call)
+                t[_RAN] = True
             elif when == "teardown":
-                timing.teardown = duration
-                timing.stop = data["stop"]
-                if track:
-                    finished.append(timing)
-            if outcome != "passed" or xfail:
+                t[_TEARDOWN] = data["duration"]
+                t[_STOP] = data["stop"]
+            outcome = data["outcome"]
+            if outcome != "passed" or "wasxfail" in data:
                 if outcome == "rerun":  # outside TestReport's declared outcomes
                     self.reruns[nodeid] = self.reruns.get(nodeid, 0) + 1
-                if timing.outcome == "passed":
-                    timing.outcome = phase_outcome(outcome, when, xfail, timing.outcome)
+                if t[_OUTCOME] == "passed":
+                    t[_OUTCOME] = phase_outcome(outcome, when, "wasxfail" in data, "passed")
             if when == "teardown":
-                timings[nodeid] = _fields_of(timing)
+                done = timings[nodeid] = tuple(t)
+                if track:
+                    finished.append(done)
 
     def take_finished(self) -> list[TestTiming]:
         """The tests finished (teardown seen) since the last call, that the store records."""
         finished, self._finished = self._finished, []
-        return [t for t in finished if t.nodeid not in self.unrecorded]
+        unrecorded = self.unrecorded
+        return [_as_timing(t) for t in finished if t[0] not in unrecorded]
 
     def _split(self, marks: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(recorded smoke/slow marks, test types) of a marks list, computed once per kind."""
@@ -385,21 +377,26 @@ class Aggregate:
 
     def _setup(
         self,
-        timing: TestTiming,
-        duration: float,
-        start: float,
+        t: list[Any],
+        data: dict[str, Any],
         fixtures: Sequence[Sequence[Any]] | None,
-        marks: Sequence[str] | None,
-        unrecorded: bool | None,
+        worker: str | None,
     ) -> None:
-        shared = self._shared(timing.nodeid, fixtures) if fixtures else 0.0
+        """A test's setup report: its seconds, its fixtures' and its markers."""
+        nodeid = t[0]
+        shared = self._shared(nodeid, fixtures) if fixtures else 0.0
         # A session fixture's set-up is the fixture's cost, not the first test's.
-        timing.setup = max(0.0, duration - shared)
-        timing.shared = shared
-        if marks is None:
-            marks, unrecorded = self._local_facts(timing.nodeid)
-        timing.marks, timing.types = self._split(marks)
-        timing.marked_slow = "slow" in timing.marks
-        timing.start = start
+        t[_SETUP] = max(0.0, data["duration"] - shared)
+        t[_SHARED] = shared
+        unrecorded: object
+        marks = data.get("tempo_marks") if worker is not None else None
+        if marks is None:  # measured here: the markers are read off the item
+            marks, unrecorded = self._local_facts(nodeid)
+        else:
+            unrecorded = data.get("tempo_unrecorded")
+        recorded, t[_TYPES] = self._split(marks)
+        t[_MARKS] = recorded
+        t[_SLOW] = "slow" in recorded
+        t[_START] = data["start"]
         if unrecorded:
-            self.unrecorded.add(timing.nodeid)
+            self.unrecorded.add(nodeid)

@@ -76,8 +76,13 @@ def _stamped(before: str, at: float | None, default: float, default_text: str) -
 
 def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float) -> None:
     """Append each record's seconds to its test's entry text (``default``: the stamp of a
-    record without one), keeping the last KEEP per series and the newest stamp."""
+    record without one), keeping the last KEEP per series and the newest stamp.
+
+    The common case takes no call: a full series (KEEP values) drops its oldest and
+    appends, seconds under 10 ms are looked up (:func:`_seconds` does the same)."""
     default_text = stamp_text(default)
+    micro = MICROSECONDS
+    full = KEEP - 1  # the commas of a full series
     for nodeid, at, setup, call, teardown, shared, marks in records:
         text = texts.get(nodeid)
         if text is None:
@@ -85,15 +90,25 @@ def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float)
         else:
             fields = text.split("|")
             fields[0] = _stamped(fields[0], at, default, default_text)
-        if call is not None:
-            fields[2] = _pushed(fields[2], _seconds(call))
+        series: tuple[tuple[int, float | None], ...]
         if setup is not None:
-            fields[1] = _pushed(fields[1], _seconds(setup))
-            fields[4] = _pushed(fields[4], _seconds(shared) if shared else "0")
+            series = ((1, setup), (2, call), (3, teardown), (4, shared or 0.0))
             if len(fields) > 5:
                 fields[5] = _marks(marks)
             else:
                 fields.append(_marks(marks))
-        if teardown is not None:
-            fields[3] = _pushed(fields[3], _seconds(teardown))
+        else:
+            series = ((2, call), (3, teardown))
+        for index, value in series:
+            if value is None:
+                continue
+            if 0 < value < 0.01:
+                new = micro.get(int(value * 1e6 + 0.5))
+            else:
+                new = None if value else "0"
+            old = fields[index]
+            if new is not None and old.count(",") == full:
+                fields[index] = f"{old[old.index(',') + 1 :]},{new}"
+            else:
+                fields[index] = _pushed(old, new or _seconds(value))
         texts[nodeid] = "|".join(fields)

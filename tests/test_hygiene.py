@@ -553,14 +553,21 @@ REASONS = """
 """
 
 
+#: The run-time findings come from the timing's wrappers, or hygiene's own without it.
+TIMING_ON_OFF = pytest.mark.parametrize(
+    "timing", [pytest.param([], id="timing"), pytest.param(["-p", "no:tempo-timing"], id="untimed")]
+)
+
+
+@TIMING_ON_OFF
 @xdist_params
-def test_reasons_rule(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+def test_reasons_rule(pytester: pytest.Pytester, xdist_args: list[str], timing: list[str]) -> None:
     pytester.makepyfile(
         test_reasons=REASONS,
         test_module_skip="import pytest\npytest.skip(allow_module_level=True)\n",
         test_importorskip="import pytest\npytest.importorskip('no_such_module_at_all')\n",
     )
-    result = pytester.runpytest(*xdist_args)
+    result = pytester.runpytest(*xdist_args, *timing)
     result.assert_outcomes(passed=1, skipped=9, xfailed=2)
     assert result.ret == pytest.ExitCode.OK
     assert section(result) == [
@@ -575,6 +582,59 @@ def test_reasons_rule(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
         "  test_reasons.py:26: pytest.xfail() (in test_reasons.py::test_bare_xfail)",
         "7 hygiene findings: 7 without a reason",
     ]
+
+
+@TIMING_ON_OFF
+@xdist_params
+def test_a_bare_skip_through_both_wrappers_is_counted_once(
+    pytester: pytest.Pytester, xdist_args: list[str], timing: list[str]
+) -> None:
+    """A fixture the test asks for in its body raises through the fixture's wrapper and the
+    call's: one finding, at the fixture's line."""
+    pytester.makepyfile(
+        test_asked="""
+        import pytest
+
+        @pytest.fixture
+        def gone():
+            pytest.skip()
+
+        def test_asks(request):
+            request.getfixturevalue("gone")
+
+        def test_fails():
+            assert 0
+        """
+    )
+    result = pytester.runpytest(*xdist_args, *timing)
+    result.assert_outcomes(skipped=1, failed=1)
+    assert section(result) == [
+        "skips and xfails without a reason:",
+        "  test_asked.py:5: pytest.skip() (in test_asked.py::test_asks)",
+        "1 hygiene finding: 1 without a reason",
+    ]
+
+
+@pytest.mark.parametrize("timing", [[], ["-p", "no:tempo-timing"]], ids=["timing", "untimed"])
+def test_hygiene_has_no_hook_per_test(pytester: pytest.Pytester, timing: list[str]) -> None:
+    """Nothing of hygiene runs for a test that raises nothing: no report hook, and its call
+    and fixture wrappers only where the timing's are off."""
+    config = pytester.parseconfigure(*timing)
+    hook = config.pluginmanager.hook
+    per_test = {
+        name: {config.pluginmanager.get_name(impl.plugin) for impl in caller.get_hookimpls()}
+        for name, caller in (
+            ("makereport", hook.pytest_runtest_makereport),
+            ("logreport", hook.pytest_runtest_logreport),
+            ("call", hook.pytest_runtest_call),
+            ("fixture", hook.pytest_fixture_setup),
+        )
+    }
+    hygiene = {name: {p for p in plugins if p and p.startswith("tempo-hygiene")}
+               for name, plugins in per_test.items()}  # fmt: skip
+    wrappers = {"tempo-hygiene-calls"} if timing else set()
+    assert hygiene == {"makereport": set(), "logreport": set(), "call": wrappers,
+                       "fixture": wrappers}  # fmt: skip
 
 
 STRICT = """

@@ -53,6 +53,8 @@ LOAD_REPORTS = "tempo-load-reports"
 #: The load tests' charts on the HTML page and their series in the JSON report.
 LOAD_PAGE = "tempo-load-page"
 HYGIENE = "tempo-hygiene"
+#: Hygiene's wrappers of the call and fixture set-ups, only where the timing's are off.
+HYGIENE_CALLS = "tempo-hygiene-calls"
 ADVICE = "tempo-advice"
 #: SIGTERM and SIGHUP run the clean-up of Ctrl-C, then exit with 128 + the signal.
 SIGNALS = "tempo-signals"
@@ -108,7 +110,8 @@ def pytest_configure(config: Config) -> None:
         and not manager.is_blocked(ADVICE)
     ):
         _register_advice(config, timing, store.store if store is not None else None)
-    if manager.register(timing, TIMING) is not None:
+    timed = manager.register(timing, TIMING) is not None
+    if timed:
         summary = TypeSummaryPlugin(timing, type_markers(settings))
         manager.register(summary, SUMMARY)
     # Features that are off unless configured are imported only when they are on.
@@ -140,9 +143,14 @@ def pytest_configure(config: Config) -> None:
     if not manager.is_blocked(LOAD):
         _register_load(config, settings)
     if settings.hygiene != "off" and not manager.is_blocked(HYGIENE):
-        from .hygiene.plugin import HygienePlugin
+        from .hygiene.plugin import HygienePlugin, RaisedHooks
 
-        manager.register(HygienePlugin(config, settings.hygiene), HYGIENE)
+        hygiene = HygienePlugin(config, settings.hygiene)
+        manager.register(hygiene, HYGIENE)
+        if timed:  # the timing's wrappers tell what a test or a fixture raised
+            timing.watch(hygiene.raised)
+        else:
+            manager.register(RaisedHooks(hygiene.raised), HYGIENE_CALLS)
 
 
 def _register_load(config: Config, settings: Settings) -> None:

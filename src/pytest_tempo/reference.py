@@ -65,6 +65,9 @@ PLUGIN_FEATURES: dict[str, str] = {
     plugin.LOAD_PAGE: "each load test over time and against its baseline, on the `--tempo-html` "
     "page and in `--slow-report-json` (registered only with `--load-profile` and one of them)",
     plugin.HYGIENE: "hygiene checks and their section (registered unless `tempo_hygiene = off`)",
+    plugin.HYGIENE_CALLS: "hygiene's wrappers of a test's call and fixture set-ups, which "
+    "notice a bare `pytest.skip()` (registered only with `-p no:tempo-timing`: the timing's "
+    "wrappers tell hygiene otherwise)",
     plugin.ADVICE: 'the "advice" section: fixture scope, sleeping tests, what `-n` buys, '
     "tests that got slower, flaky tests (registered unless `tempo_advice = off`)",
     "tempo-sections": "writes the features' sections after pytest's summary, in one order",

@@ -9,11 +9,13 @@ Where the findings come from:
   without pytest-xdist, each worker with it. A worker ships them as plain data through
   what it sends back; the controller merges them in ``pytest_testnodedown``. Each worker
   collects the whole suite, so merging keeps one of each.
-- Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason) are noticed
-  where the test runs, by one plain ``pytest_runtest_makereport`` implementation that returns
-  at once for a phase that raised nothing (the only per-test hook of the feature). Without
-  xdist they are counted there; an xdist worker keeps them, in the order its tests ran, and
-  ships them with its collection findings; the controller counts them when the worker ends.
+- Run-time findings (``pytest.skip()`` and ``pytest.xfail()`` with no reason, in a test or
+  in a fixture's set-up) are noticed where the test runs, by the wrappers that time a test's
+  call and each fixture set-up (the timing feature's; :class:`RaisedHooks` where it is off):
+  they tell :meth:`HygienePlugin.raised` only when something raised, so the feature has no
+  hook per test. Without xdist they are counted there; an xdist worker keeps them, in the
+  order its tests ran, and ships them with its collection findings; the controller counts
+  them when the worker ends.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ from .._xdist import from_worker, is_worker, to_controller
 # The judges, the findings and the text load when there is something to judge: a collected
 # test, a skip, an exception, a worker's findings.
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
-    from pytest import CallInfo, Config, Item, Session, TerminalReporter
+    from pytest import Config, Item, Session, TerminalReporter
 
     from ..settings import HygieneMode
     from .findings import Finding, Tally
 
-__all__ = ["HygienePlugin"]
+__all__ = ["HygienePlugin", "RaisedHooks"]
 
 #: The key of the collection findings in what a worker sends back.
 WORKEROUTPUT_KEY = "tempo_hygiene"
@@ -123,25 +125,28 @@ class HygienePlugin(HookObject):
 
     # --- where tests run ----------------------------------------------------------------
 
-    # tryfirst and plain: called before pytest's own implementation, which makes the report
-    # (this one returns None, so pytest's still does); ``call`` already holds the exception.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_makereport(self, item: Item, call: CallInfo[None]) -> None:
-        excinfo = call.excinfo
-        if excinfo is None:
+    def raised(self, nodeid: str, exc: BaseException) -> None:
+        """Test ``nodeid``'s call or a fixture set-up for it raised ``exc``: told by the
+        wrappers that time them (:meth:`TimingPlugin.watch <pytest_tempo.timing.plugin.
+        TimingPlugin.watch>`), or by :class:`RaisedHooks` without the timing. A test that
+        raises nothing costs nothing here; a fixture the test asks for in its body raises
+        through both wrappers, and the tally counts a test once."""
+        from .rules import bare_call
+
+        what = bare_call(exc)
+        if not what:
             return
-        from .rules import bare_call, relative
+        from .rules import relative
         from .scan import raise_site
 
-        what = bare_call(excinfo.value)
-        site = raise_site(excinfo) if what else None
+        site = raise_site(pytest.ExceptionInfo.from_exception(exc))
         # Raised by pytest itself: a skip mark (judged at collection), not a call.
         if site is not None and not _is_pytest(site[2]):
             path = relative(site[0], self._root)
             if self._controller:
-                self._count_call(what, path, site[1], item.nodeid)
+                self._count_call(what, path, site[1], nodeid)
             else:
-                self._worker_calls.append([what, path, site[1], item.nodeid])
+                self._worker_calls.append([what, path, site[1], nodeid])
 
     def _count_call(self, what: str, path: str, line: int, nodeid: str) -> None:
         """Count a bare ``pytest.skip()``/``pytest.xfail()`` of test ``nodeid`` at path:line."""
@@ -209,6 +214,33 @@ def _tally(tally: Tally | None) -> Tally:
     from .findings import Tally
 
     return Tally()
+
+
+class RaisedHooks(HookObject):
+    """Hygiene's own wrappers of a test's call and of fixture set-ups, registered only where
+    the timing's are not (``-p no:tempo-timing``): they tell :meth:`HygienePlugin.raised`
+    what a test or a fixture raised."""
+
+    def __init__(self, raised: Callable[[str, BaseException], None]) -> None:
+        self._raised = raised
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: Item) -> Generator[None]:
+        try:
+            return (yield)
+        except BaseException as exc:
+            self._raised(item.nodeid, exc)
+            raise
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        except BaseException as exc:
+            self._raised(request._pyfuncitem.nodeid, exc)
+            raise
 
 
 def _is_pytest(module: str) -> bool:

@@ -151,6 +151,7 @@ class TimingPlugin(HookObject):
         self._errors: list[str] = []
         self._written: list[str] = []  # "what PATH" of each file written
         self._hook = PhaseHook(self)
+        self._watchers: list[Callable[[str, BaseException], None]] = []
 
     # --- where tests run ----------------------------------------------------------------
     # Per test: one wrapper around the call. Each phase report is read off the terminal
@@ -159,12 +160,22 @@ class TimingPlugin(HookObject):
     # report (:class:`PhaseHook`), and a worker puts plain values on the reports, which
     # xdist serialises (report.__dict__) to the controller.
 
+    def watch(self, raised: Callable[[str, BaseException], None]) -> None:
+        """Call ``raised(nodeid, exception)`` when a test's call or a fixture's set-up raises
+        (hygiene's bare ``pytest.skip()``): these wrappers run anyway, an exception costs a
+        test that passes nothing."""
+        self._watchers.append(raised)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
         start = time.perf_counter()
         self._in_call = True
         try:
             return (yield)
+        except BaseException as exc:
+            for raised in self._watchers:
+                raised(item.nodeid, exc)
+            raise
         finally:
             seconds = time.perf_counter() - start
             self._in_call = False
@@ -180,6 +191,10 @@ class TimingPlugin(HookObject):
         start = time.perf_counter()
         try:
             return (yield)
+        except BaseException as exc:
+            for raised in self._watchers:
+                raised(request._pyfuncitem.nodeid, exc)
+            raise
         finally:
             seconds = time.perf_counter() - start
             setup = (fixturedef.argname, fixturedef.scope, fixturedef.baseid, seconds)

@@ -54,12 +54,6 @@ def _pushed(old: str, new: str) -> str:
     return _cut(old, new)
 
 
-def _seconds(value: float) -> str:
-    """:func:`seconds_text` of ``value``; under 10 ms looked up without formatting."""
-    text = MICROSECONDS.get(int(value * 1e6 + 0.5)) if 0 < value < 0.01 else None
-    return seconds_text(value) if text is None else text
-
-
 def _stamped(before: str, at: float | None, default: float, default_text: str) -> str:
     """The newer of the stamp text ``before`` and this record's stamp (``at``, or the run's
     ``default``)."""
@@ -79,7 +73,7 @@ def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float)
     record without one), keeping the last KEEP per series and the newest stamp.
 
     The common case takes no call: a full series (KEEP values) drops its oldest and
-    appends, seconds under 10 ms are looked up (:func:`_seconds` does the same)."""
+    appends, and seconds under 10 ms seen before are looked up."""
     default_text = stamp_text(default)
     micro = MICROSECONDS
     full = KEEP - 1  # the commas of a full series
@@ -102,13 +96,12 @@ def fold_texts(texts: dict[str, str], records: Iterable[Record], default: float)
         for index, value in series:
             if value is None:
                 continue
-            if 0 < value < 0.01:
-                new = micro.get(int(value * 1e6 + 0.5))
-            else:
-                new = None if value else "0"
+            new = micro.get(int(value * 1e6 + 0.5)) if 0 < value < 0.01 else None
+            if new is None:
+                new = seconds_text(value)
             old = fields[index]
-            if new is not None and old.count(",") == full:
+            if old.count(",") == full:
                 fields[index] = f"{old[old.index(',') + 1 :]},{new}"
             else:
-                fields[index] = _pushed(old, new or _seconds(value))
+                fields[index] = _pushed(old, new)
         texts[nodeid] = "|".join(fields)

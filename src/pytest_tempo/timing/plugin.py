@@ -84,6 +84,9 @@ def is_load_item(item: pytest.Item) -> bool:
 
 #: The name :class:`PhaseHook` is registered under.
 PHASE_HOOK = "tempo-timing-reports"
+#: The terminal reporter's categories that hold only test reports: passed phases around a
+#: call (``""``) and passed calls, almost all of a run's reports.
+_TESTS_ONLY = frozenset(("", "passed"))
 #: A report's start (epoch seconds): the phase reports of the terminal reporter's
 #: categories, merged in the order they were made.
 _START = attrgetter("start")
@@ -246,8 +249,10 @@ class TimingPlugin(HookObject):
             if len(logged) > start:
                 batch = logged[start:]
                 taken[category] = start + len(batch)
-                # Test reports: not warnings, deselected items, collection reports.
-                new.extend([r for r in batch if isinstance(r, pytest.TestReport)])
+                if category in _TESTS_ONLY:
+                    new.extend(batch)
+                else:  # test reports: not warnings, deselected items, collection reports
+                    new.extend([r for r in batch if isinstance(r, pytest.TestReport)])
         if not new:
             return
         new.sort(key=_START)  # stable: the phases of one test keep their order on a tie

@@ -155,14 +155,17 @@ class CollectionScan:
         return [("ids", function, "", None)]
 
     def add(self, item: Item) -> None:
-        nodeid = item.nodeid
         callspec = getattr(item, "callspec", None)
+        parents = self._parent_keys(item.parent)
+        if callspec is None and not parents and not item.own_markers:
+            return  # no mark of its own or above it, no parameters: nothing to judge
+        nodeid = item.nodeid
         function = nodeid
         per_param: Sequence[pytest.Mark] = ()
         if callspec is not None:
             function = nodeid.removesuffix(f"[{callspec.id}]")
             per_param = callspec.marks
-        keys = [*self._parent_keys(item.parent), *self._own_keys(item, function, per_param)]
+        keys = [*parents, *self._own_keys(item, function, per_param)]
         if callspec is not None:
             keys += self._id_keys(item, function, callspec)
         place: tuple[str, int] | None = None

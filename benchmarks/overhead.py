@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from pytest_tempo.durations_record import FLUSH_SECONDS
 from pytest_tempo.ordering import OrderingPlugin
 
 SMOKE = SimpleNamespace(name="smoke")
@@ -301,6 +302,34 @@ def slowdown(root: Path, base: list[str], variant: Variant, copies: int = 1) -> 
             shutil.rmtree(folder, ignore_errors=True)
 
 
+#: The conftest of a counted run under ``--native-clock``: the plugin's journal thread
+#: writes as often as in a native run (once a second of native time), not once a second of
+#: valgrind's slowed time, 50 to 100 times as often, each time some 50,000 instructions
+#: that a native run does not spend. The "off" runs are left alone.
+JOURNAL_CONFTEST = """\
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("tempo"):
+        from pytest_tempo.durations_record import Recorder
+
+        init = Recorder.__init__
+        names = init.__code__.co_varnames[: init.__code__.co_argcount]
+        first = len(names) - len(init.__defaults__)
+        defaults = list(init.__defaults__)
+        defaults[names.index("flush_seconds") - first] = {seconds!r}
+        init.__defaults__ = tuple(defaults)
+"""
+
+
+def native_journal(root: Path, seconds: float | None) -> None:
+    """Write (or, with None, remove) the conftest that spaces the journal's writes by
+    ``seconds``."""
+    conftest = root / "conftest.py"
+    if seconds is None:
+        conftest.unlink(missing_ok=True)
+    else:
+        conftest.write_text(JOURNAL_CONFTEST.format(seconds=seconds))
+
+
 def with_threshold(variant: Variant, seconds: float) -> Variant:
     """The variant with ``-o slow_threshold=SECONDS`` (the plugin-off variant as it is)."""
     if variant.name == "off":
@@ -322,7 +351,8 @@ def bench_matrix(
     With ``native_clock``, the counted runs get the slow threshold times the suite's
     :func:`slowdown`: the plugin's judgements on wall-clock seconds (which tests are slow,
     whether the advice's forecast speaks) are then those of a native run, not of one
-    valgrind made some 50 times slower."""
+    valgrind made some 50 times slower; and the journal is written as often as in a native
+    run (:data:`JOURNAL_CONFTEST`)."""
     rows: list[dict[str, object]] = []
     every = variants
     for name in suites:
@@ -354,7 +384,9 @@ def bench_matrix(
                     threshold = (0.5 if all_features else 1.0) * factor  # the suites' own
                     print(f"  {name}: valgrind {factor:.1f}x slower, threshold {threshold:.1f}s")
                     counted = [with_threshold(v, threshold) for v in variants]
+                    native_journal(root, FLUSH_SECONDS * factor)
                 row.update(grind_variants(root, base, counted, parallel))
+                native_journal(root, None)
             cpu: dict[str, list[float]] = {v.name: [] for v in variants}
             for _ in range(runs):
                 for variant in variants:
@@ -468,8 +500,9 @@ def main() -> None:
     parser.add_argument(
         "--native-clock",
         action="store_true",
-        help="with --callgrind: scale the slow threshold by how much slower valgrind runs the "
-        "suite, so that the plugin's wall-clock judgements are a native run's",
+        help="with --callgrind: scale the slow threshold and the journal's interval by how "
+        "much slower valgrind runs the suite, so that the plugin's wall-clock judgements and "
+        "writes are a native run's",
     )
     parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
     parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from floor_plugin import STAGES as FLOOR_STAGES
+
 from pytest_tempo.durations_record import FLUSH_SECONDS
 from pytest_tempo.ordering import OrderingPlugin
 
@@ -169,12 +171,39 @@ class Variant:
     name: str
     args: tuple[str, ...]
     pythonpath: str | None = None
+    #: where :mod:`stop_at` ends the process ("": it runs to its end)
+    stop: str = ""
 
     def env(self) -> dict[str, str]:
         env = dict(ENV)
         if self.pythonpath is not None:
             env["PYTHONPATH"] = self.pythonpath
+        if EXTRA_PATH:  # every variant alike, so none imports through one more folder
+            paths = [*env.get("PYTHONPATH", "").split(os.pathsep), *EXTRA_PATH]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        if self.stop:
+            env["STOP_AT"] = self.stop
         return env
+
+    def stopped(self, stop: str) -> Variant:
+        """The variant ended by :mod:`stop_at` at ``stop``."""
+        return Variant(f"{self.name}@{stop}", (*self.args, "-p", "stop_at"), self.pythonpath, stop)
+
+
+#: Folders every variant finds modules in (this one, with ``--floor`` or ``--phases``).
+EXTRA_PATH: list[str] = []
+#: Where ``--phases`` ends the counted runs, in order.
+PHASES = ("collection", "loop")
+
+
+def floor_variants() -> list[Variant]:
+    """:mod:`floor_plugin` at each stage, with pytest-tempo off."""
+    return [
+        Variant(
+            f"floor-{stage}", ("-p", "no:tempo", "-p", "floor_plugin", "-o", f"floor_stage={stage}")
+        )
+        for stage in FLOOR_STAGES
+    ]
 
 
 def run_cpu(root: Path, base: list[str], variant: Variant) -> float:
@@ -335,7 +364,7 @@ def with_threshold(variant: Variant, seconds: float) -> Variant:
     if variant.name == "off":
         return variant
     args = (*variant.args, "-o", f"slow_threshold={seconds:.3f}")
-    return Variant(variant.name, args, variant.pythonpath)
+    return Variant(variant.name, args, variant.pythonpath, variant.stop)
 
 
 def bench_matrix(
@@ -345,6 +374,7 @@ def bench_matrix(
     callgrind: bool,
     parallel: bool = False,
     native_clock: bool = False,
+    phases: bool = False,
 ) -> list[dict[str, object]]:
     """Per suite: instructions of each variant (once), median CPU of interleaved runs.
 
@@ -380,11 +410,15 @@ def bench_matrix(
             if callgrind:
                 counted = variants
                 if native_clock:
-                    factor = slowdown(root, base, variants[-1], len(variants) if parallel else 1)
+                    per_variant = 1 + len(PHASES) if phases else 1
+                    at_once = len(variants) * per_variant if parallel else 1
+                    factor = slowdown(root, base, variants[-1], at_once)
                     threshold = (0.5 if all_features else 1.0) * factor  # the suites' own
                     print(f"  {name}: valgrind {factor:.1f}x slower, threshold {threshold:.1f}s")
                     counted = [with_threshold(v, threshold) for v in variants]
                     native_journal(root, FLUSH_SECONDS * factor)
+                if phases:
+                    counted = [*counted, *(v.stopped(p) for p in PHASES for v in counted)]
                 row.update(grind_variants(root, base, counted, parallel))
                 native_journal(root, None)
             cpu: dict[str, list[float]] = {v.name: [] for v in variants}
@@ -398,7 +432,31 @@ def bench_matrix(
         print(format_row(row, variants), flush=True)
         if callgrind:
             print("  " + "  ".join(f"{k} {v}" for k, v in row.items() if k.startswith("instr")))
+        if callgrind and phases:
+            print(format_phases(row, variants), flush=True)
     return rows
+
+
+def format_phases(row: dict[str, object], variants: list[Variant]) -> str:
+    """Per variant, the instructions it adds to the off run in each part of the run: start-up
+    and collection, the test loop, and the end (what follows the last test), in millions."""
+    lines = [f"  {'added (M instr)':<18}{'start+collect':>14}{'test loop':>11}{'end':>9}{'all':>9}"]
+
+    def parts(name: str) -> list[int]:
+        marks = [int(row[f"instr {name}@{p}"]) for p in PHASES]  # type: ignore[call-overload]
+        whole = int(row[f"instr {name}"])  # type: ignore[call-overload]
+        return [marks[0], marks[1] - marks[0], whole - marks[1], whole]
+
+    off = parts(variants[0].name)
+    for variant in variants[1:]:
+        added = [(a - b) / 1e6 for a, b in zip(parts(variant.name), off, strict=True)]
+        lines.append(
+            f"  {variant.name:<18}"
+            + "".join(
+                f"{value:>{width}.1f}" for value, width in zip(added, (14, 11, 9, 9), strict=True)
+            )
+        )
+    return "\n".join(lines)
 
 
 def format_row(row: dict[str, object], variants: list[Variant]) -> str:
@@ -504,6 +562,18 @@ def main() -> None:
         "much slower valgrind runs the suite, so that the plugin's wall-clock judgements and "
         "writes are a native run's",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run floor_plugin.py, the least work the default contract asks, at each of "
+        "its stages, with pytest-tempo off",
+    )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="with --callgrind: also count each variant up to the end of the collection and of "
+        "the test loop, and print what it adds in each part of the run",
+    )
     parser.add_argument("--no-import", action="store_true", help="skip the import measurement")
     parser.add_argument("--no-reorder", action="store_true", help="skip the reordering bench")
     args = parser.parse_args()
@@ -518,6 +588,10 @@ def main() -> None:
         before = name.startswith("before-") and args.before
         path = str(Path(args.before).resolve() / "src") if before else None
         variants.append(Variant(name, tuple(shlex.split(extra)), path))
+    if args.floor:
+        variants.extend(floor_variants())
+    if args.floor or args.phases:
+        EXTRA_PATH.append(str(Path(__file__).resolve().parent))
     variants.append(Variant("on", ()))
     if not args.no_reorder:
         seconds = bench_reorder(args.items, repeat=5)
@@ -528,7 +602,11 @@ def main() -> None:
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         parser.error(f"--suites: unknown {', '.join(unknown)}; known: {', '.join(SUITES)}")
-    bench_matrix(suites, variants, args.runs, args.callgrind, args.parallel, args.native_clock)
+    if args.phases and not args.callgrind:
+        parser.error("--phases counts instructions: add --callgrind")
+    bench_matrix(
+        suites, variants, args.runs, args.callgrind, args.parallel, args.native_clock, args.phases
+    )
 
 
 if __name__ == "__main__":

@@ -803,3 +803,60 @@ def _create(provisioner: SQLiteProvisioner, url: DbUrl) -> object:
     except DatabaseError as exc:
         return exc
     return "created"
+
+
+BUILD_AND_EXIT = """
+import sqlite3, sys
+from pytest_tempo.databases.sqlite import SQLiteProvisioner
+from pytest_tempo.databases.urls import parse_db_url
+
+def build(url):
+    with open(sys.argv[2], "a") as f:
+        f.write(url + "\\n")
+    conn = sqlite3.connect(url.split(":///", 1)[1])
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.commit(); conn.close()
+
+folder = sys.argv[1]
+SQLiteProvisioner().create(
+    parse_db_url(f"sqlite:///{folder}/app_gw0.db"), "run-1",
+    parse_db_url(f"sqlite:///{folder}/app_tmpl.db"), build,
+)
+"""
+
+
+def test_a_worker_that_exits_leaves_the_template_to_the_run(tmp_path: Path) -> None:
+    """A worker that built the template and finished (xdist shuts a worker down once it has
+    no more tests) no longer holds its owner lock: a worker starting later in the same run
+    copies the template, it does not take it for a dead run's leftover and build it again."""
+    import subprocess
+
+    script = tmp_path / "first.py"
+    script.write_text(BUILD_AND_EXIT)
+    calls = tmp_path / "calls.txt"
+    subprocess.run([sys.executable, str(script), str(tmp_path), str(calls)], check=True)
+    assert len(calls.read_text().splitlines()) == 1
+    assert (tmp_path / "app_tmpl.db").exists()
+
+    def build(url: str) -> None:
+        with open(calls, "a") as f:
+            f.write(url + "\n")
+
+    later = SQLiteProvisioner()
+    template = parse_db_url(f"sqlite:///{tmp_path}/app_tmpl.db")
+    later.create(parse_db_url(f"sqlite:///{tmp_path}/app_gw1.db"), "run-1", template, build)
+    assert len(calls.read_text().splitlines()) == 1  # copied, not built again
+    conn = sqlite3.connect(tmp_path / "app_gw1.db")
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["users"]
+    conn.close()
+    later.drop_template(template, "run-1")
+    later.close()
+    assert not (tmp_path / "app_tmpl.db").exists()
+
+    # A later run (another id) takes the first run's leftover template for what it is.
+    subprocess.run([sys.executable, str(script), str(tmp_path), str(calls)], check=True)
+    assert len(calls.read_text().splitlines()) == 2
+    other = SQLiteProvisioner()
+    other.create(parse_db_url(f"sqlite:///{tmp_path}/app_gw0.db"), "run-2", template, build)
+    other.close()
+    assert len(calls.read_text().splitlines()) == 3  # run-1's template rebuilt for run-2

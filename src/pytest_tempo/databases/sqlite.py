@@ -7,10 +7,12 @@ creates ``app_gw0.db.tempo-owner`` (the intent) and holds an exclusive lock on i
 long as it lives; the operating system releases the lock when the process dies, however it
 dies. On its first database in a directory, a process reclaims every file there whose owner
 file is not locked: the database, its journal files, its template lock, the owner file,
-except a template whose lock a live worker holds (it is about to lock the owner file).
-Workers that start together take a lock on ``<template>.lock``: one builds the template,
-the others wait and copy it. A lock file is removed only by a process that holds it, and a
-process that waited for a lock file that was removed meanwhile takes the new one.
+except a template whose lock a live worker holds (it is about to lock the owner file) or
+whose lock names this run (its builder finished and exited: xdist shuts a worker down once
+it has no more tests, and the template is this run's until the controller drops it at the
+end). Workers that start together take a lock on ``<template>.lock``: one builds the
+template, the others wait and copy it. A lock file is removed only by a process that holds
+it, and a process that waited for a lock file that was removed meanwhile takes the new one.
 """
 
 from __future__ import annotations
@@ -205,8 +207,9 @@ class SQLiteProvisioner:
         #: Files reclaimed from dead owners.
         self.reclaimed: list[Path] = []
 
-    def _sweep(self, directory: Path) -> None:
-        """Reclaim every database in ``directory`` whose owner is dead (once per directory)."""
+    def _sweep(self, directory: Path, run_id: str) -> None:
+        """Reclaim every database in ``directory`` whose owner is dead (once per directory),
+        but not a template of the run ``run_id``."""
         if directory in self._swept:
             return
         self._swept.add(directory)
@@ -221,14 +224,15 @@ class SQLiteProvisioner:
             with handle:
                 if not try_lock(handle) or not _same_file(handle, owner):
                     continue  # alive, or already reclaimed by someone else
-                if self._reclaim(path):
+                if self._reclaim(path, run_id):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(owner)
                     self.reclaimed.append(path)
 
-    def _reclaim(self, path: Path) -> bool:
+    def _reclaim(self, path: Path, run_id: str) -> bool:
         """Remove a dead owner's database and its template lock, unless a live process holds
-        that lock: it is building the template and about to lock the owner file."""
+        that lock (it is building the template and about to lock the owner file) or the lock
+        names the run ``run_id`` (a template of this run, whose builder has exited)."""
         lock_path = _lock_path(path)
         try:
             lock = open(lock_path, "r+", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -237,6 +241,8 @@ class SQLiteProvisioner:
             return True
         with lock:
             if not try_lock(lock) or not _same_file(lock, lock_path):
+                return False
+            if lock.read().strip() == run_id:
                 return False
             _remove(path)
             os.unlink(lock_path)  # while holding it: a waiter notices and takes the new one
@@ -302,7 +308,7 @@ class SQLiteProvisioner:
         path = Path(url.database)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._sweep(path.parent)
+            self._sweep(path.parent, run_id)
             if template is None or build is None:
                 self._own(path, run_id)
                 _mark(path)
@@ -310,7 +316,7 @@ class SQLiteProvisioner:
                     build(url.text)
                 return
             source = Path(template.database)
-            self._sweep(source.parent)
+            self._sweep(source.parent, run_id)
             with file_lock(_lock_path(source)) as lock:
                 lock.seek(0)
                 if not (source.exists() and is_ours(source) and lock.read().strip() == run_id):

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -829,8 +830,6 @@ def test_a_worker_that_exits_leaves_the_template_to_the_run(tmp_path: Path) -> N
     """A worker that built the template and finished (xdist shuts a worker down once it has
     no more tests) no longer holds its owner lock: a worker starting later in the same run
     copies the template, it does not take it for a dead run's leftover and build it again."""
-    import subprocess
-
     script = tmp_path / "first.py"
     script.write_text(BUILD_AND_EXIT)
     calls = tmp_path / "calls.txt"
@@ -860,3 +859,4 @@ def test_a_worker_that_exits_leaves_the_template_to_the_run(tmp_path: Path) -> N
     other.create(parse_db_url(f"sqlite:///{tmp_path}/app_gw0.db"), "run-2", template, build)
     other.close()
     assert len(calls.read_text().splitlines()) == 3  # run-1's template rebuilt for run-2
+    assert (tmp_path / "app_tmpl.db.lock").read_text().strip() == "run-2"
